@@ -1,0 +1,382 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store/logbatch"
+)
+
+// request is one CreateTalks or Append waiting for the writer.
+type request struct {
+	talks   string
+	create  bool
+	members []string
+	fn      func(backchannel.AppendTx) error
+
+	result     chan struct{}
+	events     []backchannel.Event
+	checkpoint backchannel.Checkpoint
+	err        error
+}
+
+// writer is the one goroutine that writes appends: it takes every request waiting, commits them
+// in one transaction, and answers each.
+func (s *Store) writer() {
+	defer close(s.stopped)
+	for {
+		var batch []*request
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		case <-s.done:
+			s.drain()
+			return
+		}
+	more:
+		for len(batch) < s.cfg.MaxBatch {
+			select {
+			case r := <-s.reqs:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		start := time.Now()
+		s.commit(batch)
+		if s.cfg.OnCommit != nil {
+			s.cfg.OnCommit(len(batch), time.Since(start))
+		}
+	}
+}
+
+// drain refuses the requests still queued at Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.reqs:
+			r.err = backchannel.ErrClosed
+			close(r.result)
+		default:
+			return
+		}
+	}
+}
+
+// batchLog is a talks' log as a batch sees it.
+type batchLog struct {
+	id     string
+	before int64 // size at the start of the batch
+	log    *logbatch.Log
+	grown  bool
+}
+
+// commit applies a batch of requests in one transaction. Each request runs inside a savepoint,
+// so that one refused request leaves the others intact; the batch is acknowledged only after
+// the commit returns, which with synchronous=FULL means the WAL is on disk.
+func (s *Store) commit(batch []*request) {
+	ctx := context.Background()
+	answer := func(err error) {
+		for _, r := range batch {
+			if r.err == nil && err != nil {
+				r.err = err
+				r.events = nil
+			}
+			close(r.result)
+		}
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		answer(fmt.Errorf("sqlite: begin: %w", err))
+		return
+	}
+	defer tx.Rollback()
+	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	logs := make(map[string]*batchLog)
+	var order []*batchLog
+	for _, r := range batch {
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT req`); err != nil {
+			answer(fmt.Errorf("sqlite: savepoint: %w", err))
+			return
+		}
+		bl := logs[r.talks]
+		mark := int64(-1)
+		if bl != nil {
+			mark = bl.log.Mark()
+		}
+		bl, r.err = s.apply(ctx, tx, logs, r, now)
+		if r.err != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO req`); err != nil {
+				answer(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
+				return
+			}
+			if mark >= 0 {
+				logs[r.talks].log.Rollback(mark)
+			} else {
+				delete(logs, r.talks)
+			}
+			r.events = nil
+		} else if !bl.grown {
+			bl.grown = true
+			order = append(order, bl)
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE req`); err != nil {
+			answer(fmt.Errorf("sqlite: release savepoint: %w", err))
+			return
+		}
+	}
+	// One signed checkpoint per log grown, in the same transaction as its leaves.
+	cps := make(map[string]backchannel.Checkpoint, len(order))
+	for _, bl := range order {
+		if bl.log.Size() == bl.before {
+			continue
+		}
+		cp, err := s.checkpoint(ctx, tx, bl)
+		if err != nil {
+			answer(err)
+			return
+		}
+		cps[bl.id] = cp
+	}
+	if err := tx.Commit(); err != nil {
+		answer(fmt.Errorf("sqlite: commit: %w", err))
+		return
+	}
+	for _, r := range batch {
+		if r.err == nil {
+			r.checkpoint = cps[r.talks]
+		}
+	}
+	answer(nil)
+	for id, cp := range cps {
+		s.watch.Publish(id, cp.Size)
+	}
+}
+
+func (s *Store) checkpoint(ctx context.Context, tx *sql.Tx, bl *batchLog) (backchannel.Checkpoint, error) {
+	size := bl.log.Size()
+	root, err := bl.log.Root()
+	if err != nil {
+		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: tree hash of talks %q: %w", bl.id, err)
+	}
+	note, err := s.cfg.Signer(bl.id, size, root)
+	if err != nil {
+		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: sign checkpoint of talks %q: %w", bl.id, err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO checkpoints (talks, size, root, note) VALUES (?, ?, ?, ?)`,
+		bl.id, size, root[:], note); err != nil {
+		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: store checkpoint: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE talks SET size = ? WHERE id = ?`, size, bl.id); err != nil {
+		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: update size: %w", err)
+	}
+	return backchannel.Checkpoint{Size: size, Root: root, Note: note}, nil
+}
+
+// apply runs one request inside the batch transaction.
+func (s *Store) apply(ctx context.Context, tx *sql.Tx, logs map[string]*batchLog, r *request, now time.Time) (*batchLog, error) {
+	bl := logs[r.talks]
+	if r.create {
+		if err := backchannel.CheckID("talks id", r.talks); err != nil {
+			return nil, err
+		}
+		if bl != nil {
+			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO talks (id, size, created_ms) VALUES (?, 0, ?)`, r.talks, now.UnixMilli())
+		if isConstraint(err) {
+			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := setMembers(ctx, tx, r.talks, r.members); err != nil {
+			return nil, err
+		}
+	}
+	if bl == nil {
+		var size int64
+		err := tx.QueryRowContext(ctx, `SELECT size FROM talks WHERE id = ?`, r.talks).Scan(&size)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		talks := r.talks
+		bl = &batchLog{id: talks, before: size, log: logbatch.New(size, func(idx []int64) ([]tlog.Hash, error) {
+			return readHashes(ctx, tx, talks, idx)
+		})}
+		logs[talks] = bl
+	}
+	atx := &appendTx{ctx: ctx, tx: tx, log: bl.log, talks: r.talks}
+	if err := r.fn(atx); err != nil {
+		return bl, err
+	}
+	for i := range atx.pending {
+		e := &atx.pending[i]
+		if err := backchannel.CheckID("event type", e.Type); err != nil {
+			return bl, err
+		}
+		e.Time = now
+		h := e.Hash()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (talks, idx, type, room, hash, data, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			r.talks, int64(e.Index), e.Type, e.Room, h[:], e.Data, now.UnixMilli()); err != nil {
+			if isConstraint(err) {
+				return bl, fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
+			}
+			return bl, err
+		}
+		first, hashes, err := bl.log.Add(e.Entry())
+		if err != nil {
+			return bl, err
+		}
+		if err := writeHashes(ctx, tx, r.talks, first, hashes); err != nil {
+			return bl, err
+		}
+	}
+	if atx.members != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM talks_members WHERE talks = ?`, r.talks); err != nil {
+			return bl, err
+		}
+		if err := setMembers(ctx, tx, r.talks, atx.members); err != nil {
+			return bl, err
+		}
+	}
+	r.events = atx.pending
+	return bl, nil
+}
+
+func setMembers(ctx context.Context, tx *sql.Tx, talks string, orgs []string) error {
+	for _, o := range orgs {
+		if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO talks_members (org, talks) VALUES (?, ?)`, o, talks); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeHashes(ctx context.Context, tx *sql.Tx, talks string, first int64, hashes []tlog.Hash) error {
+	var b strings.Builder
+	args := make([]any, 0, 3*len(hashes))
+	b.WriteString(`INSERT INTO hashes (talks, idx, hash) VALUES `)
+	for i := range hashes {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?)")
+		args = append(args, talks, first+int64(i), hashes[i][:])
+	}
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return err
+}
+
+// ReadHashes returns stored hashes of a talks' log.
+func (s *Store) ReadHashes(ctx context.Context, talks string, indexes []int64) ([]tlog.Hash, error) {
+	return readHashes(ctx, s.read, talks, indexes)
+}
+
+func readHashes(ctx context.Context, q querier, talks string, indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	if len(indexes) == 0 {
+		return out, nil
+	}
+	want := make(map[int64][]int, len(indexes))
+	var b strings.Builder
+	args := make([]any, 0, len(indexes)+1)
+	args = append(args, talks)
+	b.WriteString(`SELECT idx, hash FROM hashes WHERE talks = ? AND idx IN (`)
+	for i, x := range indexes {
+		if _, dup := want[x]; !dup {
+			if len(args) > 1 {
+				b.WriteString(",")
+			}
+			b.WriteString("?")
+			args = append(args, x)
+		}
+		want[x] = append(want[x], i)
+	}
+	b.WriteString(")")
+	rows, err := q.QueryContext(ctx, b.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	found := 0
+	for rows.Next() {
+		var x int64
+		var h []byte
+		if err := rows.Scan(&x, &h); err != nil {
+			return nil, err
+		}
+		if len(h) != tlog.HashSize {
+			return nil, fmt.Errorf("stored hash %d of talks %q has %d bytes", x, talks, len(h))
+		}
+		for _, i := range want[x] {
+			copy(out[i][:], h)
+		}
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if found != len(want) {
+		return nil, fmt.Errorf("talks %q: %d of %d stored hashes missing: %w", talks, len(want)-found, len(want), backchannel.ErrNotFound)
+	}
+	return out, nil
+}
+
+// appendTx is the AppendTx of one request.
+type appendTx struct {
+	ctx     context.Context
+	tx      *sql.Tx
+	log     *logbatch.Log
+	talks   string
+	pending []backchannel.Event
+	members []string
+}
+
+func (a *appendTx) Size() int64 { return a.log.Size() + int64(len(a.pending)) }
+
+func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
+	committed := a.log.Size()
+	var out []backchannel.Event
+	if from < committed {
+		evs, err := queryEvents(a.ctx, a.tx, a.talks, from, int(committed-from))
+		if err != nil {
+			return nil, err
+		}
+		out = evs
+	}
+	for _, e := range a.pending {
+		if int64(e.Index) >= from {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, error) {
+	for _, e := range a.pending {
+		if e.Hash() == h {
+			return e, true, nil
+		}
+	}
+	return eventByHash(a.ctx, a.tx, a.talks, h)
+}
+
+func (a *appendTx) Append(e backchannel.Event) backchannel.Event {
+	e.Talks = a.talks
+	e.Index = uint64(a.Size())
+	a.pending = append(a.pending, e)
+	return e
+}
+
+func (a *appendTx) SetMembers(orgs []string) { a.members = append([]string{}, orgs...) }
