@@ -1,0 +1,374 @@
+package talks
+
+import (
+	"time"
+
+	bc "github.com/backchannel/backchannel"
+)
+
+// Event is one accepted change to the talks. The server stores each as the payload of a signed
+// act on the talks' record; applying the same events in the same order always gives the same
+// state. The set of events is closed: the concrete types are the ones in this file.
+type Event interface {
+	// Type is the event's tag in its encoding, e.g. "vote".
+	Type() string
+	// When is the time the event carries, UTC. Expiry of motions and of direct sessions is
+	// evaluated against it, never against a clock.
+	When() time.Time
+	check() error
+}
+
+// Charter starts the talks: the organisations taking part and the shape they all sign up to.
+// It is the first event on every talks' record. The proposer becomes head of its
+// organisation's delegation and counts as its acceptance; the talks become active when every
+// organisation named (parties and mediators) has accepted.
+type Charter struct {
+	ID         string     `json:"id"`
+	At         time.Time  `json:"at"`
+	Proposer   Actor      `json:"proposer"`
+	Parties    []string   `json:"parties"`
+	Mediators  []string   `json:"mediators,omitempty"`
+	Visibility Visibility `json:"visibility"`
+	Format     Format     `json:"format"`
+	Level      bc.Rank    `json:"level"`
+	Venue      string     `json:"venue,omitempty"`
+	Agenda     []string   `json:"agenda,omitempty"`
+}
+
+// AcceptCharter is an organisation's acceptance of the charter. If the organisation has no
+// delegation yet, By joins as its head: that is how the first member of each delegation
+// arrives.
+type AcceptCharter struct {
+	At time.Time `json:"at"`
+	By Actor     `json:"by"`
+}
+
+// AddMember adds a principal to By's own delegation. With Member.Head set, the new member also
+// becomes head of the delegation in place of the old one, who stays a member.
+type AddMember struct {
+	At     time.Time `json:"at"`
+	By     Actor     `json:"by"`
+	Member Member    `json:"member"`
+}
+
+// RemoveMember removes a principal, not the head, from By's own delegation. It stops being a
+// recipient of every room at once.
+type RemoveMember struct {
+	At        time.Time `json:"at"`
+	By        Actor     `json:"by"`
+	Principal string    `json:"principal"`
+}
+
+// SetHead makes an existing member of By's delegation its head.
+type SetHead struct {
+	At        time.Time `json:"at"`
+	By        Actor     `json:"by"`
+	Principal string    `json:"principal"`
+}
+
+// Propose puts a motion to the talks. Motion is its id, assigned by the caller and unique in
+// the talks. The motion expires at Deadline, or DefaultMotionTTL after At if Deadline is zero.
+type Propose struct {
+	At       time.Time `json:"at"`
+	By       Actor     `json:"by"`
+	Motion   string    `json:"motion"`
+	Change   Change    `json:"change"`
+	Deadline time.Time `json:"deadline,omitzero"`
+}
+
+// Vote is an organisation's answer to a motion. Standing, when set, marks a refusal made on the
+// party's behalf by its standing red lines: it holds RedLines.Commitment of the instruction and
+// never the topic that matched (see RedLines).
+type Vote struct {
+	At       time.Time `json:"at"`
+	By       Actor     `json:"by"`
+	Motion   string    `json:"motion"`
+	Accept   bool      `json:"accept"`
+	Standing string    `json:"standing,omitempty"`
+}
+
+// OpenRound opens a scheduled round: the sitting begins.
+type OpenRound struct {
+	At    time.Time `json:"at"`
+	By    Actor     `json:"by"`
+	Round int       `json:"round"`
+}
+
+// CloseRound closes the round in session.
+type CloseRound struct {
+	At    time.Time `json:"at"`
+	By    Actor     `json:"by"`
+	Round int       `json:"round"`
+}
+
+// CloseSession closes an open direct session before its time is up, removing the plenary room.
+// Opening needs every party's consent; any one side may close.
+type CloseSession struct {
+	At time.Time `json:"at"`
+	By Actor     `json:"by"`
+}
+
+// Sign is a party's signature on a public statement about a closed round: Digest is the
+// SHA-256 of the statement's text, in lower-case hex, so the record holds the commitment and
+// not the words. A unilateral statement is complete with one signature; a joint one when every
+// party has signed the same digest.
+type Sign struct {
+	At     time.Time `json:"at"`
+	By     Actor     `json:"by"`
+	Round  int       `json:"round"`
+	Digest string    `json:"digest"`
+	Joint  bool      `json:"joint,omitempty"`
+}
+
+// Withdraw takes By's organisation out of the talks. A party withdrawing collapses them; a
+// mediator withdrawing just leaves, and its delegation leaves every room.
+type Withdraw struct {
+	At time.Time `json:"at"`
+	By Actor     `json:"by"`
+}
+
+// The event type tags.
+const (
+	TypeCharter       = "charter"
+	TypeAcceptCharter = "accept-charter"
+	TypeAddMember     = "add-member"
+	TypeRemoveMember  = "remove-member"
+	TypeSetHead       = "set-head"
+	TypePropose       = "propose"
+	TypeVote          = "vote"
+	TypeOpenRound     = "open-round"
+	TypeCloseRound    = "close-round"
+	TypeCloseSession  = "close-session"
+	TypeSign          = "sign"
+	TypeWithdraw      = "withdraw"
+)
+
+func (Charter) Type() string       { return TypeCharter }
+func (AcceptCharter) Type() string { return TypeAcceptCharter }
+func (AddMember) Type() string     { return TypeAddMember }
+func (RemoveMember) Type() string  { return TypeRemoveMember }
+func (SetHead) Type() string       { return TypeSetHead }
+func (Propose) Type() string       { return TypePropose }
+func (Vote) Type() string          { return TypeVote }
+func (OpenRound) Type() string     { return TypeOpenRound }
+func (CloseRound) Type() string    { return TypeCloseRound }
+func (CloseSession) Type() string  { return TypeCloseSession }
+func (Sign) Type() string          { return TypeSign }
+func (Withdraw) Type() string      { return TypeWithdraw }
+
+func (e Charter) When() time.Time       { return e.At }
+func (e AcceptCharter) When() time.Time { return e.At }
+func (e AddMember) When() time.Time     { return e.At }
+func (e RemoveMember) When() time.Time  { return e.At }
+func (e SetHead) When() time.Time       { return e.At }
+func (e Propose) When() time.Time       { return e.At }
+func (e Vote) When() time.Time          { return e.At }
+func (e OpenRound) When() time.Time     { return e.At }
+func (e CloseRound) When() time.Time    { return e.At }
+func (e CloseSession) When() time.Time  { return e.At }
+func (e Sign) When() time.Time          { return e.At }
+func (e Withdraw) When() time.Time      { return e.At }
+
+// The check methods are the syntactic rules of each event, independent of any state: what
+// Parse enforces and Apply enforces first.
+
+func checkTopics(what string, topics []string, max int) error {
+	if len(topics) > max {
+		return refuse(ErrMalformed, "%d %s, more than %d", len(topics), what, max)
+	}
+	for i, tp := range topics {
+		if err := checkID("topic", tp); err != nil {
+			return err
+		}
+		for _, prev := range topics[:i] {
+			if prev == tp {
+				return refuse(ErrMalformed, "topic %q twice in %s", tp, what)
+			}
+		}
+	}
+	return nil
+}
+
+func checkOrgs(what string, orgs []string, max int) error {
+	if len(orgs) > max {
+		return refuse(ErrMalformed, "%d %s, more than %d", len(orgs), what, max)
+	}
+	for i, o := range orgs {
+		if err := checkOrg(o); err != nil {
+			return err
+		}
+		for _, prev := range orgs[:i] {
+			if prev == o {
+				return refuse(ErrMalformed, "organisation %q twice in %s", o, what)
+			}
+		}
+	}
+	return nil
+}
+
+func (e Charter) check() error {
+	if err := checkID("talks id", e.ID); err != nil {
+		return err
+	}
+	if err := checkTime("charter time", e.At); err != nil {
+		return err
+	}
+	if err := e.Proposer.check(); err != nil {
+		return err
+	}
+	if len(e.Parties) < 2 {
+		return refuse(ErrMalformed, "talks need at least two parties, the charter names %d", len(e.Parties))
+	}
+	if err := checkOrgs("parties", e.Parties, MaxParties); err != nil {
+		return err
+	}
+	if err := checkOrgs("mediators", e.Mediators, MaxMediators); err != nil {
+		return err
+	}
+	for _, m := range e.Mediators {
+		if contains(e.Parties, m) {
+			return refuse(ErrMalformed, "organisation %q cannot be both party and mediator", m)
+		}
+	}
+	if !contains(e.Parties, e.Proposer.Org) && !contains(e.Mediators, e.Proposer.Org) {
+		return refuse(ErrNotMember, "proposer %s sits for %q, which the charter does not name", e.Proposer.Principal, e.Proposer.Org)
+	}
+	if !e.Visibility.valid() {
+		return refuse(ErrMalformed, "visibility %q", e.Visibility)
+	}
+	if !e.Format.valid() {
+		return refuse(ErrMalformed, "format %q", e.Format)
+	}
+	if !e.Level.Valid() {
+		return refuse(ErrMalformed, "level %d", e.Level)
+	}
+	if err := checkText("venue", e.Venue, false); err != nil {
+		return err
+	}
+	return checkTopics("agenda", e.Agenda, MaxAgenda)
+}
+
+func checkAtBy(at time.Time, by Actor) error {
+	if err := checkTime("event time", at); err != nil {
+		return err
+	}
+	return by.check()
+}
+
+func (e AcceptCharter) check() error { return checkAtBy(e.At, e.By) }
+func (e CloseSession) check() error  { return checkAtBy(e.At, e.By) }
+func (e Withdraw) check() error      { return checkAtBy(e.At, e.By) }
+
+func (e AddMember) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	return e.Member.check()
+}
+
+func (e RemoveMember) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	return checkID("principal", e.Principal)
+}
+
+func (e SetHead) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	return checkID("principal", e.Principal)
+}
+
+func (e Propose) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	if err := checkID("motion id", e.Motion); err != nil {
+		return err
+	}
+	if !e.Deadline.IsZero() {
+		if err := checkTime("deadline", e.Deadline); err != nil {
+			return err
+		}
+		if !e.Deadline.After(e.At) {
+			return refuse(ErrMalformed, "deadline %s is not after the proposal", e.Deadline.Format(time.RFC3339))
+		}
+	}
+	return e.Change.check()
+}
+
+func (e Vote) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	if err := checkID("motion id", e.Motion); err != nil {
+		return err
+	}
+	if e.Standing != "" {
+		if e.Accept {
+			return refuse(ErrMalformed, "a standing instruction only refuses")
+		}
+		if !isDigest(e.Standing) {
+			return refuse(ErrMalformed, "standing instruction commitment is not a SHA-256 hex digest")
+		}
+	}
+	return nil
+}
+
+func checkRoundNumber(n int) error {
+	if n < 1 || n > MaxRounds {
+		return refuse(ErrMalformed, "round %d is outside 1..%d", n, MaxRounds)
+	}
+	return nil
+}
+
+func (e OpenRound) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	return checkRoundNumber(e.Round)
+}
+
+func (e CloseRound) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	return checkRoundNumber(e.Round)
+}
+
+func (e Sign) check() error {
+	if err := checkAtBy(e.At, e.By); err != nil {
+		return err
+	}
+	if err := checkRoundNumber(e.Round); err != nil {
+		return err
+	}
+	if !isDigest(e.Digest) {
+		return refuse(ErrMalformed, "statement digest is not a SHA-256 hex digest")
+	}
+	return nil
+}
+
+// isDigest reports whether s is 64 lower-case hex digits: one spelling per digest.
+func isDigest(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+func contains[T comparable](s []T, v T) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
