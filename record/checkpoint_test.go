@@ -1,0 +1,169 @@
+package record
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	_ "embed"
+	"strings"
+	"testing"
+
+	formatslog "github.com/transparency-dev/formats/log"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+//go:embed testdata/checkpoint.txt
+var checkpointVector []byte
+
+func TestOriginIsHostSlashTalksSlashID(t *testing.T) {
+	for _, tc := range []struct {
+		host, id, want string
+		ok             bool
+	}{
+		{"backchannel.example", "muscat-1", "backchannel.example/talks/muscat-1", true},
+		{"localhost:8080", "t1", "localhost:8080/talks/t1", true},
+		{"Backchannel.example", "t1", "", false},
+		{"host", "T1", "", false},
+		{"host", "-t1", "", false},
+		{"host:080", "t1", "", false},
+		{"host:0", "t1", "", false},
+		{"ho st", "t1", "", false},
+		{"", "t1", "", false},
+		{"host", strings.Repeat("a", 65), "", false},
+		{"host+evil", "t1", "", false},
+	} {
+		got, err := Origin(tc.host, tc.id)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Origin(%q, %q) = %q, %v; want %q, ok=%v", tc.host, tc.id, got, err, tc.want, tc.ok)
+		}
+		if tc.ok {
+			h, id, err := ParseOrigin(got)
+			if err != nil || h != tc.host || id != tc.id {
+				t.Errorf("ParseOrigin(%q) = %q, %q, %v", got, h, id, err)
+			}
+		}
+	}
+}
+
+func TestCheckpointVectorIsStable(t *testing.T) {
+	m := newTestLog(t, 3)
+	got, _ := m.Checkpoint(t.Context())
+	checkVector(t, "checkpoint.txt", got, checkpointVector)
+}
+
+func TestOpenCheckpointRefuses(t *testing.T) {
+	m := newTestLog(t, 3)
+	good, _ := m.Checkpoint(t.Context())
+	otherKey, _ := NewLogKey(testKey("impostor"))
+	otherSigner, _ := otherKey.Signer(testOrigin)
+	c, _, _ := OpenCheckpoint(good, testOrigin, logVerifier(t))
+	forged, _ := SignCheckpoint(otherSigner, c)
+	otherOrigin, _ := Origin(testHost, "other")
+	otherSigner2, _ := testLogKey(t).Signer(otherOrigin)
+	elsewhere, _ := SignCheckpoint(otherSigner2, Checkpoint{Origin: otherOrigin, Size: c.Size, Hash: c.Hash})
+	flipped := bytes.Clone(good)
+	flipped[len(testOrigin)+1] = '4' // size 3 → 4 under the same signature
+
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want error
+	}{
+		{"good", good, nil},
+		{"signed by another key", forged, ErrBadSignature},
+		{"another talks' checkpoint", elsewhere, ErrWrongOrigin},
+		{"size changed under the signature", flipped, ErrBadSignature},
+		{"no signature", c.Body(), ErrMalformed},
+		{"garbage", []byte("hello\n\n— x y\n"), ErrMalformed},
+		{"too large", bytes.Repeat([]byte("a"), MaxCheckpointSize+1), ErrMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := OpenCheckpoint(tc.msg, testOrigin, logVerifier(t))
+			wantErr(t, err, tc.want)
+		})
+	}
+}
+
+func TestParseCheckpointBodyIsCanonical(t *testing.T) {
+	h := "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+	for _, tc := range []struct {
+		body string
+		ok   bool
+	}{
+		{"o/talks/t\n0\n" + h + "\n", true},
+		{"o/talks/t\n00\n" + h + "\n", false},
+		{"o/talks/t\n+1\n" + h + "\n", false},
+		{"o/talks/t\n-1\n" + h + "\n", false},
+		{"o/talks/t\n1\n" + h + "\nextension\n", false},
+		{"o/talks/t\n1\n" + h, false},
+		{"o/talks/t\n1\n" + strings.TrimSuffix(h, "=") + "\n", false},
+		{"o/talks/t\n1\n" + h[:len(h)-2] + "V=\n", false}, // non-zero padding bits
+		{"o/talks/t\n1\nAAAA\n", false},
+		{"\n1\n" + h + "\n", false},
+		{"o talks\n1\n" + h + "\n", false},
+		{"o/talks/t\n99999999999999999999\n" + h + "\n", false},
+	} {
+		c, err := ParseCheckpointBody([]byte(tc.body))
+		if (err == nil) != tc.ok {
+			t.Errorf("ParseCheckpointBody(%q) = %v, ok want %v", tc.body, err, tc.ok)
+		}
+		if err == nil && string(c.Body()) != tc.body {
+			t.Errorf("ParseCheckpointBody(%q) re-encodes as %q", tc.body, c.Body())
+		}
+	}
+}
+
+// An independent parser (transparency-dev/formats) reads our checkpoints with x/mod's
+// verifier for the published key.
+func TestCheckpointReadByTransparencyDevFormats(t *testing.T) {
+	m := newTestLog(t, 5)
+	msg, _ := m.Checkpoint(t.Context())
+	cp, _, _, err := formatslog.ParseCheckpoint(msg, testOrigin, logVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := tlog.TreeHash(5, m)
+	if cp.Size != 5 || !bytes.Equal(cp.Hash, root[:]) || cp.Origin != testOrigin {
+		t.Fatalf("formats parsed %+v", cp)
+	}
+}
+
+func TestOriginVerifierKeyDerivesFromHostKey(t *testing.T) {
+	k := testLogKey(t)
+	want, _ := k.VerifierKey(testOrigin)
+	got, err := OriginVerifierKey(hostVKey(t), testOrigin)
+	if err != nil || got != want {
+		t.Fatalf("OriginVerifierKey = %q, %v; want %q", got, err, want)
+	}
+	// A cosigner key (algorithm 0x04) is not a log key.
+	if _, err := OriginVerifierKey(testCosigner(t, "a").VerifierKey(), testOrigin); err == nil {
+		t.Fatal("a cosignature/v1 key was taken as a log key")
+	}
+	skey, vkey, _ := note.GenerateKey(nil, "x")
+	_ = skey
+	if _, err := OriginVerifierKey(vkey, "bad origin"); err == nil {
+		t.Fatal("an origin with a space was accepted as a key name")
+	}
+	if _, err := NewLogKey(ed25519.PrivateKey{1, 2}); err == nil {
+		t.Fatal("a short log key was accepted")
+	}
+}
+
+func FuzzParseCheckpoint(f *testing.F) {
+	f.Add(checkpointVector)
+	text, _ := noteText(checkpointVector)
+	f.Add(text)
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		if c, err := ParseCheckpointBody(msg); err == nil && !bytes.Equal(c.Body(), msg) {
+			t.Fatalf("ParseCheckpointBody(%q) re-encodes as %q", msg, c.Body())
+		}
+		c, _, err := OpenCheckpoint(msg, testOrigin, logVerifier(t))
+		if err != nil {
+			return
+		}
+		// Anything that opens was signed by the test key over its canonical body.
+		if text, _ := noteText(msg); !bytes.Equal(text, c.Body()) {
+			t.Fatalf("opened %q with body %q", msg, c.Body())
+		}
+	})
+}
