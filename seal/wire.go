@@ -100,10 +100,15 @@ func addString16(b *cryptobyte.Builder, s string) {
 // addTime encodes t as Unix milliseconds in a u64. Callers validate t first with checkTime.
 func addTime(b *cryptobyte.Builder, t time.Time) { b.AddUint64(uint64(t.UnixMilli())) }
 
-// checkTime refuses times that the encoding cannot carry: before 1970 (the u64 would wrap).
+// maxTimeMillis bounds encoded times (about 146 million years from 1970), keeping the
+// conversion between u64 and int64 exact in both directions.
+const maxTimeMillis = 1 << 62
+
+// checkTime refuses times that the encoding cannot carry: before 1970 (the u64 would wrap) or
+// beyond maxTimeMillis.
 func checkTime(what string, t time.Time) error {
-	if t.UnixMilli() < 0 {
-		return fmt.Errorf("seal: %s %s is before 1970", what, t)
+	if ms := t.UnixMilli(); ms < 0 || ms > maxTimeMillis || t.Year() > 1<<20 {
+		return fmt.Errorf("seal: %s %s is outside 1970..%d", what, t, 1<<20)
 	}
 	return nil
 }
@@ -220,7 +225,7 @@ func (r *reader) hash(what string) (h [32]byte) {
 
 func (r *reader) time(what string) time.Time {
 	v := r.u64(what)
-	if r.err == nil && v > 1<<62 {
+	if r.err == nil && v > maxTimeMillis {
 		// Far beyond any real date; refusing it keeps the int64 conversion exact.
 		r.fail("%s %d out of range", what, v)
 	}
