@@ -36,7 +36,7 @@ var (
 // server ever hold this value.
 var iranRedLines = RedLines{
 	Talks:  "muscat",
-	At:     day(time.April, 1, 9, 30),
+	At:     day(time.April, 1, 9, 0),
 	By:     irFM,
 	Topics: []string{"missiles", "regional-security"},
 	Salt:   irRedLineSalt,

@@ -396,3 +396,5 @@ func TestMuscatReplay(t *testing.T) {
 		t.Errorf("replay differs from the live state\nlive:   %+v\nreplay: %+v", r.talks, got)
 	}
 }
+
+var fixedZone = time.FixedZone("GST", 4*3600)

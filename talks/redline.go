@@ -93,10 +93,10 @@ func (r RedLines) Refuses(c Change) bool {
 }
 
 // StandingVote returns the refusal that r makes on its party's behalf to motion id at time at,
-// if it makes one: the motion is pending, adds a red-line topic, and the party has not voted
-// yet. The server applies the returned Vote like any other.
+// if it makes one: the instruction was given by then and its author may still act for the
+// party, the motion is pending, adds a red-line topic, and the party has not voted yet. The server applies the returned Vote like any other.
 func (t *Talks) StandingVote(r RedLines, id string, at time.Time) (Vote, bool) {
-	if r.check() != nil || r.Talks != t.id || t.Role(r.By.Org) != RoleParty || t.authorise(r.By) != nil {
+	if r.check() != nil || r.Talks != t.id || r.At.After(at) || t.Role(r.By.Org) != RoleParty || t.authorise(r.By) != nil {
 		return Vote{}, false
 	}
 	m, ok := t.Motion(id)

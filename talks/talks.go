@@ -141,15 +141,15 @@ func (t *Talks) Clone() *Talks {
 	c.accepted = slices.Clone(t.accepted)
 	c.members = slices.Clone(t.members)
 	c.agenda = slices.Clone(t.agenda)
-	c.motions = make([]Motion, len(t.motions))
-	for i, m := range t.motions {
-		c.motions[i] = m.clone()
+	c.motions = slices.Clone(t.motions)
+	for i := range c.motions {
+		c.motions[i] = c.motions[i].clone()
 	}
 	c.rounds = slices.Clone(t.rounds)
 	c.sessions = slices.Clone(t.sessions)
-	c.statements = make([]Statement, len(t.statements))
-	for i, s := range t.statements {
-		c.statements[i] = s.clone()
+	c.statements = slices.Clone(t.statements)
+	for i := range c.statements {
+		c.statements[i] = c.statements[i].clone()
 	}
 	return &c
 }
