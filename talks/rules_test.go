@@ -1,0 +1,480 @@
+package talks
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	bc "github.com/backchannel/backchannel"
+)
+
+var t0 = day(time.May, 1, 9, 0)
+
+// active returns running talks between the US and Iran with Oman mediating, in Muscat, on the
+// nuclear programme, at level 3.
+func active(t *testing.T, format Format) *Talks {
+	t.Helper()
+	tk, err := New(Charter{
+		ID: "rules", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		Visibility: VisibilityPublic, Format: format, Level: 3, Venue: "Muscat",
+		Agenda: []string{"nuclear-programme"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, tk, AcceptCharter{At: t0, By: irFM})
+	if tk.Status() != StatusProposed {
+		t.Fatalf("active before the mediator accepted: %s", tk.Status())
+	}
+	must(t, tk, AcceptCharter{At: t0, By: omFM})
+	if tk.Status() != StatusActive {
+		t.Fatalf("status %s after every acceptance", tk.Status())
+	}
+	return tk
+}
+
+func must(t *testing.T, tk *Talks, events ...Event) {
+	t.Helper()
+	for _, e := range events {
+		if err := tk.Apply(e); err != nil {
+			t.Fatalf("%T: %v", e, err)
+		}
+	}
+}
+
+func refused(t *testing.T, tk *Talks, rule *Rule, e Event) {
+	t.Helper()
+	before := tk.Clone()
+	err := tk.Apply(e)
+	if !errors.Is(err, rule) {
+		t.Fatalf("%T: got %v, want %q", e, err, rule.Name)
+	}
+	if !equalTalks(before, tk) {
+		t.Fatalf("%T: refused, yet the state changed", e)
+	}
+}
+
+func outcome(t *testing.T, tk *Talks, id string, at time.Time) Outcome {
+	t.Helper()
+	m, ok := tk.Motion(id)
+	if !ok {
+		t.Fatalf("no motion %q", id)
+	}
+	return m.OutcomeAt(at)
+}
+
+// changeFor returns a change of each kind that applies to the talks made by active.
+func changeFor(k MotionKind) Change {
+	switch k {
+	case MotionInviteMediator:
+		return InviteMediator("qa")
+	case MotionRemoveMediator:
+		return RemoveMediator("om")
+	case MotionSetVenue:
+		return SetVenue("Geneva")
+	case MotionSetFormat:
+		return SetFormat(FormatDirect)
+	case MotionSetLevel:
+		return SetLevel(4)
+	case MotionAddTopic:
+		return AddTopic("sanctions-relief")
+	case MotionRemoveTopic:
+		return RemoveTopic("nuclear-programme")
+	case MotionScheduleRound:
+		return ScheduleRound("", t0.Add(7*24*time.Hour))
+	case MotionOpenSession:
+		return OpenSession(t0.Add(time.Hour))
+	case MotionSuspend:
+		return Suspend()
+	case MotionResume:
+		return Resume()
+	}
+	return Conclude()
+}
+
+// TestWhoMayPropose is the proposal rule table of docs/talks.md, checked through Apply.
+func TestWhoMayPropose(t *testing.T) {
+	table := map[MotionKind]struct{ party, mediator bool }{
+		MotionInviteMediator: {true, false},
+		MotionRemoveMediator: {true, false},
+		MotionSetVenue:       {true, true},
+		MotionSetFormat:      {true, false},
+		MotionSetLevel:       {true, false},
+		MotionAddTopic:       {true, false},
+		MotionRemoveTopic:    {true, false},
+		MotionScheduleRound:  {true, true},
+		MotionOpenSession:    {true, true},
+		MotionSuspend:        {true, true},
+		MotionResume:         {true, true},
+		MotionConclude:       {true, true},
+	}
+	if len(table) != len(MotionKinds) {
+		t.Fatalf("the table covers %d kinds of %d", len(table), len(MotionKinds))
+	}
+	for _, k := range MotionKinds {
+		want := table[k]
+		for _, c := range []struct {
+			by    Actor
+			role  Role
+			allow bool
+		}{{usEnvoy, RoleParty, want.party}, {omFM, RoleMediator, want.mediator}} {
+			if got := MayPropose(c.role, k); got != c.allow {
+				t.Errorf("MayPropose(%s, %s) = %v, want %v", c.role, k, got, c.allow)
+			}
+			tk := active(t, FormatIndirect)
+			if k == MotionResume {
+				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "s", Change: Suspend()}, Vote{At: t0, By: irFM, Motion: "s", Accept: true})
+			}
+			if k == MotionRemoveMediator {
+				// Indirect talks keep a mediator: add a second one first.
+				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "q", Change: InviteMediator("qa")},
+					Vote{At: t0, By: irFM, Motion: "q", Accept: true}, Vote{At: t0, By: qaMinistry, Motion: "q", Accept: true})
+			}
+			err := tk.Apply(Propose{At: t0.Add(time.Minute), By: c.by, Motion: "m", Change: changeFor(k)})
+			if c.allow && err != nil {
+				t.Errorf("a %s proposing %s: %v", c.role, k, err)
+			}
+			if !c.allow && !errors.Is(err, ErrNotAllowedToPropose) {
+				t.Errorf("a %s proposing %s: %v, want %q", c.role, k, err, ErrNotAllowedToPropose.Name)
+			}
+		}
+	}
+	// Outsiders and juniors propose nothing.
+	tk := active(t, FormatIndirect)
+	refused(t, tk, ErrNotMember, Propose{At: t0, By: aeDiplomat, Motion: "m", Change: SetVenue("Abu Dhabi")})
+	must(t, tk, AddMember{At: t0, By: irFM, Member: Member{Actor: irSpokesman}})
+	refused(t, tk, ErrNoAuthority, Propose{At: t0, By: irSpokesman, Motion: "m", Change: SetVenue("Tehran")})
+}
+
+// TestConsent: a motion passes only when every party accepts, through its head or someone of
+// at least the head's rank, and an invited mediator accepts its own appointment; one refusal
+// defeats it.
+func TestConsent(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	must(t, tk,
+		AddMember{At: t0, By: irFM, Member: Member{Actor: irSpokesman}},
+		AddMember{At: t0, By: irFM, Member: Member{Actor: irSNSC}},
+		Propose{At: t0, By: usEnvoy, Motion: "venue", Change: SetVenue("Geneva")},
+	)
+	refused(t, tk, ErrNoAuthority, Vote{At: t0, By: irSpokesman, Motion: "venue", Accept: true})
+	refused(t, tk, ErrNotAVoter, Vote{At: t0, By: omFM, Motion: "venue", Accept: true})
+	refused(t, tk, ErrAlreadyVoted, Vote{At: t0, By: usEnvoy, Motion: "venue", Accept: true})
+	refused(t, tk, ErrNoSuchMotion, Vote{At: t0, By: irFM, Motion: "nothing", Accept: true})
+	must(t, tk, Vote{At: t0, By: irSNSC, Motion: "venue", Accept: true})
+	if tk.Venue() != "Geneva" || outcome(t, tk, "venue", t0) != OutcomePassed {
+		t.Fatalf("venue %q after both parties accepted", tk.Venue())
+	}
+	refused(t, tk, ErrMotionClosed, Vote{At: t0, By: irFM, Motion: "venue", Accept: false})
+
+	// The parties' consent is not enough to appoint a mediator: it must accept too.
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "qatar", Change: InviteMediator("qa")},
+		Vote{At: t0, By: irFM, Motion: "qatar", Accept: true},
+	)
+	if outcome(t, tk, "qatar", t0) != OutcomePending || len(tk.Mediators()) != 1 {
+		t.Fatalf("Qatar appointed without accepting")
+	}
+	refused(t, tk, ErrAlreadyMember, Vote{At: t0, By: Actor{Principal: "ir.foreign-minister", Org: "qa", Rank: 3}, Motion: "qatar", Accept: true})
+	must(t, tk, Vote{At: t0, By: qaMinistry, Motion: "qatar", Accept: true})
+	if h, ok := tk.Head("qa"); !ok || h.Principal != qaMinistry.Principal {
+		t.Fatalf("Qatar's first member does not head its delegation: %+v", h)
+	}
+
+	// One refusal defeats, whoever else accepted.
+	must(t, tk,
+		Propose{At: t0, By: irFM, Motion: "topic", Change: AddTopic("sanctions-relief")},
+		Vote{At: t0, By: usEnvoy, Motion: "topic", Accept: false},
+	)
+	if outcome(t, tk, "topic", t0) != OutcomeRefused || len(tk.Agenda()) != 1 {
+		t.Fatalf("a refused topic reached the agenda: %v", tk.Agenda())
+	}
+	refused(t, tk, ErrMotionRefused, Vote{At: t0, By: irFM, Motion: "topic", Accept: true})
+	refused(t, tk, ErrDuplicateID, Propose{At: t0, By: irFM, Motion: "topic", Change: AddTopic("sanctions-relief")})
+	refused(t, tk, ErrNoChange, Propose{At: t0, By: irFM, Motion: "again", Change: AddTopic("nuclear-programme")})
+
+	// The parties alone dismiss a mediator, but indirect talks keep one.
+	must(t, tk, Propose{At: t0, By: irFM, Motion: "no-om", Change: RemoveMediator("om")}, Vote{At: t0, By: usEnvoy, Motion: "no-om", Accept: true})
+	if tk.Role("om") != "" || tk.CanRead(omFM.Principal, "caucus:ir", t0) {
+		t.Fatalf("Oman still sits after its removal")
+	}
+	refused(t, tk, ErrLastMediator, Propose{At: t0, By: irFM, Motion: "alone", Change: RemoveMediator("qa")})
+}
+
+// TestMotionExpiry: a vote at or after the deadline sees the motion expired, by the time the
+// vote carries, and a motion with no deadline expires after DefaultMotionTTL.
+func TestMotionExpiry(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	deadline := t0.Add(time.Hour)
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "venue", Change: SetVenue("Geneva"), Deadline: deadline},
+		Propose{At: t0, By: usEnvoy, Motion: "level", Change: SetLevel(4)},
+	)
+	if got := outcome(t, tk, "venue", deadline.Add(-time.Second)); got != OutcomePending {
+		t.Errorf("before the deadline: %s", got)
+	}
+	refused(t, tk, ErrMotionExpired, Vote{At: deadline, By: irFM, Motion: "venue", Accept: true})
+	if m, _ := tk.Motion("level"); !m.Deadline.Equal(t0.Add(DefaultMotionTTL)) {
+		t.Errorf("default deadline %s", m.Deadline)
+	}
+	must(t, tk, Vote{At: deadline, By: irFM, Motion: "level", Accept: true})
+	if tk.Level() != 4 {
+		t.Errorf("level %d", tk.Level())
+	}
+	refused(t, tk, ErrTimeWentBack, Vote{At: t0, By: irFM, Motion: "venue", Accept: true})
+	refused(t, tk, ErrMalformed, Propose{At: deadline, By: usEnvoy, Motion: "late", Change: Suspend(), Deadline: t0})
+}
+
+// TestDirectSession: a consented direct session adds a plenary room until its time is up or
+// someone closes it; direct format keeps one for good.
+func TestDirectSession(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	until := t0.Add(15 * time.Minute)
+	must(t, tk, Propose{At: t0, By: omFM, Motion: "courtesy", Change: OpenSession(until)})
+	if tk.HasRoom(RoomPlenary, t0) {
+		t.Fatal("a plenary room before both parties consented")
+	}
+	must(t, tk, Vote{At: t0, By: usEnvoy, Motion: "courtesy", Accept: true}, Vote{At: t0, By: irFM, Motion: "courtesy", Accept: true})
+	want := []string{"us.special-envoy", "ir.foreign-minister", "om.foreign-minister"}
+	if got := tk.Recipients(RoomPlenary, t0); !equalStrings(got, want) {
+		t.Errorf("plenary recipients %v, want %v", got, want)
+	}
+	if err := tk.CheckMessage(Header{Author: usEnvoy, Room: RoomPlenary, Kind: bc.KindNote}, until.Add(-time.Second)); err != nil {
+		t.Errorf("a note in the open plenary: %v", err)
+	}
+	// The time box closes the session with no event at all.
+	if tk.HasRoom(RoomPlenary, until) || tk.CanRead(usEnvoy.Principal, RoomPlenary, until) || len(tk.Recipients(RoomPlenary, until)) != 0 {
+		t.Error("the plenary room outlived its time box")
+	}
+	if err := tk.CheckMessage(Header{Author: usEnvoy, Room: RoomPlenary, Kind: bc.KindNote}, until); !errors.Is(err, ErrNoSuchRoom) {
+		t.Errorf("a note in the expired plenary: %v", err)
+	}
+	refused(t, tk, ErrNoSession, CloseSession{At: until, By: irFM})
+
+	// Any one side may close a session early.
+	must(t, tk,
+		Propose{At: until, By: irFM, Motion: "again", Change: OpenSession(until.Add(time.Hour))},
+		Vote{At: until, By: usEnvoy, Motion: "again", Accept: true},
+		CloseSession{At: until.Add(time.Minute), By: irFM},
+	)
+	if tk.HasRoom(RoomPlenary, until.Add(time.Minute)) {
+		t.Error("the plenary room survived its closing")
+	}
+
+	direct := active(t, FormatDirect)
+	if !direct.HasRoom(RoomPlenary, t0.Add(1000*time.Hour)) {
+		t.Error("direct format without a plenary room")
+	}
+	refused(t, direct, ErrNoChange, Propose{At: t0, By: usEnvoy, Motion: "s", Change: OpenSession(until)})
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestStatus: the status moves only along the allowed edges, and nothing but a motion to
+// resume is proposed while suspended.
+func TestStatus(t *testing.T) {
+	for _, c := range []struct {
+		from, to Status
+		ok       bool
+	}{
+		{StatusProposed, StatusActive, true},
+		{StatusProposed, StatusCollapsed, true},
+		{StatusProposed, StatusSuspended, false},
+		{StatusActive, StatusSuspended, true},
+		{StatusSuspended, StatusActive, true},
+		{StatusActive, StatusConcluded, true},
+		{StatusActive, StatusCollapsed, true},
+		{StatusSuspended, StatusCollapsed, true},
+		{StatusSuspended, StatusConcluded, false},
+		{StatusConcluded, StatusActive, false},
+		{StatusCollapsed, StatusActive, false},
+		{StatusActive, StatusProposed, false},
+	} {
+		if got := CanMove(c.from, c.to); got != c.ok {
+			t.Errorf("CanMove(%s, %s) = %v, want %v", c.from, c.to, got, c.ok)
+		}
+	}
+
+	tk := active(t, FormatIndirect)
+	must(t, tk,
+		Propose{At: t0, By: omFM, Motion: "round", Change: ScheduleRound("", t0)},
+		Vote{At: t0, By: usEnvoy, Motion: "round", Accept: true}, Vote{At: t0, By: irFM, Motion: "round", Accept: true},
+		OpenRound{At: t0, By: omFM, Round: 1},
+		Propose{At: t0, By: usEnvoy, Motion: "pending", Change: SetVenue("Geneva")},
+		Propose{At: t0, By: omFM, Motion: "suspend", Change: Suspend()},
+		Vote{At: t0, By: usEnvoy, Motion: "suspend", Accept: true}, Vote{At: t0, By: irFM, Motion: "suspend", Accept: true},
+	)
+	if tk.Status() != StatusSuspended || tk.InSession() != 0 || outcome(t, tk, "pending", t0) != OutcomeLapsed {
+		t.Fatalf("suspension: status %s, round in session %d, pending motion %s", tk.Status(), tk.InSession(), outcome(t, tk, "pending", t0))
+	}
+	refused(t, tk, ErrSuspended, Propose{At: t0, By: usEnvoy, Motion: "c", Change: Conclude()})
+	refused(t, tk, ErrSuspended, OpenRound{At: t0, By: omFM, Round: 1})
+	if err := tk.CheckMessage(Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote}, t0); !errors.Is(err, ErrSuspended) {
+		t.Errorf("a note while suspended: %v", err)
+	}
+	if tk.CanPost(usEnvoy.Principal, "caucus:us", t0) || !tk.CanRead(usEnvoy.Principal, "caucus:us", t0) {
+		t.Error("while suspended, members read their rooms and post nowhere")
+	}
+	must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "resume", Change: Resume()}, Vote{At: t0, By: irFM, Motion: "resume", Accept: true})
+	must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "end", Change: Conclude()}, Vote{At: t0, By: irFM, Motion: "end", Accept: true})
+	if tk.Status() != StatusConcluded {
+		t.Fatalf("status %s", tk.Status())
+	}
+	refused(t, tk, ErrTalksOver, Propose{At: t0, By: usEnvoy, Motion: "r", Change: Resume()})
+	refused(t, tk, ErrTalksOver, Withdraw{At: t0, By: irFM})
+
+	// A party that withdraws collapses the talks; a mediator that withdraws just leaves.
+	tk = active(t, FormatIndirect)
+	must(t, tk, Withdraw{At: t0, By: omFM})
+	if tk.Status() != StatusActive || len(tk.Mediators()) != 0 || tk.CanRead(omFM.Principal, RoomMediators, t0) {
+		t.Fatalf("after the mediator withdrew: %s, mediators %v", tk.Status(), tk.Mediators())
+	}
+	must(t, tk, Withdraw{At: t0, By: irFM})
+	if tk.Status() != StatusCollapsed {
+		t.Fatalf("after a party withdrew: %s", tk.Status())
+	}
+}
+
+// TestStatements: statements follow a closed round; a joint one is complete when every party
+// has signed the same text; secret talks make none.
+func TestStatements(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	must(t, tk,
+		Propose{At: t0, By: omFM, Motion: "round", Change: ScheduleRound("", t0)},
+		Vote{At: t0, By: usEnvoy, Motion: "round", Accept: true}, Vote{At: t0, By: irFM, Motion: "round", Accept: true},
+		OpenRound{At: t0, By: omFM, Round: 1},
+	)
+	joint := digest("The two sides agreed to meet again.")
+	refused(t, tk, ErrRoundState, Sign{At: t0, By: usEnvoy, Round: 1, Digest: joint, Joint: true})
+	refused(t, tk, ErrNoSuchRound, Sign{At: t0, By: usEnvoy, Round: 2, Digest: joint, Joint: true})
+	must(t, tk, CloseRound{At: t0, By: irFM, Round: 1})
+	refused(t, tk, ErrNotMember, Sign{At: t0, By: omFM, Round: 1, Digest: joint, Joint: true})
+	must(t, tk, Sign{At: t0, By: usEnvoy, Round: 1, Digest: joint, Joint: true})
+	if s := tk.Statements(); len(s) != 1 || s[0].Complete {
+		t.Fatalf("a joint statement complete with one signature: %+v", s)
+	}
+	refused(t, tk, ErrAlreadySigned, Sign{At: t0, By: usVPIn(t, tk), Round: 1, Digest: joint, Joint: true})
+	must(t, tk, Sign{At: t0, By: irFM, Round: 1, Digest: joint, Joint: true})
+	if s := tk.Statements(); len(s) != 1 || !s[0].Complete || len(s[0].Signers) != 2 {
+		t.Fatalf("a joint statement signed by both: %+v", s)
+	}
+
+	secret, err := New(Charter{ID: "quiet", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"},
+		Visibility: VisibilitySecret, Format: FormatDirect, Level: 1, Venue: "Muscat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must(t, secret, AcceptCharter{At: t0, By: irFM},
+		Propose{At: t0, By: usEnvoy, Motion: "round", Change: ScheduleRound("", t0)},
+		Vote{At: t0, By: irFM, Motion: "round", Accept: true},
+		OpenRound{At: t0, By: usEnvoy, Round: 1}, CloseRound{At: t0, By: usEnvoy, Round: 1})
+	refused(t, secret, ErrSecret, Sign{At: t0, By: usEnvoy, Round: 1, Digest: joint})
+}
+
+// usVPIn adds the US Vice President to the delegation and returns it.
+func usVPIn(t *testing.T, tk *Talks) Actor {
+	t.Helper()
+	must(t, tk, AddMember{At: t0, By: usEnvoy, Member: Member{Actor: usVP}})
+	return usVP
+}
+
+// TestDelegations: a delegation changes only by its own head or seniors, keeps one head, and a
+// principal sits in one delegation.
+func TestDelegations(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	refused(t, tk, ErrNoAuthority, AddMember{At: t0, By: usEnvoy, Member: Member{Actor: irSNSC}})
+	refused(t, tk, ErrAlreadyMember, AddMember{At: t0, By: usEnvoy, Member: Member{Actor: Actor{Principal: "ir.foreign-minister", Org: "us", Rank: 3}}})
+	refused(t, tk, ErrHeadOfDelegation, RemoveMember{At: t0, By: usEnvoy, Principal: usEnvoy.Principal})
+	must(t, tk, AddMember{At: t0, By: usEnvoy, Member: Member{Actor: usAdviser}})
+	refused(t, tk, ErrNoAuthority, AddMember{At: t0, By: usAdviser, Member: Member{Actor: usVP}})
+	must(t, tk, AddMember{At: t0, By: usEnvoy, Member: Member{Actor: usVP, Head: true}})
+	if h, _ := tk.Head("us"); h.Principal != usVP.Principal {
+		t.Fatalf("head %s", h.Principal)
+	}
+	// The old head, now ranking below the new one, no longer acts for the US.
+	refused(t, tk, ErrNoAuthority, Propose{At: t0, By: usEnvoy, Motion: "m", Change: SetVenue("Geneva")})
+	must(t, tk, SetHead{At: t0, By: usVP, Principal: usEnvoy.Principal}, RemoveMember{At: t0, By: usEnvoy, Principal: usAdviser.Principal})
+	if tk.CanRead(usAdviser.Principal, "caucus:us", t0) {
+		t.Error("a removed member still reads its caucus")
+	}
+}
+
+// TestStandingVote: red lines refuse only pending motions adding one of their topics, only
+// after they were given, and only once.
+func TestStandingVote(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	lines := RedLines{Talks: "rules", At: t0, By: irFM, Topics: []string{"missiles"}, Salt: digest("salt")}
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "missiles", Change: AddTopic("missiles")},
+		Propose{At: t0, By: usEnvoy, Motion: "drones", Change: AddTopic("drones")},
+		Propose{At: t0, By: irFM, Motion: "own", Change: AddTopic("missiles")},
+	)
+	if _, ok := tk.StandingVote(lines, "drones", t0); ok {
+		t.Error("red lines refused a topic they do not hold")
+	}
+	if _, ok := tk.StandingVote(lines, "own", t0); ok {
+		t.Error("red lines refused the party's own motion")
+	}
+	if _, ok := tk.StandingVote(lines, "missiles", t0.Add(-time.Second)); ok {
+		t.Error("red lines refused before they were given")
+	}
+	other := lines
+	other.Talks = "elsewhere"
+	if _, ok := tk.StandingVote(other, "missiles", t0); ok {
+		t.Error("red lines of other talks refused")
+	}
+	v, ok := tk.StandingVote(lines, "missiles", t0)
+	if !ok || v.Accept || v.Standing != lines.Commitment() {
+		t.Fatalf("standing vote %+v, %v", v, ok)
+	}
+	must(t, tk, v)
+	if outcome(t, tk, "missiles", t0) != OutcomeRefused {
+		t.Error("the standing refusal did not defeat the motion")
+	}
+	if _, ok := tk.StandingVote(lines, "missiles", t0); ok {
+		t.Error("red lines refused a decided motion")
+	}
+	// A standing vote is a party's refusal, never a mediator's and never an acceptance.
+	refused(t, tk, ErrMalformed, Vote{At: t0, By: irFM, Motion: "drones", Accept: true, Standing: lines.Commitment()})
+}
+
+// TestMessageRules covers the message rules the scenario does not reach.
+func TestMessageRules(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	for _, c := range []struct {
+		name string
+		h    Header
+		want *Rule
+	}{
+		{"no such room", Header{Author: usEnvoy, Room: "caucus:om", Kind: bc.KindNote}, ErrNoSuchRoom},
+		{"bad kind", Header{Author: usEnvoy, Room: "caucus:us", Kind: "memo"}, ErrMalformed},
+		{"duplicate topic", Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote, Topics: []string{"nuclear-programme", "nuclear-programme"}}, ErrMalformed},
+		{"round not in session", Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote, Round: 1}, ErrWrongRound},
+		{"relay back into the same room", Header{Author: omFM, Room: "caucus:us", Kind: bc.KindNote, Relay: &Relay{From: "caucus:us", Mode: RelayVerbatim}}, ErrRelay},
+		{"relay from a room the mediator is not in", Header{Author: omFM, Room: "caucus:us", Kind: bc.KindNote, Relay: &Relay{From: RoomPlenary, Mode: RelayVerbatim}}, ErrRelay},
+		{"relay mode", Header{Author: omFM, Room: "caucus:us", Kind: bc.KindNote, Relay: &Relay{From: "caucus:ir", Mode: "gist"}}, ErrMalformed},
+		{"mediators' room", Header{Author: omFM, Room: RoomMediators, Kind: bc.KindNote}, nil},
+		{"verbatim relay of a formal kind", Header{Author: Actor{Principal: "om.foreign-minister", Org: "om", Rank: 1}, Room: "caucus:us", Kind: bc.KindProposal, Topics: []string{"nuclear-programme"}, Relay: &Relay{From: "caucus:ir", Mode: RelayVerbatim}}, nil},
+	} {
+		err := tk.CheckMessage(c.h, t0)
+		if c.want == nil && err != nil {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		if c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want.Name)
+		}
+	}
+	proposed, _ := New(Charter{ID: "p", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Visibility: VisibilityPublic, Format: FormatIndirect, Level: 1})
+	if err := proposed.CheckMessage(Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote}, t0); !errors.Is(err, ErrNotActive) {
+		t.Errorf("a note before the charter is accepted: %v", err)
+	}
+}
