@@ -2,6 +2,9 @@ package record
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/binary"
 	"io"
 	"net/http"
@@ -99,6 +102,7 @@ func TestServedTilesVerifyWithIndependentImplementation(t *testing.T) {
 	if cp.Size != n {
 		t.Fatalf("checkpoint size %d", cp.Size)
 	}
+	checkNoteSignatureByHand(t, ckpt, testOrigin, testLogKey(t).PublicKey())
 	var leaves [][]byte
 	for _, p := range []string{"tile/0/000", "tile/0/001.p/44"} {
 		_, b := get(t, c.BaseURL+p)
@@ -151,6 +155,33 @@ func TestServedTilesVerifyWithIndependentImplementation(t *testing.T) {
 			t.Errorf("inclusion of %d: %v", i, err)
 		}
 	}
+}
+
+// checkNoteSignatureByHand verifies the log's signature on a signed note as C2SP signed-note
+// spells it out, with crypto/ed25519 and no note library: the text, a blank line, then
+// "— <name> <base64(key ID || signature)>" with key ID = SHA-256(name || "\n" || 0x01 || key)[:4].
+func checkNoteSignatureByHand(t *testing.T, msg []byte, name string, pub ed25519.PublicKey) {
+	t.Helper()
+	text, sigs, ok := strings.Cut(string(msg), "\n\n")
+	if !ok {
+		t.Fatal("no blank line in the note")
+	}
+	id := sha256.Sum256(append([]byte(name+"\n\x01"), pub...))
+	for _, line := range strings.Split(strings.TrimSuffix(sigs, "\n"), "\n") {
+		rest, ok := strings.CutPrefix(line, "— "+name+" ")
+		if !ok {
+			continue
+		}
+		sig, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil || len(sig) != 4+ed25519.SignatureSize || !bytes.Equal(sig[:4], id[:4]) {
+			t.Fatalf("signature line %q is not an Ed25519 signature by %s", line, name)
+		}
+		if !ed25519.Verify(pub, []byte(text+"\n"), sig[4:]) {
+			t.Fatal("the log's signature does not verify by hand")
+		}
+		return
+	}
+	t.Fatalf("no signature by %s in %q", name, msg)
 }
 
 func TestTileClientFollowsGrowingLog(t *testing.T) {
