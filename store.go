@@ -152,6 +152,12 @@ type Store interface {
 	// with size 0 the latest cosignature of each cosigner, whatever its size.
 	Cosignatures(ctx context.Context, talks string, size int64) ([]Cosignature, error)
 
+	// PutOrganisation registers an organisation and its root key. Registering the same root
+	// again is not an error; another root under an existing id gives ErrExists.
+	PutOrganisation(ctx context.Context, o Organisation) error
+	// Organisation returns the organisation with the given id, or ErrNotFound.
+	Organisation(ctx context.Context, id string) (Organisation, error)
+
 	// PutCredential stores a credential (its signed bytes) under its id. Storing the same bytes
 	// again is not an error; other bytes under an existing id give ErrExists.
 	PutCredential(ctx context.Context, c StoredCredential) error
@@ -191,6 +197,15 @@ type AppendTx interface {
 	Append(e Event) Event
 	// SetMembers records the organisations taking part, for Store.TalksOf.
 	SetMembers(orgs []string)
+}
+
+// Organisation is an organisation as the directory keeps it: its id and the encoded public half
+// of its root key (seal.RootKey).
+type Organisation struct {
+	ID      string
+	RootKey []byte
+	// Name is the organisation's display name.
+	Name string
 }
 
 // StoredCredential is a credential as the directory keeps it: its signed bytes and the fields

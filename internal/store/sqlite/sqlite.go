@@ -58,6 +58,12 @@ type Store struct {
 	stopped chan struct{}
 	once    sync.Once
 	watch   watch.Hub
+
+	// closing guards the hand-over of requests to the writer: submitters hold it for reading
+	// while they queue, Close takes it for writing, so no request is queued after the writer
+	// has drained the queue for the last time.
+	closing sync.RWMutex
+	closed  bool
 }
 
 var _ backchannel.Store = (*Store)(nil)
@@ -126,6 +132,9 @@ func mustSub(f fs.FS, dir string) fs.FS {
 // Close stops the writer after the batch in flight and closes the database.
 func (s *Store) Close() error {
 	s.once.Do(func() {
+		s.closing.Lock()
+		s.closed = true
+		s.closing.Unlock()
 		close(s.done)
 		<-s.stopped
 	})
@@ -167,11 +176,16 @@ func (s *Store) Append(ctx context.Context, talks string, fn func(tx backchannel
 
 func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	r.result = make(chan struct{})
+	s.closing.RLock()
+	if s.closed {
+		s.closing.RUnlock()
+		return nil, backchannel.Checkpoint{}, backchannel.ErrClosed
+	}
 	select {
 	case s.reqs <- r:
-	case <-s.done:
-		return nil, backchannel.Checkpoint{}, backchannel.ErrClosed
+		s.closing.RUnlock()
 	case <-ctx.Done():
+		s.closing.RUnlock()
 		return nil, backchannel.Checkpoint{}, ctx.Err()
 	}
 	// Once queued, the request is committed or refused whatever the caller's context does:
@@ -358,6 +372,40 @@ func (s *Store) Cosignatures(ctx context.Context, talks string, size int64) ([]b
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// PutOrganisation registers an organisation.
+func (s *Store) PutOrganisation(ctx context.Context, o backchannel.Organisation) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var key []byte
+	err = tx.QueryRowContext(ctx, `SELECT root_key FROM organisations WHERE id = ?`, o.ID).Scan(&key)
+	switch {
+	case err == nil:
+		if string(key) == string(o.RootKey) {
+			return nil
+		}
+		return fmt.Errorf("organisation %q: %w with another root key", o.ID, backchannel.ErrExists)
+	case !errors.Is(err, sql.ErrNoRows):
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO organisations (id, root_key, name) VALUES (?, ?, ?)`, o.ID, o.RootKey, o.Name); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Organisation returns a registered organisation.
+func (s *Store) Organisation(ctx context.Context, id string) (backchannel.Organisation, error) {
+	var o backchannel.Organisation
+	err := s.read.QueryRowContext(ctx, `SELECT id, root_key, name FROM organisations WHERE id = ?`, id).Scan(&o.ID, &o.RootKey, &o.Name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("organisation %q: %w", id, backchannel.ErrNotFound)
+	}
+	return o, err
 }
 
 // PutCredential stores a credential.

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"AppendTxSeesPendingEvents", testAppendTxView},
 		{"CosignaturesKeepLatestPerCosigner", testCosignatures},
 		{"CredentialsDirectory", testCredentials},
+		{"OrganisationsDirectory", testOrganisations},
 		{"SecretIsCreatedOnce", testSecret},
 		{"WatchReportsGrowth", testWatch},
 		{"TalksOfListsMembership", testTalksOf},
@@ -587,5 +588,28 @@ func testTalksOf(t *testing.T, s backchannel.Store) {
 	got, _ = s.TalksOf(ctx, "ae")
 	if len(got) != 0 {
 		t.Errorf("TalksOf(ae) = %+v", got)
+	}
+}
+
+func testOrganisations(t *testing.T, s backchannel.Store) {
+	ctx := context.Background()
+	om := backchannel.Organisation{ID: "om", RootKey: []byte("root key of oman"), Name: "Sultanate of Oman"}
+	if err := s.PutOrganisation(ctx, om); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutOrganisation(ctx, om); err != nil {
+		t.Errorf("registering the same root again: %v", err)
+	}
+	lookalike := om
+	lookalike.RootKey = []byte("another key")
+	if err := s.PutOrganisation(ctx, lookalike); !errors.Is(err, backchannel.ErrExists) {
+		t.Errorf("another root under the same id: %v, want ErrExists", err)
+	}
+	got, err := s.Organisation(ctx, "om")
+	if err != nil || got.ID != om.ID || string(got.RootKey) != string(om.RootKey) || got.Name != om.Name {
+		t.Errorf("Organisation = %+v, %v", got, err)
+	}
+	if _, err := s.Organisation(ctx, "ae"); !errors.Is(err, backchannel.ErrNotFound) {
+		t.Errorf("Organisation(unknown) = %v, want ErrNotFound", err)
 	}
 }

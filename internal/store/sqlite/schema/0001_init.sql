@@ -49,6 +49,12 @@ CREATE TABLE cosignatures (
 	PRIMARY KEY (talks, size, cosigner)
 ) WITHOUT ROWID;
 
+CREATE TABLE organisations (
+	id       TEXT PRIMARY KEY,
+	root_key BLOB NOT NULL,
+	name     TEXT NOT NULL
+) WITHOUT ROWID;
+
 CREATE TABLE credentials (
 	id         TEXT    PRIMARY KEY,
 	principal  TEXT    NOT NULL,
