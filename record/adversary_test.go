@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // followed returns a log of 10 entries with party A's verifier synced to it, its entries
@@ -241,4 +243,23 @@ func TestClientRefusesForeignCheckpoints(t *testing.T) {
 	_, c = serve(t, o)
 	_, err = c.Sync(t.Context(), newTestVerifier(t))
 	wantErr(t, err, ErrWrongOrigin)
+}
+
+// A damaged stored hash is caught wherever it is read: a leaf hash, which tiles carry, by the
+// client checking tiles against the signed root; an inner hash, which only the server's proofs
+// read, by the server's own check against the cosigned checkpoint before it signs a new root.
+func TestCorruptedStoredHashIsRefused(t *testing.T) {
+	m, c, v := followed(t, true)
+	m.Append(entries(10, 20)...)
+	m.CorruptHash(tlog.StoredHashIndex(0, 3))
+	_, err := c.Sync(t.Context(), v)
+	wantErr(t, err, ErrInconsistent)
+	if !strings.Contains(err.Error(), "served tiles do not hash to the root") {
+		t.Errorf("error does not say the tiles are wrong: %v", err)
+	}
+
+	m, _, _ = followed(t, true)
+	m.CorruptHash(tlog.StoredHashIndex(3, 0)) // the subtree of entries 0..7
+	_, err = m.Append(entry(10))
+	wantErr(t, err, ErrForked)
 }

@@ -157,3 +157,23 @@ func FuzzVerifyExport(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseExport fuzzes the decoder alone, which is cheap enough to explore far more inputs
+// than FuzzVerifyExport, whose every run verifies a dozen signatures.
+func FuzzParseExport(f *testing.F) {
+	f.Add(exportVector)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, err := ParseExport(data)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error does not wrap ErrMalformed: %v", err)
+			}
+			return
+		}
+		again, _ := json.Marshal(e)
+		e2, err := ParseExport(again)
+		if err != nil || !reflect.DeepEqual(e, e2) {
+			t.Fatalf("re-encoded export: %v, %+v vs %+v", err, e2, e)
+		}
+	})
+}

@@ -262,3 +262,11 @@ type lockedReader struct{ m *MemLog }
 func (r lockedReader) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return r.m.readHashesLocked(indexes)
 }
+
+// CorruptHash is a fault: it flips one bit of stored hash index, as a damaged or meddled-with
+// store would, leaving entries and the presented checkpoint alone.
+func (m *MemLog) CorruptHash(index int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.hashes[index][0] ^= 1
+}
