@@ -47,6 +47,7 @@ type Credential struct {
 	NotAfter      time.Time         // last instant of validity (millisecond precision)
 
 	raw    []byte // full encoding, signature included
+	signed []byte // domainCredential || raw without the signature, sharing raw's memory
 	id     CredentialID
 	encKey hpke.PublicKey
 }
@@ -126,8 +127,12 @@ func ParseCredential(b []byte) (*Credential, error) {
 	if err := c.check(); err != nil {
 		return nil, malformed("credential", "%v", err)
 	}
-	// Keep our own copy so the caller may reuse b, and point the key fields into it.
-	c.raw = bytes.Clone(b)
+	// Keep our own copy so the caller may reuse b, behind the signature's domain string so that
+	// verifying needs no second copy, and point the key fields into it.
+	signed := make([]byte, 0, len(domainCredential)+len(b))
+	signed = append(append(signed, domainCredential...), b...)
+	c.raw = signed[len(domainCredential):]
+	c.signed = signed[:len(signed)-sigLen]
 	off := len(b) - sigLen - 8 - 8 - 8 - 2 - encryptionKeyLen - ed25519.PublicKeySize
 	c.IdentityKey = c.raw[off : off+ed25519.PublicKeySize : off+ed25519.PublicKeySize]
 	off += ed25519.PublicKeySize + 2
@@ -159,7 +164,6 @@ func (c *Credential) String() string {
 }
 
 func (c *Credential) signature() []byte { return c.raw[len(c.raw)-sigLen:] }
-func (c *Credential) tbs() []byte       { return c.raw[:len(c.raw)-sigLen] }
 
 // Revocation is an organisation root's signed statement that one credential must no longer be
 // trusted (a lost device, a principal who left office).

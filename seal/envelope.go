@@ -58,6 +58,7 @@ type Envelope struct {
 	Header
 
 	raw        []byte // full encoding, signature included
+	signed     []byte // domainEnvelope || raw without the signature, sharing raw's memory
 	headerLen  int    // raw[:headerLen] is the header
 	wraps      []byte // recipients' wrapped keys, aliasing raw
 	ciphertext []byte // aliasing raw
@@ -111,7 +112,10 @@ func checkLinks(mode RelayMode, links []Hash) error {
 // Trust.VerifyEnvelope (for the server) and Identity.Open (for a recipient). The Envelope keeps
 // its own copy of b.
 func ParseEnvelope(b []byte) (*Envelope, error) {
-	b = bytes.Clone(b)
+	// Copy b behind the signature's domain string, so verifying needs no second copy.
+	signed := make([]byte, 0, len(domainEnvelope)+len(b))
+	signed = append(append(signed, domainEnvelope...), b...)
+	b = signed[len(domainEnvelope):]
 	r := newReader("envelope", b)
 	r.tag(tagEnvelope)
 	e := &Envelope{raw: b}
@@ -154,6 +158,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	if r.err != nil {
 		return nil, r.err
 	}
+	e.signed = signed[:len(signed)-sigLen]
 	return e, nil
 }
 
@@ -180,6 +185,5 @@ func (e *Envelope) recipientIndex(id CredentialID) (int, bool) {
 
 // verifySignature checks the sender's outer signature over everything before it.
 func (e *Envelope) verifySignature(key ed25519.PublicKey) bool {
-	n := len(e.raw) - sigLen
-	return ed25519.Verify(key, signedBytes(domainEnvelope, e.raw[:n]), e.raw[n:])
+	return ed25519.Verify(key, e.signed, e.raw[len(e.raw)-sigLen:])
 }

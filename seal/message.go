@@ -152,5 +152,4 @@ func parseMessage(b []byte) (*Message, error) {
 	return m, nil
 }
 
-func (m *Message) tbs() []byte       { return m.raw[:len(m.raw)-sigLen] }
 func (m *Message) signature() []byte { return m.raw[len(m.raw)-sigLen:] }

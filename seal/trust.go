@@ -47,7 +47,7 @@ func (t *Trust) verifyChain(c *Credential) error {
 	if !ok {
 		return fmt.Errorf("seal: credential %s: %w: no root pinned for organisation %s", c, ErrUntrustedRoot, c.Org)
 	}
-	if !ed25519.Verify(root.Key, signedBytes(domainCredential, c.tbs()), c.signature()) {
+	if !ed25519.Verify(root.Key, c.signed, c.signature()) {
 		return fmt.Errorf("seal: credential %s: %w: signature does not verify under root %s", c, ErrUntrustedRoot, root.Fingerprint().Short())
 	}
 	return nil
