@@ -61,9 +61,9 @@ type Refusal struct {
 
 func (r *Refusal) Error() string {
 	if r.Detail == "" {
-		return "talks: " + r.Rule.Error()
+		return r.Rule.Error()
 	}
-	return "talks: " + r.Rule.Name + ": " + r.Detail
+	return r.Rule.Name + ": " + r.Detail
 }
 
 // Unwrap returns the rule, so that errors.Is(err, ErrNotOnAgenda) holds.

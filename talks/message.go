@@ -1,6 +1,7 @@
 package talks
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -43,6 +44,13 @@ type Header struct {
 // A verbatim relay is not held to the level again: the original author's rank was checked when
 // it was first posted, and the level may have been raised since.
 func (t *Talks) CheckMessage(h Header, now time.Time) error {
+	if err := t.checkMessage(h, now); err != nil {
+		return fmt.Errorf("talks %s: message in %q: %w", t.id, h.Room, err)
+	}
+	return nil
+}
+
+func (t *Talks) checkMessage(h Header, now time.Time) error {
 	if err := t.gate(); err != nil {
 		return err
 	}

@@ -2,6 +2,8 @@ package talks
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -477,4 +479,61 @@ func TestMessageRules(t *testing.T) {
 	if err := proposed.CheckMessage(Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote}, t0); !errors.Is(err, ErrNotActive) {
 		t.Errorf("a note before the charter is accepted: %v", err)
 	}
+}
+
+// TestCharterRules: a charter names at least two distinct parties, mediators that are not
+// parties, a proposer from one of them, and a well-formed shape.
+func TestCharterRules(t *testing.T) {
+	ok := func() Charter {
+		return Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+			Visibility: VisibilityConfidential, Format: FormatIndirect, Level: 2, Venue: "Muscat", Agenda: []string{"nuclear-programme"}}
+	}
+	if _, err := New(ok()); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		edit func(*Charter)
+		want *Rule
+	}{
+		"one party":               {func(c *Charter) { c.Parties = []string{"us"} }, ErrMalformed},
+		"party twice":             {func(c *Charter) { c.Parties = []string{"us", "us"} }, ErrMalformed},
+		"party and mediator":      {func(c *Charter) { c.Mediators = []string{"ir"} }, ErrMalformed},
+		"outside proposer":        {func(c *Charter) { c.Proposer = aeDiplomat }, ErrNotMember},
+		"bad id":                  {func(c *Charter) { c.ID = "Muscat Talks" }, ErrMalformed},
+		"long organisation":       {func(c *Charter) { c.Parties = []string{"us", strings.Repeat("x", 60)} }, ErrMalformed},
+		"no visibility":           {func(c *Charter) { c.Visibility = "" }, ErrMalformed},
+		"no format":               {func(c *Charter) { c.Format = "" }, ErrMalformed},
+		"level 6":                 {func(c *Charter) { c.Level = 6 }, ErrMalformed},
+		"venue with a newline":    {func(c *Charter) { c.Venue = "Mus\ncat" }, ErrMalformed},
+		"topic twice":             {func(c *Charter) { c.Agenda = []string{"a", "a"} }, ErrMalformed},
+		"local time":              {func(c *Charter) { c.At = t0.In(fixedZone) }, ErrMalformed},
+		"no time":                 {func(c *Charter) { c.At = time.Time{} }, ErrMalformed},
+		"proposer without rank":   {func(c *Charter) { c.Proposer.Rank = 0 }, ErrMalformed},
+		"upper-case principal":    {func(c *Charter) { c.Proposer.Principal = "US.envoy" }, ErrMalformed},
+		"seventeen parties":       {func(c *Charter) { c.Parties = manyOrgs(17) }, ErrMalformed},
+		"title control character": {func(c *Charter) { c.Proposer.Title = "Envoy\x00" }, ErrMalformed},
+	} {
+		ch := ok()
+		c.edit(&ch)
+		if _, err := New(ch); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want.Name)
+		}
+	}
+	if _, err := Replay([]Event{AcceptCharter{At: t0, By: irFM}}); !errors.Is(err, ErrNotCharter) {
+		t.Errorf("replay without a charter: %v", err)
+	}
+	if _, err := Replay(nil); !errors.Is(err, ErrNotCharter) {
+		t.Errorf("replay of nothing: %v", err)
+	}
+	tk := active(t, FormatIndirect)
+	refused(t, tk, ErrNotCharter, ok())
+	refused(t, tk, ErrBadTransition, AcceptCharter{At: t0, By: irFM})
+}
+
+func manyOrgs(n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("o%d", i))
+	}
+	return out
 }

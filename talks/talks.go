@@ -34,7 +34,7 @@ type Talks struct {
 // New starts talks from their charter, in status proposed.
 func New(c Charter) (*Talks, error) {
 	if err := c.check(); err != nil {
-		return nil, fmt.Errorf("charter: %w", err)
+		return nil, fmt.Errorf("talks %s: charter: %w", c.ID, err)
 	}
 	t := &Talks{
 		id:         c.ID,
@@ -71,7 +71,8 @@ func Replay(events []Event) (*Talks, error) {
 		return nil, err
 	}
 	for i, e := range events[1:] {
-		if err := t.Apply(e); err != nil {
+		// No copy per event, unlike Apply: on a refusal the half-built talks are dropped.
+		if err := t.apply(e); err != nil {
 			return nil, fmt.Errorf("event %d: %w", i+1, err)
 		}
 	}
@@ -82,54 +83,63 @@ func Replay(events []Event) (*Talks, error) {
 // changes the state. A refused event leaves the talks exactly as they were, and the error is a
 // *Refusal naming the rule.
 func (t *Talks) Apply(e Event) error {
-	if e == nil {
-		return refuse(ErrMalformed, "nil event")
-	}
-	if err := e.check(); err != nil {
-		return fmt.Errorf("%s: %w", e.Type(), err)
-	}
-	if e.When().Before(t.last) {
-		return fmt.Errorf("%s: %w", e.Type(), refuse(ErrTimeWentBack, "event at %s is before the last one at %s",
-			e.When().Format(time.RFC3339Nano), t.last.Format(time.RFC3339Nano)))
-	}
 	// Work on a copy so that a refusal half-way through cannot leave a half-changed state:
 	// the record must replay to exactly what the server holds.
 	c := t.Clone()
-	var err error
-	switch e := e.(type) {
-	case Charter:
-		err = refuse(ErrNotCharter, "talks %q already have their charter", t.id)
-	case AcceptCharter:
-		err = c.acceptCharter(e)
-	case AddMember:
-		err = c.addMember(e)
-	case RemoveMember:
-		err = c.removeMember(e)
-	case SetHead:
-		err = c.setHead(e)
-	case Propose:
-		err = c.propose(e)
-	case Vote:
-		err = c.vote(e)
-	case OpenRound:
-		err = c.openRound(e)
-	case CloseRound:
-		err = c.closeRound(e)
-	case CloseSession:
-		err = c.closeSession(e)
-	case Sign:
-		err = c.sign(e)
-	case Withdraw:
-		err = c.withdraw(e)
-	default:
-		err = refuse(ErrMalformed, "unknown event %T", e)
+	if err := c.apply(e); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("%s: %w", e.Type(), err)
-	}
-	c.last = e.When()
 	*t = *c
 	return nil
+}
+
+// apply validates and applies e in place; on error t may be half changed.
+func (t *Talks) apply(e Event) error {
+	if e == nil {
+		return fmt.Errorf("talks %s: %w", t.id, refuse(ErrMalformed, "nil event"))
+	}
+	if err := t.applyEvent(e); err != nil {
+		return fmt.Errorf("talks %s: %s: %w", t.id, e.Type(), err)
+	}
+	t.last = e.When()
+	return nil
+}
+
+func (t *Talks) applyEvent(e Event) error {
+	if err := e.check(); err != nil {
+		return err
+	}
+	if e.When().Before(t.last) {
+		return refuse(ErrTimeWentBack, "event at %s is before the last one at %s",
+			e.When().Format(time.RFC3339Nano), t.last.Format(time.RFC3339Nano))
+	}
+	switch e := e.(type) {
+	case Charter:
+		return refuse(ErrNotCharter, "talks %q already have their charter", t.id)
+	case AcceptCharter:
+		return t.acceptCharter(e)
+	case AddMember:
+		return t.addMember(e)
+	case RemoveMember:
+		return t.removeMember(e)
+	case SetHead:
+		return t.setHead(e)
+	case Propose:
+		return t.propose(e)
+	case Vote:
+		return t.vote(e)
+	case OpenRound:
+		return t.openRound(e)
+	case CloseRound:
+		return t.closeRound(e)
+	case CloseSession:
+		return t.closeSession(e)
+	case Sign:
+		return t.sign(e)
+	case Withdraw:
+		return t.withdraw(e)
+	}
+	return refuse(ErrMalformed, "unknown event %T: events are the package's value types", e)
 }
 
 // Clone returns a deep copy of the talks, sharing nothing with t.
