@@ -3,7 +3,7 @@
 // C2SP tlog-checkpoint format signed as C2SP signed notes, cosignatures in the C2SP
 // tlog-cosignature format, and the tree served as C2SP tlog-tiles.
 //
-// The package has two sides. The server side (LogSigner, StoredHashesForLeaves, NewCheckpoint,
+// The package has two sides. The server side (LogKey, StoredHashesForLeaves, NewCheckpoint,
 // AddCosignature, CheckNotConflicting, Handler) appends and publishes; it persists nothing
 // itself: the stores keep the entries and the stored hashes through the Log interface. The
 // party side (Verifier, Cosigner, TileClient, VerifyExport) checks everything the server says
