@@ -12,6 +12,7 @@ type Rule struct {
 	Text string
 }
 
+// Error returns the rule's name and text.
 func (r *Rule) Error() string { return r.Name + ": " + r.Text }
 
 // The rules. Names are stable: they are part of the API's error vocabulary.
@@ -59,6 +60,7 @@ type Refusal struct {
 	Detail string
 }
 
+// Error returns the rule's name and the particulars.
 func (r *Refusal) Error() string {
 	if r.Detail == "" {
 		return r.Rule.Error()

@@ -143,31 +143,77 @@ const (
 	TypeWithdraw      = "withdraw"
 )
 
-func (Charter) Type() string       { return TypeCharter }
-func (AcceptCharter) Type() string { return TypeAcceptCharter }
-func (AddMember) Type() string     { return TypeAddMember }
-func (RemoveMember) Type() string  { return TypeRemoveMember }
-func (SetHead) Type() string       { return TypeSetHead }
-func (Propose) Type() string       { return TypePropose }
-func (Vote) Type() string          { return TypeVote }
-func (OpenRound) Type() string     { return TypeOpenRound }
-func (CloseRound) Type() string    { return TypeCloseRound }
-func (CloseSession) Type() string  { return TypeCloseSession }
-func (Sign) Type() string          { return TypeSign }
-func (Withdraw) Type() string      { return TypeWithdraw }
+// Type returns TypeCharter.
+func (Charter) Type() string { return TypeCharter }
 
-func (e Charter) When() time.Time       { return e.At }
+// Type returns TypeAcceptCharter.
+func (AcceptCharter) Type() string { return TypeAcceptCharter }
+
+// Type returns TypeAddMember.
+func (AddMember) Type() string { return TypeAddMember }
+
+// Type returns TypeRemoveMember.
+func (RemoveMember) Type() string { return TypeRemoveMember }
+
+// Type returns TypeSetHead.
+func (SetHead) Type() string { return TypeSetHead }
+
+// Type returns TypePropose.
+func (Propose) Type() string { return TypePropose }
+
+// Type returns TypeVote.
+func (Vote) Type() string { return TypeVote }
+
+// Type returns TypeOpenRound.
+func (OpenRound) Type() string { return TypeOpenRound }
+
+// Type returns TypeCloseRound.
+func (CloseRound) Type() string { return TypeCloseRound }
+
+// Type returns TypeCloseSession.
+func (CloseSession) Type() string { return TypeCloseSession }
+
+// Type returns TypeSign.
+func (Sign) Type() string { return TypeSign }
+
+// Type returns TypeWithdraw.
+func (Withdraw) Type() string { return TypeWithdraw }
+
+// When returns the time the Charter carries.
+func (e Charter) When() time.Time { return e.At }
+
+// When returns the time the AcceptCharter carries.
 func (e AcceptCharter) When() time.Time { return e.At }
-func (e AddMember) When() time.Time     { return e.At }
-func (e RemoveMember) When() time.Time  { return e.At }
-func (e SetHead) When() time.Time       { return e.At }
-func (e Propose) When() time.Time       { return e.At }
-func (e Vote) When() time.Time          { return e.At }
-func (e OpenRound) When() time.Time     { return e.At }
-func (e CloseRound) When() time.Time    { return e.At }
-func (e CloseSession) When() time.Time  { return e.At }
-func (e Sign) When() time.Time          { return e.At }
-func (e Withdraw) When() time.Time      { return e.At }
+
+// When returns the time the AddMember carries.
+func (e AddMember) When() time.Time { return e.At }
+
+// When returns the time the RemoveMember carries.
+func (e RemoveMember) When() time.Time { return e.At }
+
+// When returns the time the SetHead carries.
+func (e SetHead) When() time.Time { return e.At }
+
+// When returns the time the Propose carries.
+func (e Propose) When() time.Time { return e.At }
+
+// When returns the time the Vote carries.
+func (e Vote) When() time.Time { return e.At }
+
+// When returns the time the OpenRound carries.
+func (e OpenRound) When() time.Time { return e.At }
+
+// When returns the time the CloseRound carries.
+func (e CloseRound) When() time.Time { return e.At }
+
+// When returns the time the CloseSession carries.
+func (e CloseSession) When() time.Time { return e.At }
+
+// When returns the time the Sign carries.
+func (e Sign) When() time.Time { return e.At }
+
+// When returns the time the Withdraw carries.
+func (e Withdraw) When() time.Time { return e.At }
 
 // The check methods are the syntactic rules of each event, independent of any state: what
 // Parse enforces and Apply enforces first.

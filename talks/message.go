@@ -21,7 +21,7 @@ const (
 // Relay says that a message passes on one from another room.
 type Relay struct {
 	From string    // the room the original was posted in
-	Mode RelayMode //
+	Mode RelayMode // verbatim or summary
 }
 
 // Header is what the rules need to know of a message: its cleartext routing header, never its

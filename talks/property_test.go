@@ -230,7 +230,7 @@ var allowedEdges = map[[2]Status]bool{
 // outside its room; a refused event changes nothing; status moves only along allowed edges;
 // an accepted message obeys every rule; and replaying the events rebuilds the talks exactly.
 func TestProperties(t *testing.T) {
-	seqs, steps := 120, 200
+	seqs, steps := 100, 160
 	if testing.Short() {
 		seqs = 30
 	}
