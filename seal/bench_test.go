@@ -149,7 +149,8 @@ func BenchmarkSealOverhead(b *testing.B) {
 		t1 := time.Now()
 		ed25519.Sign(envoy.signer, msg)
 		for _, c := range to {
-			if _, err := hpke.Seal(c.encKey, suiteKDF, suiteAEAD, msg[:64], key); err != nil {
+			pk, _ := c.hpkeKey()
+			if _, err := hpke.Seal(pk, suiteKDF, suiteAEAD, msg[:64], key); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"fmt"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/cryptobyte"
@@ -49,7 +50,41 @@ type Credential struct {
 	raw    []byte // full encoding, signature included
 	signed []byte // domainCredential || raw without the signature, sharing raw's memory
 	id     CredentialID
-	encKey hpke.PublicKey
+	enc    *encryptionKey
+}
+
+// encryptionKey is a credential's parsed HPKE public key, made on first use.
+type encryptionKey struct {
+	once sync.Once
+	pk   hpke.PublicKey
+	err  error
+}
+
+// hpkeKey returns the credential's parsed HPKE public key.
+func (c *Credential) hpkeKey() (hpke.PublicKey, error) {
+	if c.enc == nil {
+		return nil, fmt.Errorf("seal: credential %s was not parsed", c)
+	}
+	c.enc.once.Do(func() { c.enc.pk, c.enc.err = suiteKEM.NewPublicKey(c.EncryptionKey) })
+	return c.enc.pk, c.enc.err
+}
+
+// checkEncryptionKey applies the checks of FIPS 203 (section 7.2) to the ML-KEM-768 part of an
+// X-Wing public key (the first 1184 bytes; the last 32 are an X25519 key, any value of which is
+// accepted): every 12-bit coefficient of the 1152-byte vector must be below q = 3329, so that
+// the key has exactly one encoding.
+func checkEncryptionKey(k []byte) error {
+	if len(k) != encryptionKeyLen {
+		return fmt.Errorf("encryption key is %d bytes, want %d", len(k), encryptionKeyLen)
+	}
+	for i := 0; i < 1152; i += 3 {
+		d1 := uint16(k[i]) | uint16(k[i+1]&0x0f)<<8
+		d2 := uint16(k[i+1])>>4 | uint16(k[i+2])<<4
+		if d1 >= 3329 || d2 >= 3329 {
+			return fmt.Errorf("encryption key has a non-canonical ML-KEM coefficient at byte %d", i)
+		}
+	}
+	return nil
 }
 
 // check validates the fields that the encoding carries.
@@ -138,12 +173,13 @@ func ParseCredential(b []byte) (*Credential, error) {
 	off += ed25519.PublicKeySize + 2
 	c.EncryptionKey = c.raw[off : off+encryptionKeyLen : off+encryptionKeyLen]
 	c.id = CredentialID(sha(c.raw))
-	// Parsing the ML-KEM key is costly; do it once here, not per envelope sealed to it.
-	k, err := suiteKEM.NewPublicKey(c.EncryptionKey)
-	if err != nil {
-		return nil, malformed("credential", "encryption key: %v", err)
+	// Check the key as strictly as crypto/hpke will, but cheaply: expanding the ML-KEM key
+	// costs more than the rest of parsing, and is done once, when the first envelope is
+	// sealed to this credential.
+	if err := checkEncryptionKey(c.EncryptionKey); err != nil {
+		return nil, malformed("credential", "%v", err)
 	}
-	c.encKey = k
+	c.enc = &encryptionKey{}
 	return c, nil
 }
 

@@ -3,6 +3,7 @@ package seal
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hpke"
 	"errors"
 	"fmt"
 	"io"
@@ -128,11 +129,13 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 		return nil, fmt.Errorf("seal: %d recipients, want 1 to %d", len(recips), MaxRecipients)
 	}
 	h.Recipients = make([]CredentialID, len(recips))
+	pks := make([]hpke.PublicKey, len(recips))
 	for i, c := range recips {
-		if c.encKey == nil {
-			return nil, fmt.Errorf("seal: recipient credential %d was not parsed", i)
+		pk, err := c.hpkeKey()
+		if err != nil {
+			return nil, fmt.Errorf("seal: recipient %s: %w", c, err)
 		}
-		h.Recipients[i] = c.id
+		h.Recipients[i], pks[i] = c.id, pk
 	}
 
 	var key [32]byte
@@ -155,8 +158,8 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 	info := wrapInfo(&headerHash)
 
 	b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, c := range recips {
-			w, err := wrapKey(c.encKey, info, key[:])
+		for _, pk := range pks {
+			w, err := wrapKey(pk, info, key[:])
 			if err != nil {
 				b.SetError(err)
 				return

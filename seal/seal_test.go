@@ -485,3 +485,31 @@ func swapTopics(env []byte) []byte {
 	sanc := append([]byte{byte(len(topicSanc))}, topicSanc...)
 	return bytes.Replace(env, append(nuke, sanc...), append(sanc, nuke...), 1)
 }
+
+// TestEncryptionKeyCheckAgreesWithHPKE checks that the cheap canonical check of a credential's
+// encryption key accepts exactly what crypto/hpke accepts, on real keys and on keys with one
+// coefficient pushed to or beyond q.
+func TestEncryptionKeyCheckAgreesWithHPKE(t *testing.T) {
+	r := stream("encryption keys")
+	for i := 0; i < 64; i++ {
+		id, err := NewIdentity(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := id.EncryptionKey()
+		for _, mutate := range []func([]byte){
+			func([]byte) {},
+			func(k []byte) { j := 3 * (i % 384); k[j], k[j+1] = 0x01, k[j+1]|0x0d }, // first coefficient 0xd01 = 3329
+			func(k []byte) { j := 3 * (i % 384); k[j+2] = 0xff },                    // second coefficient >= 0xff0
+			func(k []byte) { k[1184+i%32] ^= 0xff },                                 // X25519 part: any value
+		} {
+			m := bytes.Clone(k)
+			mutate(m)
+			_, hpkeErr := suiteKEM.NewPublicKey(m)
+			ourErr := checkEncryptionKey(m)
+			if (hpkeErr == nil) != (ourErr == nil) {
+				t.Fatalf("key %d: crypto/hpke says %v, checkEncryptionKey says %v", i, hpkeErr, ourErr)
+			}
+		}
+	}
+}
