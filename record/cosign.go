@@ -47,8 +47,22 @@ func (c *Cosigner) Name() string { return c.name }
 // VerifierKey returns the cosigner's verifier key, "<name>+<hash>+<base64(0x04 || key)>", the
 // form C2SP tlog-cosignature gives Ed25519 cosigners. The server and the other parties pin it.
 func (c *Cosigner) VerifierKey() string {
-	pub := append([]byte{algEd25519CosignatureV1}, c.priv.Public().(ed25519.PublicKey)...)
-	return fmt.Sprintf("%s+%08x+%s", c.name, c.hash, base64.StdEncoding.EncodeToString(pub))
+	vk, _ := CosignerVerifierKey(c.name, c.priv.Public().(ed25519.PublicKey))
+	return vk
+}
+
+// CosignerVerifierKey returns the verifier key of the cosigner with the given name and Ed25519
+// public key, without its private key: what a server or another party pins for a cosigner it
+// knows from a credential.
+func CosignerVerifierKey(name string, pub ed25519.PublicKey) (string, error) {
+	if !validKeyName(name) {
+		return "", fmt.Errorf("%w: cosigner name %q is not a valid key name", ErrMalformed, name)
+	}
+	if len(pub) != ed25519.PublicKeySize {
+		return "", fmt.Errorf("%w: cosigner key is %d bytes, want an Ed25519 public key", ErrMalformed, len(pub))
+	}
+	k := append([]byte{algEd25519CosignatureV1}, pub...)
+	return fmt.Sprintf("%s+%08x+%s", name, keyHash(name, k), base64.StdEncoding.EncodeToString(k)), nil
 }
 
 // Cosign returns a signed note of the checkpoint cp carrying only this cosigner's signature,

@@ -14,6 +14,17 @@ type SequenceTracker struct {
 	last map[[3]string]uint64
 }
 
+// Check reports whether Observe would accept seq, without remembering it.
+func (s *SequenceTracker) Check(talks string, c *Credential, seq uint64) error {
+	k := [3]string{talks, c.Org, c.Principal}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last, ok := s.last[k]; ok && seq <= last {
+		return fmt.Errorf("seal: %s in %s: %w: %d after %d", c, talks, ErrSequence, seq, last)
+	}
+	return nil
+}
+
 // Observe accepts seq for the author of c in talks if it is greater than every sequence seen
 // before for that author, and remembers it; otherwise it returns an error wrapping ErrSequence.
 func (s *SequenceTracker) Observe(talks string, c *Credential, seq uint64) error {

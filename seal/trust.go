@@ -39,6 +39,25 @@ func NewTrust(roots ...RootKey) (*Trust, error) {
 	return t, nil
 }
 
+// Pin pins one more root, as when the parties invite a mediator after the talks began. A root
+// already pinned for the organisation may be pinned again, unchanged; another is refused.
+func (t *Trust) Pin(k RootKey) error {
+	if err := k.check(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.roots[k.Org]; ok {
+		if !old.Key.Equal(k.Key) {
+			return fmt.Errorf("seal: trust: %w: organisation %s already has root %s pinned, not %s",
+				ErrUntrustedRoot, k.Org, old.Fingerprint().Short(), k.Fingerprint().Short())
+		}
+		return nil
+	}
+	t.roots[k.Org] = RootKey{Org: k.Org, Key: append(ed25519.PublicKey(nil), k.Key...)}
+	return nil
+}
+
 // verifyChain checks that c is signed by the pinned root of its organisation.
 func (t *Trust) verifyChain(c *Credential) error {
 	t.mu.RLock()
