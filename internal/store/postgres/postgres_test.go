@@ -103,6 +103,9 @@ func raw(t testing.TB, dbURL string) *pgx.Conn {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, signer backchannel.CheckpointSigner) backchannel.Store {
+		// Each case has a database of its own: they can run side by side, which hides most of
+		// the time PostgreSQL takes to create and drop a database.
+		t.Parallel()
 		return open(t, postgres.Config{URL: newDatabase(t), Signer: signer})
 	})
 }
@@ -124,6 +127,7 @@ func appendOne(t testing.TB, s backchannel.Store, talks, data string) backchanne
 }
 
 func TestReopenKeepsEverything(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := newDatabase(t)
 	s := open(t, postgres.Config{URL: db})
@@ -147,6 +151,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 }
 
 func TestRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	db := newDatabase(t)
 	s := open(t, postgres.Config{URL: db})
 	s.Close()
@@ -161,6 +166,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 }
 
 func TestNodesStartingTogetherMigrateOnce(t *testing.T) {
+	t.Parallel()
 	db := newDatabase(t)
 	const nodes = 4
 	var wg sync.WaitGroup
@@ -205,6 +211,7 @@ func waitNotice(t *testing.T, notices <-chan backchannel.Notice, talks string, s
 }
 
 func TestWatchSeesCommitsOfOtherNodes(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := newDatabase(t)
@@ -221,6 +228,7 @@ func TestWatchSeesCommitsOfOtherNodes(t *testing.T) {
 
 // A node whose LISTEN connection drops reconnects and reports what it missed meanwhile.
 func TestWatchSurvivesLostListener(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := newDatabase(t)
@@ -264,6 +272,7 @@ func TestWatchSurvivesLostListener(t *testing.T) {
 // Two nodes appending to the same talks at once serialise on its row lock: the log has every
 // event once, without a gap, and every checkpoint stored extends the one before.
 func TestTwoNodesNeverFork(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	db := newDatabase(t)
@@ -415,6 +424,7 @@ func checkLog(t *testing.T, s backchannel.Store, db, talks string, want int64) {
 // Requests that share a transaction see each other: a later request finds an earlier one's
 // event, a duplicate of it is refused, and neither disturbs the rest.
 func TestBatchedRequestsSeeEachOther(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	db := newDatabase(t)
 	var batches []int
@@ -512,6 +522,7 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 }
 
 func TestCreateTalksRefusesWhatItCannotStore(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := open(t, postgres.Config{URL: newDatabase(t)})
 	for _, c := range []struct {

@@ -241,18 +241,54 @@ func (b *batch) run(connp **pgx.Conn, groups []*group) (map[string]backchannel.C
 		return nil, err
 	}
 	for _, g := range groups {
-		tl := b.logs[g.talks]
-		if tl.exists {
+		if tl := b.logs[g.talks]; tl.exists {
 			b.startLog(tl)
 		}
-		for _, r := range g.reqs {
-			r.err = b.apply(tl, r)
+	}
+	// The requests go in rounds: the first request of every talks, then the second, and so on.
+	// Requests of one round belong to different talks, so none depends on another, and one
+	// query checks all their events for duplicates.
+	for round := 0; ; round++ {
+		var pending []*prepared
+		for _, g := range groups {
+			if round >= len(g.reqs) {
+				continue
+			}
+			r := g.reqs[round]
+			p, err := b.prepare(b.logs[g.talks], r)
 			if b.broken != nil {
 				return nil, fmt.Errorf("postgres: append to talks %q: %w", g.talks, b.broken)
+			}
+			if r.err = err; err == nil {
+				pending = append(pending, p)
+			}
+		}
+		if len(pending) == 0 && !b.anyLeft(groups, round) {
+			break
+		}
+		if err := b.checkDuplicates(pending); err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		for _, p := range pending {
+			if p.r.err == nil {
+				p.r.err = b.add(p)
+			}
+			if b.broken != nil {
+				return nil, fmt.Errorf("postgres: append to talks %q: %w", p.tl.id, b.broken)
 			}
 		}
 	}
 	return b.finish(ids)
+}
+
+// anyLeft reports whether some group has requests after round.
+func (b *batch) anyLeft(groups []*group, round int) bool {
+	for _, g := range groups {
+		if round+1 < len(g.reqs) {
+			return true
+		}
+	}
+	return false
 }
 
 // begin opens the transaction and locks the rows of the talks that exist, in id order: appends
@@ -382,24 +418,34 @@ func (b *batch) startLog(tl *talksLog) {
 	})
 }
 
-// apply runs one request. It returns the request's refusal, if any; database errors also go to
-// b.broken. Everything that can refuse the request is checked before anything of it is written
-// (the writes wait for the end of the batch), so a refusal needs no rollback.
-func (b *batch) apply(tl *talksLog, r *request) error {
+// prepared is a request whose callback has run, waiting for the duplicate check of its round.
+type prepared struct {
+	tl      *talksLog
+	r       *request
+	tx      *appendTx
+	hashes  []backchannel.EventHash
+	unknown [][]byte // hashes to look for in the events table
+}
+
+// prepare runs one request's callback and checks what it appended. It returns the request's
+// refusal, if any; database errors also go to b.broken. Everything that can refuse a request is
+// checked before anything of it is written (the writes wait for the end of the batch), so a
+// refusal needs no rollback.
+func (b *batch) prepare(tl *talksLog, r *request) (*prepared, error) {
 	if r.create {
 		if tl.exists {
-			return fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
 		}
 		// Inserted now rather than with the batch's other writes, so that a node creating the
 		// same talks at the same moment waits for this transaction and then finds it.
 		tag, err := b.conn.Exec(b.ctx, `INSERT INTO talks (id, size, created_ms) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING`,
 			r.talks, b.now.UnixMilli())
 		if err != nil {
-			return b.fail(err)
+			return nil, b.fail(err)
 		}
 		if tag.RowsAffected() == 0 {
 			tl.relock = true
-			return fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
 		}
 		tl.exists, tl.created, tl.base = true, true, 0
 		tl.setMembers, tl.members = true, r.members
@@ -417,50 +463,85 @@ func (b *batch) apply(tl *talksLog, r *request) error {
 			tl.edge = make(map[int64]tlog.Hash)
 			b.startLog(tl)
 		case !errors.Is(err, pgx.ErrNoRows):
-			return b.fail(err)
+			return nil, b.fail(err)
 		}
 	}
 	if !tl.exists {
-		return fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrNotFound)
+		return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrNotFound)
 	}
 	tx := &appendTx{b: b, tl: tl}
 	if err := r.fn(tx); err != nil {
-		return err
+		return nil, err
 	}
 	if b.broken != nil {
-		return b.broken
+		return nil, b.broken
 	}
-	hashes := make([]backchannel.EventHash, len(tx.pending))
-	var unknown [][]byte
+	p := &prepared{tl: tl, r: r, tx: tx, hashes: make([]backchannel.EventHash, len(tx.pending))}
 	for i := range tx.pending {
 		e := &tx.pending[i]
 		if err := checkEvent(e); err != nil {
-			return err
+			return nil, err
 		}
 		h := e.Hash()
-		hashes[i] = h
+		p.hashes[i] = h
 		_, dup := tl.byHash[h]
-		if dup || slices.Contains(hashes[:i], h) {
-			return fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
+		if dup || slices.Contains(p.hashes[:i], h) {
+			return nil, fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
 		}
 		if !tl.created && !tl.absent[h] {
-			unknown = append(unknown, hashes[i][:])
+			p.unknown = append(p.unknown, p.hashes[i][:])
 		}
 	}
 	if tx.members != nil {
 		if err := checkTexts("member", tx.members); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if len(unknown) > 0 {
-		var found []byte
-		err := b.conn.QueryRow(b.ctx, `SELECT hash FROM events WHERE talks = $1 AND hash = ANY($2) LIMIT 1`, r.talks, unknown).Scan(&found)
-		switch {
-		case err == nil:
-			return fmt.Errorf("event %x of talks %q: %w", found[:min(8, len(found))], r.talks, backchannel.ErrExists)
-		case !errors.Is(err, pgx.ErrNoRows):
-			return b.fail(err)
+	return p, nil
+}
+
+// checkDuplicates looks, in one query, for the events of a round's requests in the events
+// table, and refuses each request with an event already there. Under the row locks, what is
+// not there now cannot appear before the commit.
+func (b *batch) checkDuplicates(round []*prepared) error {
+	var talks []string
+	var hashes [][]byte
+	for _, p := range round {
+		for _, h := range p.unknown {
+			talks = append(talks, p.tl.id)
+			hashes = append(hashes, h)
 		}
+	}
+	if len(hashes) == 0 {
+		return nil
+	}
+	rows, _ := b.conn.Query(b.ctx, `SELECT e.talks, e.hash FROM events e
+		JOIN unnest($1::text[], $2::bytea[]) AS w(talks, hash) ON e.talks = w.talks AND e.hash = w.hash`, talks, hashes)
+	found := make(map[string]bool)
+	var t string
+	var h []byte
+	if _, err := pgx.ForEachRow(rows, []any{&t, &h}, func() error {
+		found[t+"\x00"+string(h)] = true
+		return nil
+	}); err != nil {
+		return b.fail(err)
+	}
+	for _, p := range round {
+		for _, h := range p.unknown {
+			if found[p.tl.id+"\x00"+string(h)] {
+				p.r.err = fmt.Errorf("event %x of talks %q: %w", h[:8], p.tl.id, backchannel.ErrExists)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// add appends a checked request's events to its log and computes their stored hashes.
+func (b *batch) add(p *prepared) error {
+	tl, tx := p.tl, p.tx
+	for _, h := range p.unknown {
+		tl.absent[backchannel.EventHash(h)] = true
 	}
 	for i := range tx.pending {
 		e := &tx.pending[i]
@@ -473,13 +554,13 @@ func (b *batch) apply(tl *talksLog, r *request) error {
 			tl.hashIdx = append(tl.hashIdx, first+int64(j))
 			tl.hashes = append(tl.hashes, hs[j][:])
 		}
-		tl.byHash[hashes[i]] = len(tl.evs)
+		tl.byHash[p.hashes[i]] = len(tl.evs)
 		tl.evs = append(tl.evs, *e)
 	}
 	if tx.members != nil {
 		tl.setMembers, tl.members = true, tx.members
 	}
-	r.events = tx.pending
+	p.r.events = tx.pending
 	return nil
 }
 
