@@ -42,6 +42,19 @@ var iranRedLines = RedLines{
 	Salt:   irRedLineSalt,
 }
 
+// rootOf is the fingerprint of org's pinned root in the tests: a SHA-256 in lower-case hex,
+// as seal.RootKey.Fingerprint gives it; the talks treat it as an opaque digest.
+func rootOf(org string) string { return digest("root key of " + org) }
+
+// pins returns one pin for each organisation, with its root from rootOf.
+func pins(orgs ...string) []Pin {
+	var out []Pin
+	for _, o := range orgs {
+		out = append(out, Pin{Org: o, Fingerprint: rootOf(o)})
+	}
+	return out
+}
+
 func day(month time.Month, d, hour, min int) time.Time {
 	return time.Date(2025, month, d, hour, min, 0, 0, time.UTC)
 }
@@ -52,6 +65,7 @@ func muscatCharter() Charter {
 		At:         day(time.April, 1, 9, 0),
 		Proposer:   usEnvoy,
 		Parties:    []string{"us", "ir"},
+		Roots:      pins("us", "ir"),
 		Visibility: VisibilityPublic,
 		Format:     FormatIndirect,
 		Level:      3,

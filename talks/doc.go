@@ -1,10 +1,11 @@
 // Package talks holds the rules of one negotiation as a pure state machine.
 //
 // A Talks value is the state of a negotiation: its parties and mediators with their
-// delegations, venue, format, level, agenda, status, visibility, motions, rounds and
-// statements. It changes only by applying an Event, and every Event fully determines the next
-// state, so Replay of the events on the record rebuilds the talks exactly. Nothing here reads a
-// clock, a disk, the network or a random source: the caller passes times and identifiers in.
+// delegations and the roots pinned for them, venue, format, level, agenda, status, visibility,
+// motions, rounds and statements. It changes only by applying an Event, and every Event fully
+// determines the next state, so Replay of the events on the record rebuilds the talks exactly.
+// Nothing here reads a clock, a disk, the network or a random source: the caller passes times
+// and identifiers in.
 //
 // Rooms are derived from the state, never stored: in indirect format each party has a caucus
 // with the mediators and the mediators have a room of their own; direct format, or a direct

@@ -79,6 +79,17 @@ func TestVectorsReplay(t *testing.T) {
 	}
 }
 
+// vectorLine returns the first Muscat vector that contains s.
+func vectorLine(t testing.TB, s string) string {
+	for _, line := range vectorLines(t) {
+		if strings.Contains(string(line), s) {
+			return string(line)
+		}
+	}
+	t.Fatalf("no vector contains %s", s)
+	return ""
+}
+
 func vectorLines(t testing.TB) [][]byte {
 	b, err := vectors.ReadFile("testdata/muscat.jsonl")
 	if err != nil {
@@ -95,24 +106,27 @@ func TestParseRefusesOtherSpellings(t *testing.T) {
 		t.Fatalf("the canonical vote: %v", err)
 	}
 	for name, variant := range map[string]string{
-		"white space":       strings.Replace(vote, `"v":1`, `"v": 1`, 1),
-		"trailing newline":  vote + "\n",
-		"trailing value":    vote + "{}",
-		"key order":         strings.Replace(vote, `"type":"vote","v":1`, `"v":1,"type":"vote"`, 1),
-		"upper-case key":    strings.Replace(vote, `"motion"`, `"Motion"`, 1),
-		"duplicate key":     strings.Replace(vote, `"accept":false`, `"accept":true,"accept":false`, 1),
-		"unknown field":     strings.Replace(vote, `"accept":false`, `"accept":false,"why":"no"`, 1),
-		"escaped letter":    strings.Replace(vote, `"m-ae"`, `"m-\u0061e"`, 1),
-		"zero written out":  strings.Replace(vote, `"accept":false`, `"accept":false,"standing":""`, 1),
-		"time zone offset":  strings.Replace(vote, `09:05:00Z`, `13:05:00+04:00`, 1),
-		"fractional second": strings.Replace(vote, `09:05:00Z`, `09:05:00.000Z`, 1),
-		"rank as float":     strings.Replace(vote, `"rank":3`, `"rank":3.0`, 1),
-		"version 2":         strings.Replace(vote, `"v":1`, `"v":2`, 1),
-		"unknown type":      strings.Replace(vote, `"type":"vote"`, `"type":"ballot"`, 1),
-		"bad principal":     strings.Replace(vote, `ir.foreign-minister`, `IR.foreign-minister`, 1),
-		"null event":        `{"type":"vote","v":1,"event":null}`,
-		"standing accept":   strings.Replace(vote, `"accept":false`, `"accept":true,"standing":"`+strings.Repeat("a", 64)+`"`, 1),
-		"field of the kind": `{"type":"propose","v":1,"event":{"at":"2025-04-01T09:05:00Z","by":{"principal":"us.special-envoy","org":"us","rank":3},"motion":"m1","change":{"kind":"suspend","topic":"missiles"}}}`,
+		"white space":             strings.Replace(vote, `"v":1`, `"v": 1`, 1),
+		"trailing newline":        vote + "\n",
+		"trailing value":          vote + "{}",
+		"key order":               strings.Replace(vote, `"type":"vote","v":1`, `"v":1,"type":"vote"`, 1),
+		"upper-case key":          strings.Replace(vote, `"motion"`, `"Motion"`, 1),
+		"duplicate key":           strings.Replace(vote, `"accept":false`, `"accept":true,"accept":false`, 1),
+		"unknown field":           strings.Replace(vote, `"accept":false`, `"accept":false,"why":"no"`, 1),
+		"escaped letter":          strings.Replace(vote, `"m-ae"`, `"m-\u0061e"`, 1),
+		"zero written out":        strings.Replace(vote, `"accept":false`, `"accept":false,"standing":""`, 1),
+		"time zone offset":        strings.Replace(vote, `09:05:00Z`, `13:05:00+04:00`, 1),
+		"fractional second":       strings.Replace(vote, `09:05:00Z`, `09:05:00.000Z`, 1),
+		"rank as float":           strings.Replace(vote, `"rank":3`, `"rank":3.0`, 1),
+		"version 2":               strings.Replace(vote, `"v":1`, `"v":2`, 1),
+		"unknown type":            strings.Replace(vote, `"type":"vote"`, `"type":"ballot"`, 1),
+		"bad principal":           strings.Replace(vote, `ir.foreign-minister`, `IR.foreign-minister`, 1),
+		"null event":              `{"type":"vote","v":1,"event":null}`,
+		"standing accept":         strings.Replace(vote, `"accept":false`, `"accept":true,"standing":"`+strings.Repeat("a", 64)+`"`, 1),
+		"root of another kind":    `{"type":"propose","v":1,"event":{"at":"2025-04-01T09:05:00Z","by":{"principal":"us.special-envoy","org":"us","rank":3},"motion":"m1","change":{"kind":"remove-mediator","org":"om","root":"` + rootOf("om") + `"}}}`,
+		"invitation without root": `{"type":"propose","v":1,"event":{"at":"2025-04-01T09:05:00Z","by":{"principal":"us.special-envoy","org":"us","rank":3},"motion":"m1","change":{"kind":"invite-mediator","org":"om"}}}`,
+		"upper-case root":         strings.Replace(vectorLine(t, `"invite-mediator"`), rootOf("ae"), strings.ToUpper(rootOf("ae")), 1),
+		"field of the kind":       `{"type":"propose","v":1,"event":{"at":"2025-04-01T09:05:00Z","by":{"principal":"us.special-envoy","org":"us","rank":3},"motion":"m1","change":{"kind":"suspend","topic":"missiles"}}}`,
 	} {
 		if _, err := Parse([]byte(variant)); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: Parse(%s) = %v, want a malformed refusal", name, variant, err)

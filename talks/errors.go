@@ -51,6 +51,7 @@ var (
 	ErrSecret              = &Rule{"secret", "secret talks make no public statements"}
 	ErrAlreadySigned       = &Rule{"already-signed", "each party signs a statement once"}
 	ErrNoVenue             = &Rule{"no-venue", "a round needs a venue"}
+	ErrRootMismatch        = &Rule{"root-mismatch", "an organisation keeps the root first pinned for it in the talks"}
 )
 
 // Refusal is the error for every refused event, message or motion: the rule it breaks and the

@@ -1,6 +1,7 @@
 package talks
 
 import (
+	"slices"
 	"time"
 
 	bc "github.com/backchannel/backchannel"
@@ -18,21 +19,34 @@ type Event interface {
 	check() error
 }
 
-// Charter starts the talks: the organisations taking part and the shape they all sign up to.
-// It is the first event on every talks' record. The proposer becomes head of its
-// organisation's delegation and counts as its acceptance; the talks become active when every
-// organisation named (parties and mediators) has accepted.
+// Charter starts the talks: the organisations taking part, the roots pinned for them, and the
+// shape they all sign up to. It is the first event on every talks' record. The proposer becomes
+// head of its organisation's delegation and counts as its acceptance; the talks become active
+// when every organisation named (parties and mediators) has accepted.
+//
+// Roots holds exactly one Pin for every organisation named. Each acceptance signs the charter,
+// pins included, so every later signature is checked against roots that all parties agreed on,
+// and a host cannot slip in a look-alike organisation with a root of its own making.
 type Charter struct {
 	ID         string     `json:"id"`
 	At         time.Time  `json:"at"`
 	Proposer   Actor      `json:"proposer"`
 	Parties    []string   `json:"parties"`
 	Mediators  []string   `json:"mediators,omitempty"`
+	Roots      []Pin      `json:"roots"`
 	Visibility Visibility `json:"visibility"`
 	Format     Format     `json:"format"`
 	Level      bc.Rank    `json:"level"`
 	Venue      string     `json:"venue,omitempty"`
 	Agenda     []string   `json:"agenda,omitempty"`
+}
+
+// Pin is an organisation and the fingerprint of the root key pinned for it: 64 lower-case hex
+// digits, the SHA-256 fingerprint of the organisation's root. The talks treat it as an opaque
+// digest; the server checks signatures against it.
+type Pin struct {
+	Org         string `json:"org"`
+	Fingerprint string `json:"fingerprint"`
 }
 
 // AcceptCharter is an organisation's acceptance of the charter. If the organisation has no
@@ -276,6 +290,9 @@ func (e Charter) check() error {
 			return refuse(ErrMalformed, "organisation %q cannot be both party and mediator", m)
 		}
 	}
+	if err := checkPins(e.Roots, e.Parties, e.Mediators); err != nil {
+		return err
+	}
 	if !contains(e.Parties, e.Proposer.Org) && !contains(e.Mediators, e.Proposer.Org) {
 		return refuse(ErrNotMember, "proposer %s sits for %q, which the charter does not name", e.Proposer.Principal, e.Proposer.Org)
 	}
@@ -292,6 +309,33 @@ func (e Charter) check() error {
 		return err
 	}
 	return checkTopics("agenda", e.Agenda, MaxAgenda)
+}
+
+// checkPins requires exactly one well-formed pin for every organisation named, and no other.
+func checkPins(pins []Pin, parties, mediators []string) error {
+	named := len(parties) + len(mediators)
+	if len(pins) > named {
+		return refuse(ErrMalformed, "%d root pins for %d organisations", len(pins), named)
+	}
+	for i, p := range pins {
+		if !contains(parties, p.Org) && !contains(mediators, p.Org) {
+			return refuse(ErrMalformed, "a root is pinned for %q, which the charter does not name", p.Org)
+		}
+		if !isDigest(p.Fingerprint) {
+			return refuse(ErrMalformed, "the root fingerprint pinned for %q is not 64 lower-case hex digits", p.Org)
+		}
+		for _, prev := range pins[:i] {
+			if prev.Org == p.Org {
+				return refuse(ErrMalformed, "two roots are pinned for %q", p.Org)
+			}
+		}
+	}
+	for _, o := range append(slices.Clone(parties), mediators...) {
+		if !slices.ContainsFunc(pins, func(p Pin) bool { return p.Org == o }) {
+			return refuse(ErrMalformed, "no root is pinned for %q", o)
+		}
+	}
+	return nil
 }
 
 func checkAtBy(at time.Time, by Actor) error {

@@ -1,6 +1,8 @@
 package talks_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -17,9 +19,17 @@ func Example() {
 	minister := talks.Actor{Principal: "ir.foreign-minister", Org: "ir", Rank: 3, Title: "Foreign Minister"}
 	mediator := talks.Actor{Principal: "om.foreign-minister", Org: "om", Rank: 4, Title: "Foreign Minister"}
 
+	// Each organisation's root is pinned by fingerprint: in practice the hex of
+	// seal.RootKey.Fingerprint(), here a stand-in digest.
+	root := func(org string) talks.Pin {
+		sum := sha256.Sum256([]byte("root key of " + org))
+		return talks.Pin{Org: org, Fingerprint: hex.EncodeToString(sum[:])}
+	}
+
 	tk, err := talks.New(talks.Charter{
 		ID: "muscat", At: at, Proposer: envoy,
 		Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		Roots:      []talks.Pin{root("us"), root("ir"), root("om")},
 		Visibility: talks.VisibilityPublic, Format: talks.FormatIndirect, Level: 3,
 		Venue: "Muscat", Agenda: []string{"nuclear-programme", "sanctions-relief"},
 	})

@@ -64,6 +64,7 @@ func MayPropose(r Role, k MotionKind) bool {
 type Change struct {
 	Kind   MotionKind `json:"kind"`
 	Org    string     `json:"org,omitempty"`    // invite-mediator, remove-mediator
+	Root   string     `json:"root,omitempty"`   // invite-mediator: the fingerprint of org's root, as in Pin
 	Venue  string     `json:"venue,omitempty"`  // set-venue; schedule-round (optional, default the talks' venue)
 	Format Format     `json:"format,omitempty"` // set-format
 	Level  bc.Rank    `json:"level,omitempty"`  // set-level
@@ -72,9 +73,13 @@ type Change struct {
 	Until  time.Time  `json:"until,omitzero"`   // open-session: when the direct session ends
 }
 
-// InviteMediator is the change that appoints org as a mediator. It passes only when every party
-// and org itself accept.
-func InviteMediator(org string) Change { return Change{Kind: MotionInviteMediator, Org: org} }
+// InviteMediator is the change that appoints org as a mediator, pinning root, the fingerprint
+// of org's root key (64 lower-case hex digits, as in Pin). It passes only when every party and
+// org itself accept, so the pin is agreed like the charter's. An organisation keeps the root it
+// was first pinned with: inviting it again with another is refused (ErrRootMismatch).
+func InviteMediator(org, root string) Change {
+	return Change{Kind: MotionInviteMediator, Org: org, Root: root}
+}
 
 // RemoveMediator is the change that dismisses mediator org; the parties alone decide it.
 func RemoveMediator(org string) Change { return Change{Kind: MotionRemoveMediator, Org: org} }
@@ -117,7 +122,15 @@ func Conclude() Change { return Change{Kind: MotionConclude} }
 func (c Change) check() error {
 	uses := map[string]bool{}
 	switch c.Kind {
-	case MotionInviteMediator, MotionRemoveMediator:
+	case MotionInviteMediator:
+		uses["org"], uses["root"] = true, true
+		if err := checkOrg(c.Org); err != nil {
+			return err
+		}
+		if !isDigest(c.Root) {
+			return refuse(ErrMalformed, "the root fingerprint of invited %q is not 64 lower-case hex digits", c.Org)
+		}
+	case MotionRemoveMediator:
 		uses["org"] = true
 		if err := checkOrg(c.Org); err != nil {
 			return err
@@ -160,10 +173,10 @@ func (c Change) check() error {
 		return refuse(ErrMalformed, "motion kind %q", c.Kind)
 	}
 	set := map[string]bool{
-		"org": c.Org != "", "venue": c.Venue != "", "format": c.Format != "", "level": c.Level != 0,
+		"org": c.Org != "", "root": c.Root != "", "venue": c.Venue != "", "format": c.Format != "", "level": c.Level != 0,
 		"topic": c.Topic != "", "start": !c.Start.IsZero(), "until": !c.Until.IsZero(),
 	}
-	for _, f := range []string{"org", "venue", "format", "level", "topic", "start", "until"} {
+	for _, f := range []string{"org", "root", "venue", "format", "level", "topic", "start", "until"} {
 		if set[f] && !uses[f] {
 			return refuse(ErrMalformed, "a %s motion has no %s", c.Kind, f)
 		}
@@ -268,6 +281,31 @@ func (t *Talks) Voters(c Change) []string {
 	return v
 }
 
+// Roots returns the root pins in force: the charter's, in charter order, then one for each
+// organisation first appointed by a passed invite-mediator motion, in order of proposal. A pin
+// stays after its organisation leaves, since its acts already on the record are still checked
+// against it; an organisation invited again keeps the one pin.
+func (t *Talks) Roots() []Pin {
+	out := slices.Clone(t.charter.Roots)
+	for _, m := range t.motions {
+		if m.Outcome == OutcomePassed && m.Change.Kind == MotionInviteMediator &&
+			!slices.ContainsFunc(out, func(p Pin) bool { return p.Org == m.Change.Org }) {
+			out = append(out, Pin{Org: m.Change.Org, Fingerprint: m.Change.Root})
+		}
+	}
+	return out
+}
+
+// pinned returns the fingerprint of the root pinned for org, if any.
+func (t *Talks) pinned(org string) (string, bool) {
+	for _, p := range t.Roots() {
+		if p.Org == org {
+			return p.Fingerprint, true
+		}
+	}
+	return "", false
+}
+
 // applies checks that the change would do something in the current state; it is checked when
 // the motion is proposed and again when the last vote comes in.
 func (t *Talks) applies(c Change, at time.Time) error {
@@ -275,6 +313,9 @@ func (t *Talks) applies(c Change, at time.Time) error {
 	case MotionInviteMediator:
 		if r := t.Role(c.Org); r != "" {
 			return refuse(ErrNoChange, "%q is already a %s", c.Org, r)
+		}
+		if fp, ok := t.pinned(c.Org); ok && fp != c.Root {
+			return refuse(ErrRootMismatch, "%q is pinned to root %s, the motion names %s", c.Org, fp, c.Root)
 		}
 		if len(t.mediators) >= MaxMediators {
 			return refuse(ErrMalformed, "talks %q already have %d mediators", t.id, MaxMediators)

@@ -61,12 +61,12 @@ func muscatSteps() []struct {
 		{
 			step: "2. choosing the mediator: the UAE is refused, Oman is accepted",
 			acts: []act{
-				propose(usEnvoy, "m-ae", InviteMediator("ae")),
+				propose(usEnvoy, "m-ae", InviteMediator("ae", rootOf("ae"))),
 				accept(aeDiplomat, "m-ae"),
 				voteWant(usEnvoy, "m-ae", true, ErrAlreadyVoted),
 				decline(irFM, "m-ae"),
-				proposeWant(omFM, "m-om-early", InviteMediator("om"), ErrNotMember),
-				propose(irFM, "m-om", InviteMediator("om")),
+				proposeWant(omFM, "m-om-early", InviteMediator("om", rootOf("om")), ErrNotMember),
+				propose(irFM, "m-om", InviteMediator("om", rootOf("om"))),
 				accept(usEnvoy, "m-om"),
 				voteWant(irSpokesman, "m-om", true, ErrNotMember),
 				accept(omFM, "m-om"),
@@ -224,7 +224,7 @@ func muscatSteps() []struct {
 		{
 			step: "9. a second channel: Qatar joins as mediator",
 			acts: []act{
-				propose(irSNSC, "m-qatar", InviteMediator("qa")),
+				propose(irSNSC, "m-qatar", InviteMediator("qa", rootOf("qa"))),
 				accept(usEnvoy, "m-qatar"),
 				accept(qaMinistry, "m-qatar"),
 				relay(nil, qaMinistry, RelaySummary, "caucus:ir", "caucus:us", bc.KindSummary, 0, nuclear),

@@ -65,7 +65,12 @@ func (g *gen) actor() Actor {
 func (g *gen) change() Change {
 	switch g.r.IntN(12) {
 	case 0:
-		return InviteMediator(pick(g.r, g.w.orgs))
+		// Now and then the invitation names a root other than the one pinned for the org.
+		org := pick(g.r, g.w.orgs)
+		if g.r.IntN(5) == 0 {
+			return InviteMediator(org, rootOf("another "+org))
+		}
+		return InviteMediator(org, rootOf(org))
 	case 1:
 		return RemoveMediator(pick(g.r, g.w.orgs))
 	case 2:
@@ -247,6 +252,7 @@ func TestProperties(t *testing.T) {
 		c := Charter{
 			ID: "prop", At: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 			Proposer: w.principals[0], Parties: parties, Mediators: mediators,
+			Roots:      pins(append(slices.Clone(parties), mediators...)...),
 			Visibility: pick(r, []Visibility{VisibilityPublic, VisibilityConfidential, VisibilitySecret}),
 			Format:     pick(r, []Format{FormatIndirect, FormatDirect}),
 			Level:      bc.Rank(1 + r.IntN(4)),
@@ -386,6 +392,34 @@ func checkStructure(t *testing.T, seed uint64, tk *Talks) {
 	for _, m := range tk.Members("") {
 		if heads[m.Org] != 1 {
 			t.Fatalf("seed %d: delegation of %s has %d heads", seed, m.Org, heads[m.Org])
+		}
+	}
+	roots := tk.Roots()
+	if c := tk.Charter().Roots; !slices.Equal(roots[:len(c)], c) {
+		t.Fatalf("seed %d: roots %v do not start with the charter's %v", seed, roots, c)
+	}
+	for i, p := range roots {
+		if slices.ContainsFunc(roots[:i], func(q Pin) bool { return q.Org == p.Org }) {
+			t.Fatalf("seed %d: %s pinned twice in %v", seed, p.Org, roots)
+		}
+	}
+	pinned := func(org string) (string, bool) {
+		i := slices.IndexFunc(roots, func(p Pin) bool { return p.Org == org })
+		if i < 0 {
+			return "", false
+		}
+		return roots[i].Fingerprint, true
+	}
+	for _, o := range append(tk.Parties(), tk.Mediators()...) {
+		if _, ok := pinned(o); !ok {
+			t.Fatalf("seed %d: %s takes part with no root pinned: %v", seed, o, roots)
+		}
+	}
+	for _, m := range tk.Motions() {
+		if m.Outcome == OutcomePassed && m.Change.Kind == MotionInviteMediator {
+			if fp, _ := pinned(m.Change.Org); fp != m.Change.Root {
+				t.Fatalf("seed %d: motion %s appointed %s with root %s, pinned %s", seed, m.ID, m.Change.Org, m.Change.Root, fp)
+			}
 		}
 	}
 	inSession := 0

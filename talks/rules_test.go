@@ -3,6 +3,7 @@ package talks
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func active(t *testing.T, format Format) *Talks {
 	t.Helper()
 	tk, err := New(Charter{
 		ID: "rules", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
-		Visibility: VisibilityPublic, Format: format, Level: 3, Venue: "Muscat",
+		Roots: pins("us", "ir", "om"), Visibility: VisibilityPublic, Format: format, Level: 3, Venue: "Muscat",
 		Agenda: []string{"nuclear-programme"},
 	})
 	if err != nil {
@@ -69,7 +70,7 @@ func outcome(t *testing.T, tk *Talks, id string, at time.Time) Outcome {
 func changeFor(k MotionKind) Change {
 	switch k {
 	case MotionInviteMediator:
-		return InviteMediator("qa")
+		return InviteMediator("qa", rootOf("qa"))
 	case MotionRemoveMediator:
 		return RemoveMediator("om")
 	case MotionSetVenue:
@@ -129,7 +130,7 @@ func TestWhoMayPropose(t *testing.T) {
 			}
 			if k == MotionRemoveMediator {
 				// Indirect talks keep a mediator: add a second one first.
-				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "q", Change: InviteMediator("qa")},
+				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "q", Change: InviteMediator("qa", rootOf("qa"))},
 					Vote{At: t0, By: irFM, Motion: "q", Accept: true}, Vote{At: t0, By: qaMinistry, Motion: "q", Accept: true})
 			}
 			err := tk.Apply(Propose{At: t0.Add(time.Minute), By: c.by, Motion: "m", Change: changeFor(k)})
@@ -170,7 +171,7 @@ func TestConsent(t *testing.T) {
 
 	// The parties' consent is not enough to appoint a mediator: it must accept too.
 	must(t, tk,
-		Propose{At: t0, By: usEnvoy, Motion: "qatar", Change: InviteMediator("qa")},
+		Propose{At: t0, By: usEnvoy, Motion: "qatar", Change: InviteMediator("qa", rootOf("qa"))},
 		Vote{At: t0, By: irFM, Motion: "qatar", Accept: true},
 	)
 	if outcome(t, tk, "qatar", t0) != OutcomePending || len(tk.Mediators()) != 1 {
@@ -370,7 +371,7 @@ func TestStatements(t *testing.T) {
 		t.Fatalf("a joint statement signed by both: %+v", s)
 	}
 
-	secret, err := New(Charter{ID: "quiet", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"},
+	secret, err := New(Charter{ID: "quiet", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Roots: pins("us", "ir"),
 		Visibility: VisibilitySecret, Format: FormatDirect, Level: 1, Venue: "Muscat"})
 	if err != nil {
 		t.Fatal(err)
@@ -475,7 +476,7 @@ func TestMessageRules(t *testing.T) {
 			t.Errorf("%s: %v, want %q", c.name, err, c.want.Name)
 		}
 	}
-	proposed, _ := New(Charter{ID: "p", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Visibility: VisibilityPublic, Format: FormatIndirect, Level: 1})
+	proposed, _ := New(Charter{ID: "p", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Roots: pins("us", "ir"), Visibility: VisibilityPublic, Format: FormatIndirect, Level: 1})
 	if err := proposed.CheckMessage(Header{Author: usEnvoy, Room: "caucus:us", Kind: bc.KindNote}, t0); !errors.Is(err, ErrNotActive) {
 		t.Errorf("a note before the charter is accepted: %v", err)
 	}
@@ -485,7 +486,7 @@ func TestMessageRules(t *testing.T) {
 // parties, a proposer from one of them, and a well-formed shape.
 func TestCharterRules(t *testing.T) {
 	ok := func() Charter {
-		return Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		return Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"}, Roots: pins("us", "ir", "om"),
 			Visibility: VisibilityConfidential, Format: FormatIndirect, Level: 2, Venue: "Muscat", Agenda: []string{"nuclear-programme"}}
 	}
 	if _, err := New(ok()); err != nil {
@@ -537,3 +538,196 @@ func manyOrgs(n int) []string {
 	}
 	return out
 }
+
+// TestCharterPins: the charter pins exactly one well-formed root for every organisation it
+// names, parties and mediators, and for nothing else.
+func TestCharterPins(t *testing.T) {
+	ok := func() Charter {
+		return Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+			Roots: pins("us", "ir", "om"), Visibility: VisibilityPublic, Format: FormatIndirect, Level: 2}
+	}
+	tk, err := New(ok())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tk.Roots(), pins("us", "ir", "om"); !slices.Equal(got, want) {
+		t.Errorf("Roots() = %v, want %v", got, want)
+	}
+	reordered := ok()
+	reordered.Roots = pins("om", "ir", "us")
+	if _, err := New(reordered); err != nil {
+		t.Errorf("pins in another order: %v", err)
+	}
+	for name, c := range map[string]struct {
+		edit   func(*Charter)
+		detail string
+	}{
+		"no roots":             {func(c *Charter) { c.Roots = nil }, `no root is pinned for "us"`},
+		"party missing a pin":  {func(c *Charter) { c.Roots = pins("us", "om") }, `no root is pinned for "ir"`},
+		"mediator missing":     {func(c *Charter) { c.Roots = pins("us", "ir") }, `no root is pinned for "om"`},
+		"extra pin":            {func(c *Charter) { c.Roots = pins("us", "ir", "om", "ae") }, "4 root pins for 3 organisations"},
+		"pin for an outsider":  {func(c *Charter) { c.Roots = pins("us", "ir", "ae") }, `a root is pinned for "ae", which the charter does not name`},
+		"look-alike org":       {func(c *Charter) { c.Roots = pins("us", "ir", "om2") }, `a root is pinned for "om2", which the charter does not name`},
+		"pinned twice":         {func(c *Charter) { c.Roots = pins("us", "us", "om") }, `two roots are pinned for "us"`},
+		"empty fingerprint":    {func(c *Charter) { c.Roots[1].Fingerprint = "" }, `the root fingerprint pinned for "ir" is not 64 lower-case hex digits`},
+		"upper-case hex":       {func(c *Charter) { c.Roots[1].Fingerprint = strings.ToUpper(rootOf("ir")) }, `the root fingerprint pinned for "ir" is not 64`},
+		"short fingerprint":    {func(c *Charter) { c.Roots[2].Fingerprint = rootOf("om")[:63] }, `the root fingerprint pinned for "om" is not 64`},
+		"long fingerprint":     {func(c *Charter) { c.Roots[0].Fingerprint = rootOf("us") + "0" }, `the root fingerprint pinned for "us" is not 64`},
+		"not hex":              {func(c *Charter) { c.Roots[0].Fingerprint = strings.Repeat("g", 64) }, `the root fingerprint pinned for "us" is not 64`},
+		"base64 of the digest": {func(c *Charter) { c.Roots[0].Fingerprint = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=" }, `pinned for "us" is not 64`},
+		"empty org in a pin":   {func(c *Charter) { c.Roots[0].Org = "" }, `a root is pinned for "", which the charter does not name`},
+		"pin of no mediator":   {func(c *Charter) { c.Mediators = nil }, "3 root pins for 2 organisations"},
+	} {
+		ch := ok()
+		c.edit(&ch)
+		_, err := New(ch)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), c.detail) {
+			t.Errorf("%s: %v, want a malformed refusal saying %q", name, err, c.detail)
+		}
+		if _, err := Marshal(ch); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Marshal: %v, want a malformed refusal", name, err)
+		}
+	}
+	// Every acceptance signs the pins: the charter the talks hold is the one proposed.
+	if got := tk.Charter().Roots; !slices.Equal(got, pins("us", "ir", "om")) {
+		t.Errorf("Charter().Roots = %v", got)
+	}
+	tk.Charter().Roots[0].Fingerprint = rootOf("forged")
+	if tk.Roots()[0].Fingerprint != rootOf("us") {
+		t.Error("changing the Charter() copy changed the talks' pins")
+	}
+}
+
+// TestLargestCharter: a charter with every limit reached, pins included, still encodes.
+func TestLargestCharter(t *testing.T) {
+	long := func(prefix string, i int) string { return fmt.Sprintf("%s%02d", prefix, i) + strings.Repeat("x", 50) }
+	c := Charter{ID: strings.Repeat("c", 64), At: t0, Proposer: usEnvoy, Visibility: VisibilityPublic,
+		Format: FormatIndirect, Level: 2, Venue: strings.Repeat("v", MaxTextLen)}
+	for i := range MaxParties {
+		c.Parties = append(c.Parties, long("p", i))
+	}
+	for i := range MaxMediators {
+		c.Mediators = append(c.Mediators, long("m", i))
+	}
+	for i := range MaxAgenda {
+		c.Agenda = append(c.Agenda, fmt.Sprintf("t%02d", i)+strings.Repeat("x", 61))
+	}
+	c.Parties[0] = "us"
+	c.Roots = pins(append(slices.Clone(c.Parties), c.Mediators...)...)
+	b, err := Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Parse(b); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the largest charter is %d bytes", len(b))
+}
+
+// TestInvitationRoot: an invitation pins the invited organisation's root; no other kind of
+// motion carries a root.
+func TestInvitationRoot(t *testing.T) {
+	for name, c := range map[string]Change{
+		"invitation without root":     {Kind: MotionInviteMediator, Org: "qa"},
+		"invitation, upper-case root": InviteMediator("qa", strings.ToUpper(rootOf("qa"))),
+		"invitation, short root":      InviteMediator("qa", rootOf("qa")[1:]),
+		"root on remove-mediator":     {Kind: MotionRemoveMediator, Org: "om", Root: rootOf("om")},
+		"root on set-venue":           {Kind: MotionSetVenue, Venue: "Geneva", Root: rootOf("om")},
+		"root on suspend":             {Kind: MotionSuspend, Root: rootOf("om")},
+	} {
+		tk := active(t, FormatIndirect)
+		refused(t, tk, ErrMalformed, Propose{At: t0, By: usEnvoy, Motion: "m", Change: c})
+		if _, err := Marshal(Propose{At: t0, By: usEnvoy, Motion: "m", Change: c}); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: Marshal: %v, want a malformed refusal", name, err)
+		}
+	}
+	err := Change{Kind: MotionRemoveMediator, Org: "om", Root: rootOf("om")}.check()
+	if err == nil || !strings.Contains(err.Error(), "a remove-mediator motion has no root") {
+		t.Errorf("root on remove-mediator: %v", err)
+	}
+}
+
+// TestRoots: a passed invitation adds its pin to the charter's; a refused, pending or lapsed
+// one adds nothing; a pin stays when its organisation leaves, and an organisation invited
+// again must come back with the same root.
+func TestRoots(t *testing.T) {
+	tk := active(t, FormatIndirect)
+	charter := pins("us", "ir", "om")
+	roots := func(want []Pin) {
+		t.Helper()
+		if got := tk.Roots(); !slices.Equal(got, want) {
+			t.Fatalf("Roots() = %v, want %v", got, want)
+		}
+	}
+
+	// Refused: the UAE is not pinned.
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "ae", Change: InviteMediator("ae", rootOf("ae"))},
+		Vote{At: t0, By: aeDiplomat, Motion: "ae", Accept: true},
+	)
+	roots(charter)
+	must(t, tk, Vote{At: t0, By: irFM, Motion: "ae", Accept: false})
+	if outcome(t, tk, "ae", t0) != OutcomeRefused {
+		t.Fatal("the UAE's invitation was not refused")
+	}
+	roots(charter)
+
+	// Passed: Qatar is pinned after the charter's organisations.
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "qa", Change: InviteMediator("qa", rootOf("qa"))},
+		Vote{At: t0, By: irFM, Motion: "qa", Accept: true},
+		Vote{At: t0, By: qaMinistry, Motion: "qa", Accept: true},
+	)
+	withQatar := append(slices.Clone(charter), Pin{Org: "qa", Fingerprint: rootOf("qa")})
+	roots(withQatar)
+
+	// The UAE, never pinned, may be invited again with any root; it stays unpinned until that passes.
+	must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "ae2", Change: InviteMediator("ae", rootOf("another ae"))})
+	roots(withQatar)
+
+	// A mediator already pinned cannot be invited under another root, now or after it leaves.
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "rm", Change: RemoveMediator("om")},
+		Vote{At: t0, By: irFM, Motion: "rm", Accept: true},
+	)
+	if contains(tk.Mediators(), "om") {
+		t.Fatal("Oman still mediates")
+	}
+	roots(withQatar)
+	refused(t, tk, ErrRootMismatch, Propose{At: t0, By: usEnvoy, Motion: "om-look-alike", Change: InviteMediator("om", rootOf("another om"))})
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "om-back", Change: InviteMediator("om", rootOf("om"))},
+		Vote{At: t0, By: irFM, Motion: "om-back", Accept: true},
+		Vote{At: t0, By: omFM, Motion: "om-back", Accept: true},
+	)
+	if !contains(tk.Mediators(), "om") {
+		t.Fatal("Oman did not come back")
+	}
+	roots(withQatar)
+
+	// An invitation that no longer matches the pin by the time its votes are in lapses.
+	must(t, tk,
+		Propose{At: t0, By: usEnvoy, Motion: "bh1", Change: InviteMediator("bh", rootOf("bh"))},
+		Propose{At: t0, By: usEnvoy, Motion: "bh2", Change: InviteMediator("bh", rootOf("another bh"))},
+		Vote{At: t0, By: irFM, Motion: "bh1", Accept: true},
+		Vote{At: t0, By: irFM, Motion: "bh2", Accept: true},
+		Vote{At: t0, By: bhMinistry, Motion: "bh1", Accept: true},
+		Propose{At: t0, By: usEnvoy, Motion: "rm-bh", Change: RemoveMediator("bh")},
+		Vote{At: t0, By: irFM, Motion: "rm-bh", Accept: true},
+		Vote{At: t0, By: bhOther, Motion: "bh2", Accept: true},
+	)
+	withBahrain := append(slices.Clone(withQatar), Pin{Org: "bh", Fingerprint: rootOf("bh")})
+	roots(withBahrain)
+	m, _ := tk.Motion("bh2")
+	if m.Outcome != OutcomeLapsed || !strings.Contains(m.Reason, ErrRootMismatch.Name) {
+		t.Fatalf("bh2: %s (%s), want lapsed on %s", m.Outcome, m.Reason, ErrRootMismatch.Name)
+	}
+
+	// A party is pinned by the charter and never invited.
+	refused(t, tk, ErrNoChange, Propose{At: t0, By: usEnvoy, Motion: "ir", Change: InviteMediator("ir", rootOf("another ir"))})
+}
+
+var (
+	bhMinistry = principal("bh", "foreign-ministry", 3, "Foreign Ministry")
+	bhOther    = principal("bh", "ambassador", 3, "Ambassador")
+)

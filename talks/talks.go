@@ -167,6 +167,7 @@ func (t *Talks) Clone() *Talks {
 func (c Charter) clone() Charter {
 	c.Parties = clip(c.Parties)
 	c.Mediators = clip(c.Mediators)
+	c.Roots = clip(c.Roots)
 	c.Agenda = clip(c.Agenda)
 	return c
 }
