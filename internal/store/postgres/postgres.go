@@ -16,7 +16,11 @@
 // meanwhile), so a refused request writes nothing and leaves the others intact without a
 // savepoint. That saves a round trip per request and keeps large batches clear of PostgreSQL's
 // limit of 64 cached subtransactions per backend, past which every snapshot on the server slows.
-// A batch's writes then go in one pipelined round trip, with the commit.
+// The duplicate check rarely needs the database: each Store keeps a Bloom filter of the event
+// hashes of the logs it appends to, brought up to date with what other nodes appended when a
+// batch locks the log, and asks the events table only when the filter says "perhaps". A batch's
+// writes then go in one pipelined round trip, with the commit, so that a batch of any size costs
+// about three round trips.
 //
 // Fan-out: the append transaction runs pg_notify('backchannel_log', '<talks> <size>') for every
 // log it grows; PostgreSQL delivers the notification only if the transaction commits. Each Store
@@ -87,7 +91,8 @@ type Store struct {
 	ready  []string // talks with requests waiting and no transaction in flight, oldest first
 	closed bool
 
-	edges edgeCache
+	edges   edgeCache
+	filters filters
 
 	writers   sync.WaitGroup
 	stopListn context.CancelFunc

@@ -421,6 +421,40 @@ func checkLog(t *testing.T, s backchannel.Store, db, talks string, want int64) {
 	}
 }
 
+// Each node remembers which events its logs hold; what another node appended must still be
+// found, and refused when appended again.
+func TestDuplicateAcrossNodesIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := newDatabase(t)
+	a, b := open(t, postgres.Config{URL: db}), open(t, postgres.Config{URL: db})
+	if _, _, err := a.CreateTalks(ctx, "t1", nil, ev("act", "", "charter")); err != nil {
+		t.Fatal(err)
+	}
+	appendOne(t, b, "t1", "x") // b learns the log
+	appendOne(t, a, "t1", "y") // and a grows it behind b's back
+	for _, data := range []string{"charter", "x", "y"} {
+		_, _, err := b.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+			tx.Append(ev("envelope", "caucus:us", data))
+			return nil
+		})
+		if !errors.Is(err, backchannel.ErrExists) {
+			t.Errorf("appending %q again on node b: %v, want ErrExists", data, err)
+		}
+		_, _, err = b.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+			e := backchannel.Event{Data: []byte(data)}
+			if _, ok, err := tx.Lookup(e.Hash()); err != nil || !ok {
+				return fmt.Errorf("Lookup(%q) on node b = %v, %v", data, ok, err)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	checkLog(t, a, db, "t1", 3)
+}
+
 // Requests that share a transaction see each other: a later request finds an earlier one's
 // event, a duplicate of it is refused, and neither disturbs the rest.
 func TestBatchedRequestsSeeEachOther(t *testing.T) {

@@ -185,6 +185,7 @@ type talksLog struct {
 	base    int64 // size committed before this transaction
 	log     *logbatch.Log
 	edge    map[int64]tlog.Hash // stored hashes of the right edge at size base, if known
+	filter  *hashFilter         // the log's event hashes up to base, or nil
 
 	evs    []backchannel.Event // appended by this transaction, from index base
 	byHash map[backchannel.EventHash]int
@@ -237,7 +238,7 @@ func (b *batch) run(connp **pgx.Conn, groups []*group) (map[string]backchannel.C
 		tl := b.logs[id]
 		tl.exists, tl.base = true, size
 	}
-	if err := b.readEdges(); err != nil {
+	if err := b.readKnown(); err != nil {
 		return nil, err
 	}
 	for _, g := range groups {
@@ -336,13 +337,33 @@ func lockTalks(ctx context.Context, c *pgx.Conn, ids []string) (map[string]int64
 	return sizes, errors.Join(err, br.Close())
 }
 
-// readEdges reads in one query the right edges (the stored hashes that the next leaf and the
-// next tree hash need) of the locked logs whose edge this process does not hold already.
-func (b *batch) readEdges() error {
-	var talks []string
-	var idx []int64
+// readKnown brings what this process knows of the locked logs up to their locked size, in one
+// round trip: the right edges (the stored hashes that the next leaf and the next tree hash need)
+// that it does not hold already, and the hash filters of the events that other nodes appended.
+func (b *batch) readKnown() error {
+	var eTalks, fTalks []string
+	var eIdx, fFrom, fTo []int64
 	for _, tl := range b.logs {
-		if !tl.exists || tl.base == 0 {
+		if !tl.exists {
+			continue
+		}
+		f := b.s.filters.get(tl.id)
+		if f != nil && f.size > tl.base {
+			// The log is shorter than the filter: the database was restored from a backup.
+			// Start again rather than keep hashes the log no longer holds.
+			b.s.filters.drop(tl.id)
+			f = nil
+		}
+		if f == nil && tl.base <= maxFilterBuild {
+			f = &hashFilter{}
+			b.s.filters.put(tl.id, f)
+		}
+		if tl.filter = f; f != nil && f.size < tl.base {
+			fTalks = append(fTalks, tl.id)
+			fFrom = append(fFrom, f.size)
+			fTo = append(fTo, tl.base)
+		}
+		if tl.base == 0 {
 			continue
 		}
 		if tl.edge = b.s.edges.get(tl.id, tl.base); tl.edge != nil {
@@ -350,27 +371,59 @@ func (b *batch) readEdges() error {
 		}
 		tl.edge = make(map[int64]tlog.Hash)
 		for _, x := range rightEdge(tl.base) {
-			talks = append(talks, tl.id)
-			idx = append(idx, x)
+			eTalks = append(eTalks, tl.id)
+			eIdx = append(eIdx, x)
 		}
 	}
-	if len(idx) == 0 {
+	var pb pgx.Batch
+	if len(eIdx) > 0 {
+		pb.Queue(`SELECT h.talks, h.idx, h.hash FROM hashes h
+			JOIN unnest($1::text[], $2::bigint[]) AS w(talks, idx) ON h.talks = w.talks AND h.idx = w.idx`, eTalks, eIdx)
+	}
+	if len(fTalks) > 0 {
+		pb.Queue(`SELECT e.talks, e.hash FROM events e
+			JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) AS w(talks, lo, hi)
+			ON e.talks = w.talks AND e.idx >= w.lo AND e.idx < w.hi`, fTalks, fFrom, fTo)
+	}
+	if pb.Len() == 0 {
 		return nil
 	}
-	rows, _ := b.conn.Query(b.ctx, `SELECT h.talks, h.idx, h.hash FROM hashes h
-		JOIN unnest($1::text[], $2::bigint[]) AS w(talks, idx) ON h.talks = w.talks AND h.idx = w.idx`, talks, idx)
+	br := b.conn.SendBatch(b.ctx, &pb)
 	var t string
 	var x int64
 	var h []byte
-	_, err := pgx.ForEachRow(rows, []any{&t, &x, &h}, func() error {
-		if len(h) != tlog.HashSize {
-			return fmt.Errorf("stored hash %d of talks %q has %d bytes", x, t, len(h))
-		}
-		b.logs[t].edge[x] = tlog.Hash(h)
-		return nil
-	})
+	var err error
+	if len(eIdx) > 0 {
+		rows, _ := br.Query()
+		_, err = pgx.ForEachRow(rows, []any{&t, &x, &h}, func() error {
+			if len(h) != tlog.HashSize {
+				return fmt.Errorf("stored hash %d of talks %q has %d bytes", x, t, len(h))
+			}
+			b.logs[t].edge[x] = tlog.Hash(h)
+			return nil
+		})
+	}
+	if len(fTalks) > 0 && err == nil {
+		rows, _ := br.Query()
+		_, err = pgx.ForEachRow(rows, []any{&t, &h}, func() error {
+			if len(h) != len(backchannel.EventHash{}) {
+				return fmt.Errorf("event hash of talks %q has %d bytes", t, len(h))
+			}
+			b.logs[t].filter.add(backchannel.EventHash(h))
+			return nil
+		})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return fmt.Errorf("postgres: read right edges: %w", b.fail(err))
+		for _, t := range fTalks {
+			b.s.filters.drop(t) // partly filled: start again next time
+		}
+		return fmt.Errorf("postgres: read the logs' edges and hashes: %w", b.fail(err))
+	}
+	for i, t := range fTalks {
+		b.logs[t].filter.size = fTo[i]
 	}
 	return nil
 }
@@ -449,6 +502,7 @@ func (b *batch) prepare(tl *talksLog, r *request) (*prepared, error) {
 		}
 		tl.exists, tl.created, tl.base = true, true, 0
 		tl.setMembers, tl.members = true, r.members
+		tl.filter = &hashFilter{}
 		b.startLog(tl)
 	}
 	if !tl.exists && tl.relock {
@@ -488,7 +542,7 @@ func (b *batch) prepare(tl *talksLog, r *request) (*prepared, error) {
 		if dup || slices.Contains(p.hashes[:i], h) {
 			return nil, fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
 		}
-		if !tl.created && !tl.absent[h] {
+		if !tl.created && !tl.absent[h] && (tl.filter == nil || tl.filter.mayHave(h)) {
 			p.unknown = append(p.unknown, p.hashes[i][:])
 		}
 	}
@@ -691,6 +745,20 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 	for id, edge := range edges {
 		b.s.edges.put(id, cps[id].Size, edge)
 	}
+	// Committed: the filters may now hold the batch's events.
+	for _, id := range ids {
+		tl := b.logs[id]
+		if tl.filter == nil || len(tl.evs) == 0 || tl.filter.size != tl.base {
+			continue
+		}
+		for i := range tl.evs {
+			tl.filter.add(tl.evs[i].Hash())
+		}
+		tl.filter.size = tl.log.Size()
+		if tl.created {
+			b.s.filters.put(id, tl.filter)
+		}
+	}
 	return cps, nil
 }
 
@@ -732,7 +800,7 @@ func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, err
 	if i, ok := a.tl.byHash[h]; ok {
 		return a.tl.evs[i], true, nil
 	}
-	if a.tl.created || a.tl.absent[h] {
+	if a.tl.created || a.tl.absent[h] || (a.tl.filter != nil && !a.tl.filter.mayHave(h)) {
 		return backchannel.Event{}, false, nil
 	}
 	e, ok, err := eventByHash(a.b.ctx, a.b.conn, a.tl.id, h)
