@@ -118,9 +118,10 @@ var (
 // on one database where the implementation supports it: appends to one talks are serialised,
 // appends to different talks may proceed in parallel.
 type Store interface {
-	// CreateTalks creates the log of talks id and appends its first event, the charter, in one
-	// transaction. It returns ErrExists if the talks exists.
-	CreateTalks(ctx context.Context, id string, members []string, charter Event) (Event, Checkpoint, error)
+	// CreateTalks creates the log of talks id, with the organisations taking part, and runs fn
+	// to append its first events (the charter, and what it pins), all in one transaction, as
+	// Append does. It returns ErrExists if the talks exists.
+	CreateTalks(ctx context.Context, id string, members []string, fn func(tx AppendTx) error) ([]Event, Checkpoint, error)
 
 	// Append runs fn inside a transaction that holds the talks' log exclusively, appends the
 	// events fn added with tx.Append, stores their Merkle hashes and a checkpoint signed for the
@@ -131,6 +132,8 @@ type Store interface {
 
 	// Talks returns the summary of a talks' log, or ErrNotFound.
 	Talks(ctx context.Context, id string) (TalksInfo, error)
+	// ListTalks lists the ids of every talks, oldest first.
+	ListTalks(ctx context.Context) ([]string, error)
 	// TalksOf lists the talks in which organisation org is a member, oldest first.
 	TalksOf(ctx context.Context, org string) ([]TalksInfo, error)
 

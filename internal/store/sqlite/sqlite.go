@@ -157,16 +157,26 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.watch.Watch(ctx) }
 
 // CreateTalks creates a talks' log with its charter.
-func (s *Store) CreateTalks(ctx context.Context, id string, members []string, charter backchannel.Event) (backchannel.Event, backchannel.Checkpoint, error) {
-	r := &request{talks: id, create: true, members: members, fn: func(tx backchannel.AppendTx) error {
-		tx.Append(charter)
-		return nil
-	}}
-	evs, cp, err := s.submit(ctx, r)
+func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
+}
+
+// ListTalks lists every talks id.
+func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT id FROM talks ORDER BY created_ms, id`)
 	if err != nil {
-		return backchannel.Event{}, backchannel.Checkpoint{}, err
+		return nil, err
 	}
-	return evs[0], cp, nil
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.

@@ -32,7 +32,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "backchannel.db")
 	s := open(t, path, storetest.Signer)
-	if _, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, backchannel.Event{Type: "act", Data: []byte("charter")}); err != nil {
+	if _, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, storetest.First(backchannel.Event{Type: "act", Data: []byte("charter")})); err != nil {
 		t.Fatal(err)
 	}
 	_, cp, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {

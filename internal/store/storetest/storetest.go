@@ -38,6 +38,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CreateTalksStoresCharterAsFirstLeaf", testCreate},
 		{"CreateTalksTwiceIsRefused", testCreateTwice},
 		{"AppendToUnknownTalksIsNotFound", testAppendUnknown},
+		{"RefusedCreateLeavesNothing", testRefusedCreate},
 		{"RefusedAppendChangesNothing", testRefusedAppend},
 		{"AppendIsIdempotentByHash", testIdempotent},
 		{"HashesAndCheckpointMatchRFC6962", testHashes},
@@ -75,9 +76,19 @@ func ev(typ, room, data string) backchannel.Event {
 	return backchannel.Event{Type: typ, Room: room, Data: []byte(data)}
 }
 
+// First returns a CreateTalks callback that appends the given events.
+func First(evs ...backchannel.Event) func(backchannel.AppendTx) error {
+	return func(tx backchannel.AppendTx) error {
+		for _, e := range evs {
+			tx.Append(e)
+		}
+		return nil
+	}
+}
+
 func mustCreate(t *testing.T, s backchannel.Store, id string, members ...string) {
 	t.Helper()
-	if _, _, err := s.CreateTalks(context.Background(), id, members, ev("act", "", "charter of "+id)); err != nil {
+	if _, _, err := s.CreateTalks(context.Background(), id, members, First(ev("act", "", "charter of "+id))); err != nil {
 		t.Fatalf("CreateTalks(%q): %v", id, err)
 	}
 }
@@ -121,10 +132,14 @@ func (m *memLog) add(t *testing.T, n int64, entry []byte) {
 func testCreate(t *testing.T, s backchannel.Store) {
 	ctx := context.Background()
 	charter := ev("act", "", "the charter")
-	e, cp, err := s.CreateTalks(ctx, "muscat-1", []string{"us", "ir"}, charter)
+	evs, cp, err := s.CreateTalks(ctx, "muscat-1", []string{"us", "ir"}, First(charter))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(evs) != 1 {
+		t.Fatalf("CreateTalks appended %d events, want 1", len(evs))
+	}
+	e := evs[0]
 	if e.Index != 0 || e.Talks != "muscat-1" || !bytes.Equal(e.Data, charter.Data) || e.Time.IsZero() {
 		t.Errorf("charter event = %+v", e)
 	}
@@ -138,7 +153,7 @@ func testCreate(t *testing.T, s backchannel.Store) {
 	if info.Size != 1 || strings.Join(info.Members, ",") != "ir,us" {
 		t.Errorf("Talks = %+v, want size 1 members ir,us", info)
 	}
-	evs, err := s.Events(ctx, "muscat-1", 0, 10)
+	evs, err = s.Events(ctx, "muscat-1", 0, 10)
 	if err != nil || len(evs) != 1 || evs[0].Type != "act" || !evs[0].Time.Equal(e.Time) {
 		t.Errorf("Events = %+v, %v", evs, err)
 	}
@@ -149,7 +164,7 @@ func testCreate(t *testing.T, s backchannel.Store) {
 
 func testCreateTwice(t *testing.T, s backchannel.Store) {
 	mustCreate(t, s, "t1", "us")
-	_, _, err := s.CreateTalks(context.Background(), "t1", nil, ev("act", "", "another charter"))
+	_, _, err := s.CreateTalks(context.Background(), "t1", nil, First(ev("act", "", "another charter")))
 	if !errors.Is(err, backchannel.ErrExists) {
 		t.Fatalf("second CreateTalks error = %v, want ErrExists", err)
 	}
@@ -157,6 +172,21 @@ func testCreateTwice(t *testing.T, s backchannel.Store) {
 	if info.Size != 1 {
 		t.Errorf("size after refused create = %d, want 1", info.Size)
 	}
+}
+
+func testRefusedCreate(t *testing.T, s backchannel.Store) {
+	ctx := context.Background()
+	_, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, func(tx backchannel.AppendTx) error {
+		tx.Append(ev("act", "", "charter"))
+		return errRefused
+	})
+	if !errors.Is(err, errRefused) {
+		t.Fatalf("CreateTalks error = %v, want the callback's", err)
+	}
+	if _, err := s.Talks(ctx, "t1"); !errors.Is(err, backchannel.ErrNotFound) {
+		t.Errorf("a refused create left talks behind: %v", err)
+	}
+	mustCreate(t, s, "t1")
 }
 
 func testAppendUnknown(t *testing.T, s backchannel.Store) {
@@ -588,6 +618,10 @@ func testTalksOf(t *testing.T, s backchannel.Store) {
 	got, _ = s.TalksOf(ctx, "ae")
 	if len(got) != 0 {
 		t.Errorf("TalksOf(ae) = %+v", got)
+	}
+	ids, err := s.ListTalks(ctx)
+	if err != nil || strings.Join(ids, ",") != "t1,t2" {
+		t.Errorf("ListTalks = %v, %v", ids, err)
 	}
 }
 
