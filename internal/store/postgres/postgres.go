@@ -214,28 +214,27 @@ func (s *Store) Ping(ctx context.Context) error {
 // Watch returns notices of every commit that grows a log, made by any node on the database.
 func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.watch.Watch(ctx) }
 
-// CreateTalks creates a talks' log with its charter.
-func (s *Store) CreateTalks(ctx context.Context, id string, members []string, charter backchannel.Event) (backchannel.Event, backchannel.Checkpoint, error) {
-	// Everything that could refuse the charter is checked here, before the writer inserts the
-	// talks row, so that a refused create leaves no talks behind.
+// CreateTalks creates a talks' log and runs fn to append its first events, in one transaction.
+func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	if err := backchannel.CheckID("talks id", id); err != nil {
-		return backchannel.Event{}, backchannel.Checkpoint{}, err
-	}
-	if err := checkEvent(&charter); err != nil {
-		return backchannel.Event{}, backchannel.Checkpoint{}, err
+		return nil, backchannel.Checkpoint{}, err
 	}
 	if err := checkTexts("member", members); err != nil {
-		return backchannel.Event{}, backchannel.Checkpoint{}, err
+		return nil, backchannel.Checkpoint{}, err
 	}
-	r := &request{talks: id, create: true, members: members, fn: func(tx backchannel.AppendTx) error {
-		tx.Append(charter)
-		return nil
-	}}
-	evs, cp, err := s.submit(ctx, r)
-	if err != nil {
-		return backchannel.Event{}, backchannel.Checkpoint{}, err
-	}
-	return evs[0], cp, nil
+	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
+}
+
+// ListTalks lists every talks id, oldest first.
+func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := s.pool.with(ctx, func(c *pgx.Conn) error {
+		rows, _ := c.Query(ctx, `SELECT id FROM talks ORDER BY created_ms, id`)
+		var err error
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return ids, err
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.

@@ -131,7 +131,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	ctx := context.Background()
 	db := newDatabase(t)
 	s := open(t, postgres.Config{URL: db})
-	if _, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, ev("act", "", "charter")); err != nil {
+	if _, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, storetest.First(ev("act", "", "charter"))); err != nil {
 		t.Fatal(err)
 	}
 	cp := appendOne(t, s, "t1", "m")
@@ -218,7 +218,7 @@ func TestWatchSeesCommitsOfOtherNodes(t *testing.T) {
 	a := open(t, postgres.Config{URL: db})
 	b := open(t, postgres.Config{URL: db})
 	notices := a.Watch(ctx)
-	if _, _, err := b.CreateTalks(ctx, "t1", nil, ev("act", "", "charter")); err != nil {
+	if _, _, err := b.CreateTalks(ctx, "t1", nil, storetest.First(ev("act", "", "charter"))); err != nil {
 		t.Fatal(err)
 	}
 	waitNotice(t, notices, "t1", 1)
@@ -239,7 +239,7 @@ func TestWatchSurvivesLostListener(t *testing.T) {
 	q.Set("application_name", "node-b")
 	bURL.RawQuery = q.Encode()
 	b := open(t, postgres.Config{URL: bURL.String()})
-	if _, _, err := b.CreateTalks(ctx, "t1", nil, ev("act", "", "charter")); err != nil {
+	if _, _, err := b.CreateTalks(ctx, "t1", nil, storetest.First(ev("act", "", "charter"))); err != nil {
 		t.Fatal(err)
 	}
 	notices := a.Watch(ctx)
@@ -279,7 +279,7 @@ func TestTwoNodesNeverFork(t *testing.T) {
 	nodes := []*postgres.Store{open(t, postgres.Config{URL: db}), open(t, postgres.Config{URL: db})}
 	talks := []string{"shared", "other"}
 	for _, id := range talks {
-		if _, _, err := nodes[0].CreateTalks(ctx, id, nil, ev("act", "", "charter of "+id)); err != nil {
+		if _, _, err := nodes[0].CreateTalks(ctx, id, nil, storetest.First(ev("act", "", "charter of "+id))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -428,7 +428,7 @@ func TestDuplicateAcrossNodesIsRefused(t *testing.T) {
 	ctx := context.Background()
 	db := newDatabase(t)
 	a, b := open(t, postgres.Config{URL: db}), open(t, postgres.Config{URL: db})
-	if _, _, err := a.CreateTalks(ctx, "t1", nil, ev("act", "", "charter")); err != nil {
+	if _, _, err := a.CreateTalks(ctx, "t1", nil, storetest.First(ev("act", "", "charter"))); err != nil {
 		t.Fatal(err)
 	}
 	appendOne(t, b, "t1", "x") // b learns the log
@@ -469,7 +469,7 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 		mu.Unlock()
 	}})
 	for _, id := range []string{"t1", "t2"} {
-		if _, _, err := s.CreateTalks(ctx, id, nil, ev("act", "", "charter of "+id)); err != nil {
+		if _, _, err := s.CreateTalks(ctx, id, nil, storetest.First(ev("act", "", "charter of "+id))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -528,8 +528,31 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 		}()
 		time.Sleep(50 * time.Millisecond) // in this order in the queue
 	}
+	// A create refused by its callback, in the same transaction, leaves no talks behind.
+	var refusedCreate, create error
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		_, _, refusedCreate = s.CreateTalks(ctx, "t3", nil, func(tx backchannel.AppendTx) error {
+			tx.Append(ev("act", "", "charter of t3"))
+			return errors.New("refused")
+		})
+	}()
+	time.Sleep(50 * time.Millisecond)
+	go func() {
+		defer wg.Done()
+		_, _, create = s.CreateTalks(ctx, "t4", nil, storetest.First(ev("act", "", "charter of t4")))
+	}()
+	time.Sleep(50 * time.Millisecond)
 	close(hold)
 	wg.Wait()
+	if refusedCreate == nil || create != nil {
+		t.Errorf("refused create: %v; create: %v", refusedCreate, create)
+	}
+	if _, err := s.Talks(ctx, "t3"); !errors.Is(err, backchannel.ErrNotFound) {
+		t.Errorf("a refused create left talks t3: %v", err)
+	}
+	checkLog(t, s, db, "t4", 1)
 	if results[0].err != nil || results[0].evs[0].Index != 1 {
 		t.Errorf("first: %+v", results[0])
 	}
@@ -545,8 +568,8 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 	mu.Lock()
 	last := batches[len(batches)-1]
 	mu.Unlock()
-	if last != 4 {
-		t.Errorf("the queued requests took commits of %v, want one of 4", batches)
+	if last != 6 {
+		t.Errorf("the queued requests took commits of %v, want one of 6", batches)
 	}
 	checkLog(t, s, db, "t1", 4)
 	info, _ := s.Talks(ctx, "t1")
@@ -568,14 +591,14 @@ func TestCreateTalksRefusesWhatItCannotStore(t *testing.T) {
 		{"t1", ev("act", "room\x00", "c")},
 		{"t1", ev("act", "\xff", "c")},
 	} {
-		if _, _, err := s.CreateTalks(ctx, c.id, nil, c.charter); err == nil {
+		if _, _, err := s.CreateTalks(ctx, c.id, nil, storetest.First(c.charter)); err == nil {
 			t.Errorf("CreateTalks(%q, %+v) succeeded", c.id, c.charter)
 		}
 	}
 	if _, err := s.Talks(ctx, "t1"); !errors.Is(err, backchannel.ErrNotFound) {
 		t.Errorf("a refused create left talks t1: %v", err)
 	}
-	if _, _, err := s.CreateTalks(ctx, "t1", nil, ev("act", "", "c")); err != nil {
+	if _, _, err := s.CreateTalks(ctx, "t1", nil, storetest.First(ev("act", "", "c"))); err != nil {
 		t.Fatal(err)
 	}
 	_, _, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
@@ -600,7 +623,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 				appends.Add(int64(k))
 			}})
 			for i := range n {
-				if _, _, err := s.CreateTalks(ctx, fmt.Sprintf("t%d", i), nil, ev("act", "", fmt.Sprint("charter", i))); err != nil {
+				if _, _, err := s.CreateTalks(ctx, fmt.Sprintf("t%d", i), nil, storetest.First(ev("act", "", fmt.Sprint("charter", i)))); err != nil {
 					b.Fatal(err)
 				}
 			}

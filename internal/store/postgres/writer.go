@@ -484,16 +484,25 @@ type prepared struct {
 // refusal, if any; database errors also go to b.broken. Everything that can refuse a request is
 // checked before anything of it is written (the writes wait for the end of the batch), so a
 // refusal needs no rollback.
-func (b *batch) prepare(tl *talksLog, r *request) (*prepared, error) {
+func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 	if r.create {
 		if tl.exists {
 			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
 		}
 		// Inserted now rather than with the batch's other writes, so that a node creating the
-		// same talks at the same moment waits for this transaction and then finds it.
-		tag, err := b.conn.Exec(b.ctx, `INSERT INTO talks (id, size, created_ms) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING`,
+		// same talks at the same moment waits for this transaction and then finds it; inside a
+		// savepoint, the one write made before the callback runs, in case the callback refuses.
+		var pb pgx.Batch
+		pb.Queue(`SAVEPOINT create_talks`)
+		pb.Queue(`INSERT INTO talks (id, size, created_ms) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING`,
 			r.talks, b.now.UnixMilli())
-		if err != nil {
+		br := b.conn.SendBatch(b.ctx, &pb)
+		_, err = br.Exec()
+		var tag pgconn.CommandTag
+		if err == nil {
+			tag, err = br.Exec()
+		}
+		if err = errors.Join(err, br.Close()); err != nil {
 			return nil, b.fail(err)
 		}
 		if tag.RowsAffected() == 0 {
@@ -504,6 +513,16 @@ func (b *batch) prepare(tl *talksLog, r *request) (*prepared, error) {
 		tl.setMembers, tl.members = true, r.members
 		tl.filter = &hashFilter{}
 		b.startLog(tl)
+		defer func() {
+			if err == nil {
+				return
+			}
+			// Refused: no talks after all.
+			if _, rerr := b.conn.Exec(b.ctx, `ROLLBACK TO SAVEPOINT create_talks`); rerr != nil {
+				b.fail(rerr)
+			}
+			tl.exists, tl.created, tl.setMembers, tl.members, tl.filter, tl.log = false, false, false, nil, nil, nil
+		}()
 	}
 	if !tl.exists && tl.relock {
 		// Another node created the talks after this batch began; lock it now. Out of id order,
