@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hpke"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -93,6 +94,12 @@ func (c *Credential) check() error {
 		return err
 	}
 	if err := backchannel.CheckID("principal", c.Principal); err != nil {
+		return err
+	}
+	if err := checkOrgID(c.Org); err != nil {
+		return err
+	}
+	if err := backchannel.CheckID("handle", c.Handle()); err != nil {
 		return err
 	}
 	if err := checkText("name", c.Name); err != nil {
@@ -243,3 +250,16 @@ func ParseRevocation(b []byte) (*Revocation, error) {
 
 // Marshal returns the revocation's encoding, signature included.
 func (v *Revocation) Marshal() []byte { return bytes.Clone(v.raw) }
+
+// Handle is a principal's name across organisations, "<org>:<principal>": principal ids are
+// unique only within their organisation, so the talks, where several organisations sit
+// together, know each principal by its handle.
+func Handle(org, principal string) string { return org + ":" + principal }
+
+// SplitHandle splits a handle into its organisation and principal ids.
+func SplitHandle(h string) (org, principal string, ok bool) {
+	return strings.Cut(h, ":")
+}
+
+// Handle returns the handle of the credential's principal.
+func (c *Credential) Handle() string { return Handle(c.Org, c.Principal) }

@@ -42,6 +42,9 @@ func (k RootKey) check() error {
 	if err := backchannel.CheckID("organisation", k.Org); err != nil {
 		return fmt.Errorf("seal: root key: %w", err)
 	}
+	if err := checkOrgID(k.Org); err != nil {
+		return fmt.Errorf("seal: root key: %w", err)
+	}
 	if len(k.Key) != ed25519.PublicKeySize {
 		return fmt.Errorf("seal: root key of %s: %d bytes, want %d", k.Org, len(k.Key), ed25519.PublicKeySize)
 	}
@@ -97,6 +100,9 @@ type Root struct {
 // (crypto/rand.Reader in production, a fixed stream in tests).
 func NewRoot(rand io.Reader, org string) (*Root, error) {
 	if err := backchannel.CheckID("organisation", org); err != nil {
+		return nil, fmt.Errorf("seal: new root: %w", err)
+	}
+	if err := checkOrgID(org); err != nil {
 		return nil, fmt.Errorf("seal: new root: %w", err)
 	}
 	seed := make([]byte, ed25519.SeedSize)
@@ -169,4 +175,13 @@ func ParseRoot(b []byte) (*Root, error) {
 		return nil, r.err
 	}
 	return &Root{org: org, priv: ed25519.NewKeyFromSeed(seed)}, nil
+}
+
+// checkOrgID refuses an organisation id with a ':', which separates it from the principal in a
+// handle ("<org>:<principal>"), so that every handle splits one way.
+func checkOrgID(org string) error {
+	if strings.Contains(org, ":") {
+		return fmt.Errorf("organisation %q has a ':', which handles reserve as their separator", org)
+	}
+	return nil
 }

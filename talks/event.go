@@ -462,3 +462,35 @@ func contains[T comparable](s []T, v T) bool {
 	}
 	return false
 }
+
+// ActorOf returns who an event says acted: the proposer of a charter, the By of any other
+// event. A verifier compares it with the signer of the act that carries the event.
+func ActorOf(e Event) Actor {
+	switch e := e.(type) {
+	case Charter:
+		return e.Proposer
+	case AcceptCharter:
+		return e.By
+	case AddMember:
+		return e.By
+	case RemoveMember:
+		return e.By
+	case SetHead:
+		return e.By
+	case Propose:
+		return e.By
+	case Vote:
+		return e.By
+	case OpenRound:
+		return e.By
+	case CloseRound:
+		return e.By
+	case CloseSession:
+		return e.By
+	case Sign:
+		return e.By
+	case Withdraw:
+		return e.By
+	}
+	return Actor{}
+}

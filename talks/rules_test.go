@@ -731,3 +731,15 @@ var (
 	bhMinistry = principal("bh", "foreign-ministry", 3, "Foreign Ministry")
 	bhOther    = principal("bh", "ambassador", 3, "Ambassador")
 )
+
+func TestActorOfNamesWhoActed(t *testing.T) {
+	for _, e := range []Event{
+		AcceptCharter{By: irFM}, AddMember{By: irFM}, RemoveMember{By: irFM}, SetHead{By: irFM},
+		Propose{By: irFM}, Vote{By: irFM}, OpenRound{By: irFM}, CloseRound{By: irFM},
+		CloseSession{By: irFM}, Sign{By: irFM}, Withdraw{By: irFM}, Charter{Proposer: irFM},
+	} {
+		if got := ActorOf(e); got != irFM {
+			t.Errorf("ActorOf(%s) = %+v, want %+v", e.Type(), got, irFM)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package client
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// Actor is who the client's credential says it is, for the talks' rules.
+func (c *Client) Actor() talks.Actor {
+	cr := c.id.Credential()
+	return talks.Actor{Principal: cr.Handle(), Org: cr.Org, Rank: cr.Rank, Title: cr.Title}
+}
+
+// stamp is the time the client signs: to the millisecond, as every format carries it.
+func (c *Client) stamp() time.Time { return c.now().UTC().Truncate(time.Millisecond) }
+
+// Pin returns the pin of a root for a charter or an invitation.
+func Pin(k seal.RootKey) talks.Pin {
+	fp := k.Fingerprint()
+	return talks.Pin{Org: k.Org, Fingerprint: hex.EncodeToString(fp[:])}
+}
+
+// CreateTalks founds talks. The charter's ID, Proposer and At are filled in if empty.
+func (c *Client) CreateTalks(ctx context.Context, ch talks.Charter) (api.Accepted, error) {
+	if ch.At.IsZero() {
+		ch.At = c.stamp()
+	}
+	if ch.Proposer == (talks.Actor{}) {
+		ch.Proposer = c.Actor()
+	}
+	payload, err := talks.Marshal(ch)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	act, err := c.id.Act(ch.ID, talks.TypeCharter, payload, ch.At)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	var out api.Accepted
+	err = c.do(ctx, http.MethodPost, "/v1/talks", true, api.CreateTalks{Charter: act.Marshal()}, &out)
+	return out, err
+}
+
+// endpoints maps a talks event type to the operation that takes it.
+var endpoints = map[string]string{
+	talks.TypeAcceptCharter: "acceptances",
+	talks.TypeAddMember:     "delegations",
+	talks.TypeRemoveMember:  "delegations",
+	talks.TypeSetHead:       "delegations",
+	talks.TypePropose:       "motions",
+	talks.TypeVote:          "votes",
+	talks.TypeOpenRound:     "rounds",
+	talks.TypeCloseRound:    "rounds",
+	talks.TypeCloseSession:  "rounds",
+}
+
+// Act signs a talks event as an act and submits it.
+func (c *Client) Act(ctx context.Context, talksID string, e talks.Event) (api.Accepted, error) {
+	payload, err := talks.Marshal(e)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	act, err := c.id.Act(talksID, e.Type(), payload, e.When())
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	ep, ok := endpoints[e.Type()]
+	if !ok {
+		ep = "acts"
+	}
+	var out api.Accepted
+	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/"+ep, true, api.SubmitAct{Act: act.Marshal()}, &out)
+	return out, err
+}
+
+// Accept accepts the charter of talks for the client's organisation.
+func (c *Client) Accept(ctx context.Context, talksID string) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.AcceptCharter{At: c.stamp(), By: c.Actor()})
+}
+
+// Propose proposes a motion with the given id; a zero deadline means the default.
+func (c *Client) Propose(ctx context.Context, talksID, motion string, change talks.Change, deadline time.Time) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.Propose{At: c.stamp(), By: c.Actor(), Motion: motion, Change: change, Deadline: deadline.UTC()})
+}
+
+// Vote accepts or refuses a motion.
+func (c *Client) Vote(ctx context.Context, talksID, motion string, accept bool) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.Vote{At: c.stamp(), By: c.Actor(), Motion: motion, Accept: accept})
+}
+
+// AddMember adds a principal, as its credential describes it, to the client's delegation.
+func (c *Client) AddMember(ctx context.Context, talksID string, m *seal.Credential) (api.Accepted, error) {
+	member := talks.Member{Actor: talks.Actor{Principal: m.Handle(), Org: m.Org, Rank: m.Rank, Title: m.Title}}
+	return c.Act(ctx, talksID, talks.AddMember{At: c.stamp(), By: c.Actor(), Member: member})
+}
+
+// OpenRound opens a scheduled round.
+func (c *Client) OpenRound(ctx context.Context, talksID string, round int) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.OpenRound{At: c.stamp(), By: c.Actor(), Round: round})
+}
+
+// CloseRound closes the round in session.
+func (c *Client) CloseRound(ctx context.Context, talksID string, round int) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.CloseRound{At: c.stamp(), By: c.Actor(), Round: round})
+}
+
+// CloseSession closes an open direct session before its time.
+func (c *Client) CloseSession(ctx context.Context, talksID string) (api.Accepted, error) {
+	return c.Act(ctx, talksID, talks.CloseSession{At: c.stamp(), By: c.Actor()})
+}
+
+// SetRedLines sets the client's party's standing red lines: agenda topics refused on its behalf,
+// which the other side never learns.
+func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []string) (api.Accepted, error) {
+	salt := make([]byte, 32)
+	if _, err := c.rand.Read(salt); err != nil {
+		return api.Accepted{}, err
+	}
+	r := talks.RedLines{Talks: talksID, At: c.stamp(), By: c.Actor(), Topics: topics, Salt: hex.EncodeToString(salt)}
+	payload, err := talks.MarshalRedLines(r)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	act, err := c.id.Act(talksID, "red-lines", payload, r.At)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	var out api.Accepted
+	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", true, api.SubmitRedLines{Act: act.Marshal()}, &out)
+	return out, err
+}
+
+// StatementDigest is the digest under which a statement's text is signed.
+func StatementDigest(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(h[:])
+}
+
+// Statement signs a statement about a closed round and publishes its text: unilateral, or one
+// signature of a joint statement that every party signs with the same text.
+func (c *Client) Statement(ctx context.Context, talksID string, round int, text string, joint bool) (api.Accepted, error) {
+	e := talks.Sign{At: c.stamp(), By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
+	payload, err := talks.Marshal(e)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	act, err := c.id.Act(talksID, e.Type(), payload, e.At)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	in := struct {
+		Act  []byte `json:"act"`
+		Text string `json:"text"`
+	}{act.Marshal(), text}
+	var out api.Accepted
+	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/statements", true, in, &out)
+	return out, err
+}
+
+// Talks returns the state of talks as the server computes it. Book gives the client's own.
+func (c *Client) Talks(ctx context.Context, talksID string) (api.Talks, error) {
+	var t api.Talks
+	err := c.do(ctx, http.MethodGet, "/v1/talks/"+url.PathEscape(talksID), true, nil, &t)
+	return t, err
+}
+
+// ListTalks lists the talks of the client's organisation.
+func (c *Client) ListTalks(ctx context.Context) ([]api.TalksSummary, error) {
+	var l api.TalksList
+	err := c.do(ctx, http.MethodGet, "/v1/talks", true, nil, &l)
+	return l.Talks, err
+}
+
+// PublicStatements reads the host's public feed of statements.
+func (c *Client) PublicStatements(ctx context.Context) ([]api.PublicStatement, error) {
+	var l api.PublicStatements
+	err := c.do(ctx, http.MethodGet, "/v1/statements", false, nil, &l)
+	return l.Statements, err
+}
+
+// errf is fmt.Errorf with the package's prefix.
+func errf(format string, args ...any) error { return fmt.Errorf("client: "+format, args...) }

@@ -1,0 +1,292 @@
+// Package client is the Go client of backchannel: everything a principal does, with the
+// sealing, opening and checking done on the principal's side. The command line, the demo, the
+// benchmark and the tests all act through it.
+//
+// A Client speaks for one principal (a seal.Identity with its credential) to one server. It logs
+// in by signing the server's challenge, seals messages for the exact members of a room, opens
+// what it receives, and keeps for each talks a Book: its own replay of the record, in which
+// every signature is checked against the roots the charter pinned and every event against the
+// log's verified tiles, so that nothing the host says is taken on trust.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/seal"
+)
+
+// Client is a principal's session with a server. It is safe for concurrent use.
+type Client struct {
+	base string
+	http *http.Client
+	id   *seal.Identity
+	rand io.Reader
+	now  func() time.Time
+
+	mu       sync.Mutex
+	token    string
+	tokenExp time.Time
+	host     string
+	logKey   string
+	seq      uint64
+	books    map[string]*Book
+}
+
+// Option configures a Client.
+type Option func(*Client)
+
+// WithHTTPClient sets the HTTP client (default: a client with a 30 s timeout for requests;
+// event streams are not subject to it).
+func WithHTTPClient(h *http.Client) Option { return func(c *Client) { c.http = h } }
+
+// WithClock sets the clock that dates what the client signs.
+func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
+
+// WithRand sets the randomness of content keys (default crypto/rand).
+func WithRand(r io.Reader) Option { return func(c *Client) { c.rand = r } }
+
+// WithLogKey pins the host's log key (a signed-note verifier key, as GET /v1/log-key gives
+// it). Without it the client pins what the server first presents, as an SSH client does.
+func WithLogKey(vkey string) Option { return func(c *Client) { c.logKey = vkey } }
+
+// New returns a client for the server at baseURL ("http://127.0.0.1:8080") acting as id. id
+// may be nil for the operations that need no principal (registering an organisation,
+// publishing a credential).
+func New(baseURL string, id *seal.Identity, opts ...Option) *Client {
+	c := &Client{
+		base:  strings.TrimRight(baseURL, "/"),
+		http:  &http.Client{Timeout: 30 * time.Second},
+		id:    id,
+		rand:  rand.Reader,
+		now:   time.Now,
+		books: make(map[string]*Book),
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Identity returns the identity the client acts as.
+func (c *Client) Identity() *seal.Identity { return c.id }
+
+// Credential returns the client's credential.
+func (c *Client) Credential() *seal.Credential { return c.id.Credential() }
+
+// Problem is an error the server answered with: an RFC 9457 problem.
+type Problem struct {
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+}
+
+// Error implements error.
+func (p *Problem) Error() string {
+	if p.Detail != "" {
+		return p.Detail
+	}
+	return p.Title
+}
+
+// Name is the stable part of the problem's type: "not-on-agenda", "rank-too-low", ...
+func (p *Problem) Name() string {
+	return strings.TrimPrefix(p.Type, "urn:backchannel:problem:")
+}
+
+// IsProblem reports whether err is a Problem with the given name.
+func IsProblem(err error, name string) bool {
+	var p *Problem
+	return errors.As(err, &p) && p.Name() == name
+}
+
+// ErrNoServer reports a server that could not be reached.
+var ErrNoServer = errors.New("cannot reach the server")
+
+// do sends a request and decodes a JSON answer into out (if not nil).
+func (c *Client) do(ctx context.Context, method, path string, authed bool, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if authed {
+		tok, err := c.bearer(ctx)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w at %s: %v", ErrNoServer, c.base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		p := &Problem{Status: resp.StatusCode}
+		if json.Unmarshal(data, p) != nil || p.Type == "" {
+			p.Title = resp.Status
+			p.Detail = fmt.Sprintf("%s %s: %s", method, path, strings.TrimSpace(string(data)))
+		}
+		return p
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// bearer returns a valid token, logging in when there is none or it is about to expire.
+func (c *Client) bearer(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	tok, exp := c.token, c.tokenExp
+	c.mu.Unlock()
+	if tok != "" && c.now().Add(30*time.Second).Before(exp) {
+		return tok, nil
+	}
+	if err := c.Login(ctx); err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.token, nil
+}
+
+// Login proves to the server that the client holds its identity key and obtains a token.
+func (c *Client) Login(ctx context.Context) error {
+	if c.id == nil || c.id.Credential() == nil {
+		return errors.New("client: logging in needs an identity with a credential")
+	}
+	cred := c.id.Credential().ID().String()
+	var ch api.Challenge
+	if err := c.do(ctx, http.MethodPost, "/v1/auth/challenge", false, api.ChallengeRequest{Credential: cred}, &ch); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	sig, err := c.id.SignLogin(ch.Host, ch.Challenge)
+	if err != nil {
+		return err
+	}
+	var t api.Token
+	if err := c.do(ctx, http.MethodPost, "/v1/auth/token", false, api.TokenRequest{Credential: cred, Challenge: ch.Challenge, Signature: sig}, &t); err != nil {
+		return fmt.Errorf("login: %w", err)
+	}
+	c.mu.Lock()
+	c.token, c.tokenExp, c.host = t.Token, t.Expires, ch.Host
+	c.mu.Unlock()
+	return nil
+}
+
+// Host returns the host name the server signs its checkpoints under, as learnt at login.
+func (c *Client) Host() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.host
+}
+
+// RegisterOrganisation registers an organisation's root key with the server.
+func (c *Client) RegisterOrganisation(ctx context.Context, root seal.RootKey, name string) (api.Organisation, error) {
+	var o api.Organisation
+	err := c.do(ctx, http.MethodPost, "/v1/organisations", false, api.RegisterOrganisation{RootKey: root.Marshal(), Name: name}, &o)
+	return o, err
+}
+
+// Organisation returns an organisation as the server has it registered.
+func (c *Client) Organisation(ctx context.Context, org string) (api.Organisation, error) {
+	var o api.Organisation
+	err := c.do(ctx, http.MethodGet, "/v1/organisations/"+url.PathEscape(org), false, nil, &o)
+	return o, err
+}
+
+// PublishCredential publishes a credential its organisation's root issued.
+func (c *Client) PublishCredential(ctx context.Context, cred *seal.Credential) (api.Credential, error) {
+	var out api.Credential
+	err := c.do(ctx, http.MethodPost, "/v1/credentials", false, api.PublishCredential{Credential: cred.Marshal()}, &out)
+	return out, err
+}
+
+// Revoke publishes a root's revocation of a credential.
+func (c *Client) Revoke(ctx context.Context, v *seal.Revocation) (api.Credential, error) {
+	var out api.Credential
+	err := c.do(ctx, http.MethodPost, "/v1/credentials/"+v.Credential.String()+"/revocation", false, api.RevokeCredential{Revocation: v.Marshal()}, &out)
+	return out, err
+}
+
+// LogKey returns the host's checkpoint-signing key.
+func (c *Client) LogKey(ctx context.Context) (api.LogKey, error) {
+	var k api.LogKey
+	err := c.do(ctx, http.MethodGet, "/v1/log-key", false, nil, &k)
+	return k, err
+}
+
+// pinnedLogKey returns the log key this client trusts, pinning the server's on first use.
+func (c *Client) pinnedLogKey(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	k := c.logKey
+	c.mu.Unlock()
+	if k != "" {
+		return k, nil
+	}
+	lk, err := c.LogKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.mu.Lock()
+	if c.logKey == "" {
+		c.logKey = lk.Verifier
+	}
+	k = c.logKey
+	c.mu.Unlock()
+	return k, nil
+}
+
+// PinnedLogKey returns the log key the client has pinned, if any.
+func (c *Client) PinnedLogKey() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.logKey
+}
+
+// nextSequence returns a per-author sequence number: strictly increasing for this principal
+// across runs without any state, because it follows the clock in microseconds.
+func (c *Client) nextSequence() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := uint64(c.now().UnixMicro())
+	if n <= c.seq {
+		n = c.seq + 1
+	}
+	c.seq = n
+	return n
+}

@@ -1,0 +1,290 @@
+package client
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/seal"
+)
+
+// Draft is a message to send.
+type Draft struct {
+	Room   string
+	Kind   backchannel.Kind
+	Topics []string
+	Body   []byte
+	// ReplyTo is the envelope answered, if any.
+	ReplyTo seal.Hash
+	// Round is the round the message is sent in; if zero, the client's book says which round is
+	// in session.
+	Round int
+}
+
+// recipients returns the credentials to seal to in a room: the server's list, each checked
+// against the client's own replay of the record, so that a host cannot add a reader.
+func (c *Client) recipients(ctx context.Context, b *Book, room string) ([]*seal.Credential, error) {
+	var rs api.Recipients
+	if err := c.do(ctx, http.MethodGet, "/v1/talks/"+url.PathEscape(b.ID)+"/rooms/"+url.PathEscape(room)+"/recipients", true, nil, &rs); err != nil {
+		return nil, err
+	}
+	members := make(map[string]bool)
+	for _, p := range b.State.Recipients(room, c.now()) {
+		members[p] = true
+	}
+	out := make([]*seal.Credential, 0, len(rs.Credentials))
+	for _, ac := range rs.Credentials {
+		cr, err := seal.ParseCredential(ac.Data)
+		if err != nil {
+			return nil, err
+		}
+		if !members[cr.Handle()] {
+			return nil, fmt.Errorf("%w: the host lists %s/%s as a reader of room %s, where the record does not seat it", ErrRecord, cr.Org, cr.Principal, room)
+		}
+		if err := b.Trust.VerifyCredential(cr, c.now()); err != nil {
+			return nil, fmt.Errorf("%w: recipient %s/%s: %v", ErrRecord, cr.Org, cr.Principal, err)
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
+// ready returns the client's book of talks, syncing it if it has never been.
+func (c *Client) ready(ctx context.Context, talksID string) (*Book, error) {
+	b := c.Book(talksID)
+	if b == nil || b.State == nil {
+		if _, err := c.Sync(ctx, talksID); err != nil {
+			return nil, err
+		}
+		b = c.Book(talksID)
+	}
+	if b == nil || b.State == nil {
+		return nil, errf("talks %s: nothing readable on the record", talksID)
+	}
+	return b, nil
+}
+
+// Send seals a message for every member of its room and submits it.
+func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepted, *seal.Envelope, error) {
+	if _, err := c.Sync(ctx, talksID); err != nil {
+		return api.Accepted{}, nil, err
+	}
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	round := d.Round
+	if round == 0 {
+		round = b.State.InSession()
+	}
+	to, err := c.recipients(ctx, b, d.Room)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	sctx := seal.Context{
+		Talks: talksID, Room: d.Room, Kind: d.Kind, Topics: d.Topics, Round: uint32(round),
+		ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+	}
+	env, err := c.id.Seal(c.rand, sctx, d.Body, to)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	out, err := c.SubmitEnvelope(ctx, talksID, env)
+	return out, env, err
+}
+
+// SubmitEnvelope submits an envelope already sealed (or relayed).
+func (c *Client) SubmitEnvelope(ctx context.Context, talksID string, env *seal.Envelope) (api.Accepted, error) {
+	path := "/v1/talks/" + url.PathEscape(talksID) + "/envelopes"
+	if env.Relay != seal.RelayNone {
+		path = "/v1/talks/" + url.PathEscape(talksID) + "/relays"
+	}
+	var out api.Accepted
+	err := c.do(ctx, http.MethodPost, path, true, api.SubmitEnvelope{Envelope: env.Marshal()}, &out)
+	return out, err
+}
+
+// RelayVerbatim passes a message the mediator received on to another room, word for word: the
+// final reader verifies the original author's signature.
+func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, room string) (api.Accepted, *seal.Envelope, error) {
+	if m.Opened == nil {
+		return api.Accepted{}, nil, errf("cannot relay a message that did not verify: %v", m.Err)
+	}
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	to, err := c.recipients(ctx, b, room)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence()}
+	env, err := c.id.RelayVerbatim(c.rand, m.Opened, r, to)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	out, err := c.SubmitEnvelope(ctx, talksID, env)
+	return out, env, err
+}
+
+// Summarize passes on, in the mediator's own words, what one or more messages said.
+func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, d Draft) (api.Accepted, *seal.Envelope, error) {
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	to, err := c.recipients(ctx, b, d.Room)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	round := d.Round
+	if round == 0 {
+		round = b.State.InSession()
+	}
+	kind := d.Kind
+	if kind == "" {
+		kind = backchannel.KindSummary
+	}
+	sctx := seal.Context{
+		Talks: talksID, Room: d.Room, Kind: kind, Topics: d.Topics, Round: uint32(round),
+		ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+	}
+	env, err := c.id.Summarize(c.rand, sctx, d.Body, of, to)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
+	out, err := c.SubmitEnvelope(ctx, talksID, env)
+	return out, env, err
+}
+
+// Receipt signs and submits a receipt for an envelope: it says the envelope was delivered,
+// read or formally acknowledged, and nothing of what it says.
+func (c *Client) Receipt(ctx context.Context, talksID string, env seal.Hash, kind seal.ReceiptKind) (api.Accepted, error) {
+	rc, err := c.id.Receipt(talksID, env, kind, c.stamp())
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	var out api.Accepted
+	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/receipts", true, api.SubmitReceipt{Receipt: rc.Marshal()}, &out)
+	return out, err
+}
+
+// Events returns a page of the events of talks the client may read.
+func (c *Client) Events(ctx context.Context, talksID string, from int64, limit int) (api.EventPage, error) {
+	var p api.EventPage
+	err := c.do(ctx, http.MethodGet, fmt.Sprintf("/v1/talks/%s/events?from=%d&limit=%d", url.PathEscape(talksID), from, limit), true, nil, &p)
+	return p, err
+}
+
+// Follow reads the live events of talks from index from, calling fn for each in order, until
+// ctx is done or fn returns an error. It reconnects after a dropped connection with
+// Last-Event-ID, so fn sees every event exactly once.
+func (c *Client) Follow(ctx context.Context, talksID string, from int64, fn func(api.Event) error) error {
+	next := from
+	backoff := 100 * time.Millisecond
+	for {
+		n, err := c.followOnce(ctx, talksID, next, fn)
+		if n > next {
+			next, backoff = n, 100*time.Millisecond
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if _, stop := err.(fnError); stop {
+			return err.(fnError).err
+		}
+		if p, ok := err.(*Problem); ok && p.Status < 500 && p.Status != http.StatusTooManyRequests {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		if backoff < 5*time.Second {
+			backoff *= 2
+		}
+	}
+}
+
+// fnError carries an error of Follow's callback out of the stream.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+// followOnce reads one connection of the event stream and returns the next index to ask for.
+func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn func(api.Event) error) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/talks/"+url.PathEscape(talksID)+"/events/stream", nil)
+	if err != nil {
+		return next, err
+	}
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return next, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "text/event-stream")
+	if next > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(next-1, 10))
+	}
+	// The stream lives as long as ctx: no overall timeout.
+	h := *c.http
+	h.Timeout = 0
+	resp, err := h.Do(req)
+	if err != nil {
+		return next, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		p := &Problem{Status: resp.StatusCode}
+		_ = json.NewDecoder(resp.Body).Decode(p)
+		if p.Type == "" {
+			p.Title = resp.Status
+		}
+		return next, p
+	}
+	// Server-Sent Events: fields "id", "event" and "data" up to a blank line; comments start
+	// with ':'. Our server sends one data line per event.
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 32<<20)
+	var data strings.Builder
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if data.Len() == 0 {
+				continue
+			}
+			var e api.Event
+			if err := json.Unmarshal([]byte(data.String()), &e); err != nil {
+				return next, fmt.Errorf("event stream: %w", err)
+			}
+			data.Reset()
+			if e.Index < next {
+				continue // already seen: a reconnect never delivers twice
+			}
+			if err := fn(e); err != nil {
+				return next, fnError{err}
+			}
+			next = e.Index + 1
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "data:"):
+			if data.Len() > 0 {
+				data.WriteByte('\n')
+			}
+			data.WriteString(strings.TrimPrefix(strings.TrimPrefix(line, "data:"), " "))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return next, err
+	}
+	return next, fmt.Errorf("event stream closed")
+}

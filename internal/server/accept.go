@@ -1,0 +1,635 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// Accepting a submission follows one pattern: parse the bytes and fetch from the directory what
+// they name (outside the store's transaction, so the group commit is not kept waiting on
+// reads); then, inside the transaction that holds the talks' log, bring the book up to the
+// log, check everything against it without changing it, and only then append the events and
+// bring the book along. A refusal therefore leaves the book as the record is.
+
+// submission is what an accepted request appended.
+type submission struct {
+	events     []backchannel.Event
+	checkpoint backchannel.Checkpoint
+	duplicate  *backchannel.Event // set when the bytes were already on the record
+}
+
+// appender collects the events of one accepted submission inside the transaction.
+type appender struct {
+	b     *book
+	tx    backchannel.AppendTx
+	dirty bool
+}
+
+// add appends e and advances the book's size. The caller has already brought the book's other
+// state along (or does so right after): the book must end the transaction exactly as a replay
+// of the record would leave it.
+func (a *appender) add(e backchannel.Event) backchannel.Event {
+	a.dirty = true
+	e = a.tx.Append(e)
+	a.b.size++
+	return e
+}
+
+// publishCredential puts c on the record if it is not there yet. It must already have been
+// added to the book's trust.
+func (a *appender) publishCredential(c *seal.Credential) {
+	if a.b.published(c.ID()) {
+		return
+	}
+	a.add(backchannel.Event{Type: evCredential, Data: c.Marshal()})
+	a.b.markPublished(c.ID())
+}
+
+// withBook runs fn inside the transaction of the talks' log, with the book brought up to date.
+func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) error) (submission, error) {
+	b, err := s.book(ctx, id)
+	if err != nil {
+		return submission{}, err
+	}
+	var dup *backchannel.Event
+	var dirty bool
+	evs, cp, err := s.store.Append(ctx, id, func(tx backchannel.AppendTx) error {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if err := s.catchUp(b, tx); err != nil {
+			return err
+		}
+		a := &appender{b: b, tx: tx}
+		err := fn(a)
+		dirty = a.dirty
+		var d duplicateError
+		if errors.As(err, &d) {
+			dup = &d.event
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		if dirty || !isRefusal(err) {
+			// The book may hold what the store did not commit: rebuild it on next use.
+			s.dropBook(id)
+		}
+		return submission{}, err
+	}
+	return submission{events: evs, checkpoint: cp, duplicate: dup}, nil
+}
+
+// duplicateError stops a submission whose bytes are already on the record; withBook turns it
+// into an idempotent success.
+type duplicateError struct{ event backchannel.Event }
+
+func (d duplicateError) Error() string { return "duplicate" }
+
+// checkDuplicate returns a duplicateError if the log already holds data.
+func checkDuplicate(tx backchannel.AppendTx, data []byte) error {
+	e, ok, err := tx.Lookup(backchannel.EventHash(hashArray(data)))
+	if err != nil {
+		return err
+	}
+	if ok {
+		return duplicateError{e}
+	}
+	return nil
+}
+
+func hashArray(b []byte) [32]byte {
+	var h [32]byte
+	copy(h[:], hashOf(b))
+	return h
+}
+
+// checkTime refuses a signed time too far from the server's clock: a signer cannot backdate
+// what it signs into a credential's validity or before a motion's deadline, nor post-date it.
+func (s *Server) checkTime(what string, at, now time.Time) error {
+	skew := s.cfg.ClockSkew
+	if at.Before(now.Add(-skew)) || at.After(now.Add(skew)) {
+		return problemf(probClockSkew, "%s is dated %s, more than %s from the server's time %s: check the clock",
+			what, at.UTC().Format(time.RFC3339), skew, now.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// trustCredential makes sure the book's trust knows c, verifying it against the pinned root of
+// its organisation. It does not put c on the record: publishCredential does, once the
+// submission is accepted.
+func (b *book) trustCredential(c *seal.Credential) error {
+	if _, err := b.trust.Credential(c.ID()); err == nil {
+		return nil
+	}
+	if !b.pinned[c.Org] {
+		return problemf(probUntrusted, "credential %s is issued by %q, whose root is not pinned in talks %s", c.ID(), c.Org, b.id)
+	}
+	if err := b.trust.AddCredential(c); err != nil {
+		return err
+	}
+	return nil
+}
+
+// directoryCredential fetches a credential from the directory and parses it.
+func (s *Server) directoryCredential(ctx context.Context, id seal.CredentialID) (*seal.Credential, error) {
+	sc, err := s.store.Credential(ctx, id.String())
+	if errors.Is(err, backchannel.ErrNotFound) {
+		return nil, problemf(probUnknownCredential, "credential %s is not published: publish it with POST /v1/credentials first", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return seal.ParseCredential(sc.Data)
+}
+
+// acceptEnvelope checks and appends a sealed message or relay.
+func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+	env, err := seal.ParseEnvelope(data)
+	if err != nil {
+		return submission{}, err
+	}
+	if env.Talks != talksID {
+		return submission{}, problemf(probWrongTalks, "the envelope is for talks %q, not %q", env.Talks, talksID)
+	}
+	sender, err := s.directoryCredential(ctx, env.Sender)
+	if err != nil {
+		return submission{}, err
+	}
+	recipients := make([]*seal.Credential, len(env.Recipients))
+	for i, id := range env.Recipients {
+		if recipients[i], err = s.directoryCredential(ctx, id); err != nil {
+			return submission{}, fmt.Errorf("recipient %d: %w", i, err)
+		}
+	}
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		b := a.b
+		if err := checkDuplicate(a.tx, data); err != nil {
+			return err
+		}
+		if err := s.checkTime("the envelope", env.CreatedAt, now); err != nil {
+			return err
+		}
+		if err := b.trustCredential(sender); err != nil {
+			return err
+		}
+		if _, err := b.trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
+			return err
+		}
+		if err := b.trust.VerifyCredential(sender, now); err != nil {
+			return err
+		}
+		h := talks.Header{
+			Author: actor(sender),
+			Room:   env.Room,
+			Kind:   env.Kind,
+			Topics: env.Topics,
+			Round:  int(env.Round),
+		}
+		if env.Relay != seal.RelayNone {
+			from, ok := b.rooms[env.RelayOf[0]]
+			if !ok {
+				return problemf(probUnknownEnvelope, "the relayed envelope %s is not on the record of talks %s", env.RelayOf[0], talksID)
+			}
+			for _, link := range env.RelayOf[1:] {
+				r, ok := b.rooms[link]
+				if !ok {
+					return problemf(probUnknownEnvelope, "the summarised envelope %s is not on the record of talks %s", link, talksID)
+				}
+				if !b.state.CanRead(sender.Handle(), r, now) {
+					return problemf(probNotInRoom, "%s summarises envelope %s from room %s, where it does not sit", sender.Handle(), link, r)
+				}
+			}
+			mode := talks.RelayVerbatim
+			if env.Relay == seal.RelaySummary {
+				mode = talks.RelaySummary
+			}
+			h.Relay = &talks.Relay{From: from, Mode: mode}
+		}
+		if err := b.state.CheckMessage(h, now); err != nil {
+			return err
+		}
+		allowed := make(map[string]bool)
+		for _, p := range b.state.Recipients(env.Room, now) {
+			allowed[p] = true
+		}
+		for _, rc := range recipients {
+			if !allowed[rc.Handle()] {
+				return problemf(probRecipientOutsideRoom, "recipient %s (%s) does not sit in room %s: the envelope would let it read the room", rc.Handle(), rc.ID(), env.Room)
+			}
+			if err := b.trustCredential(rc); err != nil {
+				return err
+			}
+			if err := b.trust.VerifyCredential(rc, now); err != nil {
+				return fmt.Errorf("recipient %s: %w", rc.Principal, err)
+			}
+		}
+		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
+			return err
+		}
+		// Everything checks: append, and bring the book along.
+		a.publishCredential(sender)
+		for _, rc := range recipients {
+			a.publishCredential(rc)
+		}
+		a.add(backchannel.Event{Type: evEnvelope, Room: env.Room, Data: data})
+		b.rooms[env.Hash()] = env.Room
+		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
+			return err
+		}
+		if env.Relay != seal.RelayNone {
+			for _, link := range env.RelayOf {
+				notice, _ := json.Marshal(relayNotice{
+					Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
+					To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
+				})
+				a.add(backchannel.Event{Type: evRelayed, Room: b.rooms[link], Data: notice})
+			}
+		}
+		return nil
+	})
+}
+
+// acceptReceipt checks and appends a receipt.
+func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+	rc, err := seal.ParseReceipt(data)
+	if err != nil {
+		return submission{}, err
+	}
+	signer, err := s.directoryCredential(ctx, rc.Signer)
+	if err != nil {
+		return submission{}, err
+	}
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		b := a.b
+		if err := checkDuplicate(a.tx, data); err != nil {
+			return err
+		}
+		if err := s.checkTime("the receipt", rc.CreatedAt, now); err != nil {
+			return err
+		}
+		if err := b.trustCredential(signer); err != nil {
+			return err
+		}
+		if _, err := b.trust.VerifyReceipt(rc, talksID); err != nil {
+			return err
+		}
+		room, ok := b.rooms[rc.Envelope]
+		if !ok {
+			return problemf(probUnknownEnvelope, "envelope %s is not on the record of talks %s", rc.Envelope, talksID)
+		}
+		if !b.canRead(signer.Handle(), room, now) {
+			return problemf(probNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
+		}
+		a.publishCredential(signer)
+		a.add(backchannel.Event{Type: evReceipt, Room: room, Data: data})
+		return nil
+	})
+}
+
+// parsedAct is an act and the talks event it carries.
+type parsedAct struct {
+	act    *seal.Act
+	event  talks.Event
+	author *seal.Credential
+	// member is the credential of a principal an add-member act brings in.
+	member *seal.Credential
+	// root is the root key an invite-mediator motion pins.
+	root *seal.RootKey
+}
+
+// parseAct parses an act and fetches what it names from the directory.
+func (s *Server) parseAct(ctx context.Context, talksID string, data []byte) (*parsedAct, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, err
+	}
+	if act.Talks != talksID {
+		return nil, problemf(probWrongTalks, "the act is for talks %q, not %q", act.Talks, talksID)
+	}
+	ev, err := talks.Parse(act.Payload)
+	if err != nil {
+		return nil, err
+	}
+	if act.Type != ev.Type() {
+		return nil, problemf(probMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
+	}
+	p := &parsedAct{act: act, event: ev}
+	if p.author, err = s.directoryCredential(ctx, act.Author); err != nil {
+		return nil, err
+	}
+	switch e := ev.(type) {
+	case talks.AddMember:
+		if p.member, err = s.latestCredential(ctx, e.Member.Principal); err != nil {
+			return nil, err
+		}
+	case talks.Propose:
+		if e.Change.Kind == talks.MotionInviteMediator {
+			k, err := s.pinnedRoot(ctx, e.Change.Org, e.Change.Root)
+			if err != nil {
+				return nil, err
+			}
+			p.root = &k
+		}
+	}
+	return p, nil
+}
+
+// latestCredential returns the unrevoked credential with the highest serial of the principal
+// with the given handle.
+func (s *Server) latestCredential(ctx context.Context, handle string) (*seal.Credential, error) {
+	org, principal, ok := seal.SplitHandle(handle)
+	if !ok {
+		return nil, problemf(probMalformed, "%q is not a principal's handle, <org>:<principal>", handle)
+	}
+	all, err := s.store.CredentialsOf(ctx, principal)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Revocation == nil && all[i].Org == org {
+			return seal.ParseCredential(all[i].Data)
+		}
+	}
+	return nil, problemf(probUnknownCredential, "principal %s has no published, unrevoked credential", handle)
+}
+
+// pinnedRoot fetches an organisation's root from the directory and checks it against the
+// fingerprint the signer pinned.
+func (s *Server) pinnedRoot(ctx context.Context, org, fingerprint string) (seal.RootKey, error) {
+	o, err := s.store.Organisation(ctx, org)
+	if errors.Is(err, backchannel.ErrNotFound) {
+		return seal.RootKey{}, problemf(probUnknownOrganisation, "organisation %q is not registered: register its root with POST /v1/organisations", org)
+	}
+	if err != nil {
+		return seal.RootKey{}, err
+	}
+	k, err := seal.ParseRootKey(o.RootKey)
+	if err != nil {
+		return seal.RootKey{}, err
+	}
+	fp := k.Fingerprint()
+	if hex.EncodeToString(fp[:]) != fingerprint {
+		return seal.RootKey{}, problemf(probFingerprintMismatch, "the root registered for %q has fingerprint %s, not the one pinned: compare it with the organisation out of band", org, fp.Short())
+	}
+	return k, nil
+}
+
+// acceptAct checks and appends a signed act carrying a talks event.
+func (s *Server) acceptAct(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+	p, err := s.parseAct(ctx, talksID, data)
+	if err != nil {
+		return submission{}, err
+	}
+	if _, ok := p.event.(talks.Charter); ok {
+		return submission{}, problemf(probMalformed, "a charter founds new talks: POST it to /v1/talks")
+	}
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		b := a.b
+		if err := checkDuplicate(a.tx, data); err != nil {
+			return err
+		}
+		if err := s.checkTime("the act", p.act.CreatedAt, now); err != nil {
+			return err
+		}
+		if !p.event.When().Equal(p.act.CreatedAt) {
+			return problemf(probMalformed, "the act is dated %s but its %s event %s", p.act.CreatedAt, p.event.Type(), p.event.When())
+		}
+		if err := b.trustCredential(p.author); err != nil {
+			return err
+		}
+		if _, err := b.trust.VerifyAct(p.act, talksID, 0); err != nil {
+			return err
+		}
+		if err := b.trust.VerifyCredential(p.author, now); err != nil {
+			return err
+		}
+		if got, want := talks.ActorOf(p.event), actor(p.author); got != want {
+			return problemf(probActorMismatch, "the %s event names %s (%s, rank %d) but is signed by %s (%s, rank %d)",
+				p.event.Type(), got.Principal, got.Org, got.Rank, want.Principal, want.Org, want.Rank)
+		}
+		if p.member != nil {
+			m := p.event.(talks.AddMember).Member
+			if m.Org != p.member.Org || m.Rank != p.member.Rank || m.Principal != p.member.Handle() {
+				return problemf(probActorMismatch, "member %s is added as %s rank %d, but its credential says %s rank %d",
+					m.Principal, m.Org, m.Rank, p.member.Org, p.member.Rank)
+			}
+			if err := b.trustCredential(p.member); err != nil {
+				return err
+			}
+		}
+		if err := b.state.Apply(p.event); err != nil {
+			return err
+		}
+		// Accepted by the rules: from here on only appends.
+		a.publishCredential(p.author)
+		if p.member != nil {
+			a.publishCredential(p.member)
+		}
+		a.add(backchannel.Event{Type: evAct, Data: data})
+		if p.root != nil && !b.pinned[p.root.Org] {
+			if err := b.trust.Pin(*p.root); err != nil {
+				return err
+			}
+			b.pinned[p.root.Org] = true
+			a.add(backchannel.Event{Type: evRoot, Data: p.root.Marshal()})
+		}
+		if pr, ok := p.event.(talks.Propose); ok {
+			return s.standingVotes(a, pr)
+		}
+		return nil
+	})
+}
+
+// standingVotes casts the refusals that parties' red lines make on a new motion.
+func (s *Server) standingVotes(a *appender, pr talks.Propose) error {
+	b := a.b
+	for _, org := range b.state.Parties() {
+		r, ok := b.redLines[org]
+		if !ok {
+			continue
+		}
+		v, ok := b.state.StandingVote(r, pr.Motion, pr.At)
+		if !ok {
+			continue
+		}
+		if err := b.state.Apply(v); err != nil {
+			return fmt.Errorf("standing vote of %s: %w", org, err)
+		}
+		data, err := talks.Marshal(v)
+		if err != nil {
+			return err
+		}
+		a.add(backchannel.Event{Type: evStanding, Data: data})
+	}
+	return nil
+}
+
+// acceptRedLines stores a party's red lines where only its delegation reads them.
+func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return submission{}, err
+	}
+	if act.Type != evRedLines {
+		return submission{}, problemf(probMalformed, "red lines travel in an act of type %q, not %q", evRedLines, act.Type)
+	}
+	r, err := talks.ParseRedLines(act.Payload)
+	if err != nil {
+		return submission{}, err
+	}
+	author, err := s.directoryCredential(ctx, act.Author)
+	if err != nil {
+		return submission{}, err
+	}
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		b := a.b
+		if err := checkDuplicate(a.tx, data); err != nil {
+			return err
+		}
+		if err := s.checkTime("the red lines", act.CreatedAt, now); err != nil {
+			return err
+		}
+		if err := b.trustCredential(author); err != nil {
+			return err
+		}
+		if _, err := b.trust.VerifyAct(act, talksID, 0); err != nil {
+			return err
+		}
+		if r.Talks != talksID || r.By != actor(author) {
+			return problemf(probActorMismatch, "the red lines name talks %q and %s, but the act is for %q, signed by %s", r.Talks, r.By.Principal, talksID, author.Handle())
+		}
+		if b.state.Role(r.By.Org) != talks.RoleParty {
+			return problemf(probForbidden, "only a party holds red lines; %s is not a party to talks %s", r.By.Org, talksID)
+		}
+		if head, ok := b.state.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
+			return problemf(probForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
+		}
+		a.publishCredential(author)
+		a.add(backchannel.Event{Type: evRedLines, Room: roomPrivate(r.By.Org), Data: data})
+		b.redLines[r.By.Org] = r
+		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
+		return nil
+	})
+}
+
+// acceptStatement checks a sign act and stores the statement's text beside it.
+func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byte, text string, now time.Time) (submission, error) {
+	p, err := s.parseAct(ctx, talksID, data)
+	if err != nil {
+		return submission{}, err
+	}
+	sign, ok := p.event.(talks.Sign)
+	if !ok {
+		return submission{}, problemf(probMalformed, "a statement is published with a sign act, not a %s", p.event.Type())
+	}
+	if statementDigest(text) != sign.Digest {
+		return submission{}, problemf(probMalformed, "the text's digest is %s but the sign act signs %s", statementDigest(text), sign.Digest)
+	}
+	sub, err := s.acceptAct(ctx, talksID, data, now)
+	if err != nil || sub.duplicate != nil {
+		return sub, err
+	}
+	st, _ := json.Marshal(statementText{Round: sign.Round, Digest: sign.Digest, Text: text})
+	more, err := s.withBook(ctx, talksID, func(a *appender) error {
+		if _, known := a.b.statements[sign.Digest]; known {
+			return nil
+		}
+		a.add(backchannel.Event{Type: evStatement, Data: st})
+		a.b.statements[sign.Digest] = text
+		return nil
+	})
+	if err != nil {
+		return sub, err
+	}
+	sub.events = append(sub.events, more.events...)
+	if more.checkpoint.Size > 0 {
+		sub.checkpoint = more.checkpoint
+	}
+	return sub, nil
+}
+
+// createTalks founds talks from a charter act.
+func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (string, submission, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return "", submission{}, err
+	}
+	ev, err := talks.Parse(act.Payload)
+	if err != nil {
+		return "", submission{}, err
+	}
+	c, ok := ev.(talks.Charter)
+	if !ok || act.Type != talks.TypeCharter {
+		return "", submission{}, problemf(probMalformed, "talks are founded by a charter act, not a %s", ev.Type())
+	}
+	if act.Talks != c.ID {
+		return "", submission{}, problemf(probMalformed, "the act is for talks %q but the charter founds %q", act.Talks, c.ID)
+	}
+	if err := s.checkTime("the charter", act.CreatedAt, now); err != nil {
+		return "", submission{}, err
+	}
+	author, err := s.directoryCredential(ctx, act.Author)
+	if err != nil {
+		return "", submission{}, err
+	}
+	orgs := append(append([]string{}, c.Parties...), c.Mediators...)
+	roots := make([]seal.RootKey, 0, len(orgs))
+	for _, org := range orgs {
+		fp := ""
+		for _, pin := range c.Roots {
+			if pin.Org == org {
+				fp = pin.Fingerprint
+			}
+		}
+		if fp == "" {
+			return "", submission{}, problemf(probMalformed, "the charter names %q but pins no root for it", org)
+		}
+		k, err := s.pinnedRoot(ctx, org, fp)
+		if err != nil {
+			return "", submission{}, err
+		}
+		roots = append(roots, k)
+	}
+	b := &book{id: c.ID}
+	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
+		a := &appender{b: b, tx: tx}
+		if err := b.replayData(backchannel.Event{Type: evCharter, Data: data}); err != nil {
+			return err
+		}
+		a.add(backchannel.Event{Type: evCharter, Data: data})
+		for _, k := range roots {
+			if err := b.trust.Pin(k); err != nil {
+				return err
+			}
+			b.pinned[k.Org] = true
+			a.add(backchannel.Event{Type: evRoot, Data: k.Marshal()})
+		}
+		if err := b.trustCredential(author); err != nil {
+			return err
+		}
+		if _, err := b.trust.VerifyAct(act, c.ID, 0); err != nil {
+			return err
+		}
+		if talks.ActorOf(c) != actor(author) {
+			return problemf(probActorMismatch, "the charter names %s as proposer but is signed by %s", c.Proposer.Principal, author.Handle())
+		}
+		a.publishCredential(author)
+		return nil
+	})
+	if err != nil {
+		return "", submission{}, err
+	}
+	evs, err := s.store.Events(ctx, c.ID, 0, int(cp.Size))
+	if err != nil {
+		return "", submission{}, err
+	}
+	return c.ID, submission{events: evs, checkpoint: cp}, nil
+}

@@ -1,0 +1,261 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// The types of event on a talks' record, as Event.Type. Each names how Data decodes.
+const (
+	// evCharter is the seal Act that founded the talks; its payload is a talks.Charter.
+	evCharter = "charter"
+	// evRoot is a pinned organisation root (seal.RootKey encoding), on the record right after
+	// the charter or the motion that pinned it, so that the record alone rebuilds the trust.
+	evRoot = "root"
+	// evCredential is a principal's credential, put on the record before its first use.
+	evCredential = "credential"
+	// evRevocation is a root's revocation of a credential.
+	evRevocation = "revocation"
+	// evAct is a signed seal Act whose payload is a talks event.
+	evAct = "act"
+	// evStanding is a vote cast on a party's behalf by its standing red lines: a talks.Vote
+	// encoded by talks.Marshal, signed by no principal but covered by the log's checkpoint and
+	// committed to the party's red lines by their commitment.
+	evStanding = "standing"
+	// evRedLines is a party's signed red lines (a seal Act of type "red-lines"), readable only
+	// by its own delegation.
+	evRedLines = "red-lines"
+	// evEnvelope is a sealed message or relay.
+	evEnvelope = "envelope"
+	// evRelayed tells the room a message came from that a mediator passed it on, and how.
+	evRelayed = "relayed"
+	// evReceipt is a signed receipt.
+	evReceipt = "receipt"
+	// evStatement is the text of a public statement whose digest a sign act carries.
+	evStatement = "statement"
+)
+
+// roomPrivate is the pseudo-room of events only an organisation's own delegation may read.
+func roomPrivate(org string) string { return "private:" + org }
+
+// relayNotice is the Data of an evRelayed event.
+type relayNotice struct {
+	Original string    `json:"original"` // hex hash of the relayed envelope
+	Relay    string    `json:"relay"`    // hex hash of the relay envelope
+	Mode     string    `json:"mode"`     // verbatim or summary
+	To       string    `json:"to"`       // the room it went to
+	By       string    `json:"by"`       // the mediator principal
+	At       time.Time `json:"at"`
+}
+
+// statementText is the Data of an evStatement event.
+type statementText struct {
+	Round  int    `json:"round"`
+	Digest string `json:"digest"`
+	Text   string `json:"text"`
+}
+
+// statementDigest is how a statement's text is committed to in a talks.Sign.
+func statementDigest(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(h[:])
+}
+
+// book is the server's copy of one talks, rebuilt from its record: the talks' state, the trust
+// that the pinned roots and published credentials establish, the sequence numbers seen, the
+// parties' red lines, and the rooms of envelopes (for relays). Everything in it is derived from
+// the record, so it can be dropped and rebuilt at any time.
+type book struct {
+	mu sync.Mutex
+
+	id    string
+	size  int64 // the record size the book reflects
+	state *talks.Talks
+	trust *seal.Trust
+	seqs  seal.SequenceTracker
+
+	redLines   map[string]talks.RedLines // by organisation; private
+	redLineAct map[string]string         // organisation -> hex hash of the red-lines act
+	rooms      map[seal.Hash]string      // envelope hash -> room it was posted in
+	statements map[string]string         // digest -> text
+	pinned     map[string]bool           // organisations whose root is pinned
+	onRecord   map[string]bool           // credential ids published on the record
+}
+
+// reset empties the book (but not its lock) for a replay from the start.
+func (b *book) reset() {
+	b.size, b.state, b.trust = 0, nil, nil
+	b.seqs = seal.SequenceTracker{}
+	b.redLines, b.redLineAct, b.rooms, b.statements, b.pinned, b.onRecord = nil, nil, nil, nil, nil, nil
+}
+
+// errRecord reports a record that does not replay: the store holds something the server
+// would never have accepted. It is an operator's problem, never a client's.
+var errRecord = errors.New("record does not replay")
+
+// replay applies one event already on the record to the book.
+func (b *book) replay(e backchannel.Event) error {
+	if int64(e.Index) != b.size {
+		return fmt.Errorf("%w: talks %s: event %d where %d was expected", errRecord, b.id, e.Index, b.size)
+	}
+	if err := b.replayData(e); err != nil {
+		return fmt.Errorf("%w: talks %s: event %d (%s): %v", errRecord, b.id, e.Index, e.Type, err)
+	}
+	b.size++
+	return nil
+}
+
+func (b *book) replayData(e backchannel.Event) error {
+	switch e.Type {
+	case evCharter:
+		if b.state != nil {
+			return errors.New("a second charter")
+		}
+		act, err := seal.ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		ev, err := talks.Parse(act.Payload)
+		if err != nil {
+			return err
+		}
+		c, ok := ev.(talks.Charter)
+		if !ok {
+			return fmt.Errorf("charter act carries a %s", ev.Type())
+		}
+		st, err := talks.New(c)
+		if err != nil {
+			return err
+		}
+		trust, err := seal.NewTrust()
+		if err != nil {
+			return err
+		}
+		b.state, b.trust = st, trust
+		b.redLines = make(map[string]talks.RedLines)
+		b.redLineAct = make(map[string]string)
+		b.rooms = make(map[seal.Hash]string)
+		b.statements = make(map[string]string)
+		b.pinned = make(map[string]bool)
+		return nil
+	}
+	if b.state == nil {
+		return errors.New("the first event is not a charter")
+	}
+	switch e.Type {
+	case evRoot:
+		k, err := seal.ParseRootKey(e.Data)
+		if err != nil {
+			return err
+		}
+		if err := b.trust.Pin(k); err != nil {
+			return err
+		}
+		b.pinned[k.Org] = true
+		return nil
+	case evCredential:
+		c, err := seal.ParseCredential(e.Data)
+		if err != nil {
+			return err
+		}
+		if err := b.trust.AddCredential(c); err != nil {
+			return err
+		}
+		b.markPublished(c.ID())
+		return nil
+	case evRevocation:
+		v, err := seal.ParseRevocation(e.Data)
+		if err != nil {
+			return err
+		}
+		return b.trust.AddRevocation(v)
+	case evAct:
+		act, err := seal.ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		ev, err := talks.Parse(act.Payload)
+		if err != nil {
+			return err
+		}
+		return b.state.Apply(ev)
+	case evStanding:
+		ev, err := talks.Parse(e.Data)
+		if err != nil {
+			return err
+		}
+		return b.state.Apply(ev)
+	case evRedLines:
+		act, err := seal.ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		r, err := talks.ParseRedLines(act.Payload)
+		if err != nil {
+			return err
+		}
+		b.redLines[r.By.Org] = r
+		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(e.Data))
+		return nil
+	case evEnvelope:
+		env, err := seal.ParseEnvelope(e.Data)
+		if err != nil {
+			return err
+		}
+		b.rooms[env.Hash()] = env.Room
+		if c, err := b.trust.Credential(env.Sender); err == nil {
+			// Replaying what was accepted: the sequence was checked then.
+			_ = b.seqs.Observe(b.id, c, env.Sequence)
+		}
+		return nil
+	case evStatement:
+		var st statementText
+		if err := json.Unmarshal(e.Data, &st); err != nil {
+			return err
+		}
+		b.statements[st.Digest] = st.Text
+		return nil
+	case evRelayed, evReceipt:
+		return nil
+	}
+	return fmt.Errorf("unknown event type %q", e.Type)
+}
+
+func hashOf(b []byte) []byte {
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// actor is who a verified credential says its holder is, for the talks' rules.
+func actor(c *seal.Credential) talks.Actor {
+	return talks.Actor{Principal: c.Handle(), Org: c.Org, Rank: c.Rank, Title: c.Title}
+}
+
+// canRead reports whether principal may read events of room at now. Rooms of the talks follow
+// the talks' rules; "" is every member; a private room is its organisation's delegation only.
+// History stays readable to those who sat in a room when it existed: a plenary closed after a
+// direct session is still readable by every member.
+func (b *book) canRead(principal, room string, now time.Time) bool {
+	m, ok := b.state.Member(principal)
+	if !ok {
+		return false
+	}
+	switch {
+	case room == "":
+		return true
+	case room == roomPrivate(m.Org):
+		return true
+	case room == talks.RoomPlenary:
+		return true
+	}
+	return b.state.CanRead(principal, room, now)
+}

@@ -1,0 +1,120 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// op describes one operation for registration.
+type op struct {
+	id, method, path, summary, tag string
+	authed                         bool
+	status                         int
+}
+
+func (s *Server) operation(o op) huma.Operation {
+	h := huma.Operation{
+		OperationID:  o.id,
+		Method:       o.method,
+		Path:         o.path,
+		Summary:      o.summary,
+		Tags:         []string{o.tag},
+		MaxBodyBytes: s.cfg.MaxBody,
+	}
+	if o.status != 0 {
+		h.DefaultStatus = o.status
+	}
+	if o.authed {
+		h.Security = []map[string][]string{{"bearer": {}}}
+	}
+	h.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
+		http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
+	return h
+}
+
+// register registers a handler whose errors go through problemOf.
+func register[I, O any](s *Server, o op, h func(ctx context.Context, in *I) (*O, error)) {
+	huma.Register(s.api, s.operation(o), func(ctx context.Context, in *I) (*O, error) {
+		start := time.Now()
+		out, err := h(ctx, in)
+		code := o.status
+		if code == 0 {
+			code = http.StatusOK
+		}
+		if err != nil {
+			p := s.problemOf(ctx, err)
+			code = p.Status
+			err = p
+		}
+		s.metrics.requests.WithLabelValues(o.id, http.StatusText(code)).Inc()
+		s.metrics.latency.WithLabelValues(o.id).Observe(time.Since(start).Seconds())
+		return out, err
+	})
+}
+
+// body wraps a response body.
+type body[T any] struct {
+	Body T
+}
+
+func reply[T any](v T, err error) (*body[T], error) {
+	if err != nil {
+		return nil, err
+	}
+	return &body[T]{Body: v}, nil
+}
+
+// routes registers every operation. The document at /v1/openapi.json (and api/openapi.yaml)
+// is generated from these registrations.
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	s.api = newAPI(s.mux, s.cfg.Version)
+
+	s.operationsRoutes()
+	s.directoryRoutes()
+	s.talksRoutes()
+	s.recordRoutes()
+
+	s.handler = withRemote(s.mux)
+}
+
+// operationsRoutes are the host's health, readiness and metrics.
+func (s *Server) operationsRoutes() {
+	type status struct {
+		Status string `json:"status"`
+	}
+	register(s, op{id: "healthz", method: http.MethodGet, path: "/healthz", summary: "Liveness: the process serves requests", tag: "operations"},
+		func(ctx context.Context, _ *struct{}) (*body[status], error) {
+			return &body[status]{Body: status{"ok"}}, nil
+		})
+	register(s, op{id: "readyz", method: http.MethodGet, path: "/readyz", summary: "Readiness: the store answers and the server is not shutting down", tag: "operations"},
+		func(ctx context.Context, _ *struct{}) (*body[status], error) {
+			if !s.ready.Load() {
+				return nil, problemf(probUnavailable, "the server is shutting down")
+			}
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := s.store.Ping(ctx); err != nil {
+				return nil, problemf(probUnavailable, "the store does not answer: %v", err)
+			}
+			return &body[status]{Body: status{"ready"}}, nil
+		})
+	metrics := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+	huma.Register(s.api, huma.Operation{
+		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"operations"},
+		Summary: "Prometheus metrics",
+		Responses: map[string]*huma.Response{"200": {
+			Description: "Metrics in the Prometheus text format.",
+			Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}},
+		}},
+	}, func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
+		return &huma.StreamResponse{Body: func(hc huma.Context) {
+			r, w := unwrapHuma(hc)
+			metrics.ServeHTTP(w, r)
+		}}, nil
+	})
+}

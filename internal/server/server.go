@@ -1,0 +1,329 @@
+// Package server is backchannel's HTTP API: it verifies what principals submit against the
+// talks' rules (package talks) and signatures (package seal), appends it to the talks' record
+// through a backchannel.Store, and serves the record back, as JSON, Server-Sent Events and C2SP
+// tlog-tiles. It never holds a key that opens a message.
+//
+// The API is described by api/openapi.yaml, generated from the operations registered here with
+// huma (code-first OpenAPI 3.1, request validation, RFC 9457 errors) so that the document
+// cannot drift from the code.
+package server
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/record"
+)
+
+// Config is the server's configuration. The zero value of every field but Host means its
+// default.
+type Config struct {
+	// Host is this host's name as principals reach it ("talks.example.org", "127.0.0.1:8080").
+	// It names the host in every checkpoint's origin and in every login signature. Required.
+	Host string
+	// MaxBody bounds a request body, in bytes. Default 4 MiB: a 1 MiB letter to 64 recipients.
+	MaxBody int64
+	// Rate is the sustained requests per second allowed to one principal (or, before login, to
+	// one address), and Burst the requests it may make at once. Defaults 200 and 400.
+	Rate  float64
+	Burst int
+	// MaxStreams bounds the event streams open at once, and MaxStreamsPerPrincipal those of one
+	// principal. Defaults 20,000 and 32.
+	MaxStreams             int
+	MaxStreamsPerPrincipal int
+	// TokenTTL is how long a bearer token lasts. Default 1 hour.
+	TokenTTL time.Duration
+	// ChallengeTTL is how long a login challenge may wait for its signature. Default 2 minutes.
+	ChallengeTTL time.Duration
+	// ClockSkew is how far a signed time may be from the server's clock. Default 5 minutes.
+	ClockSkew time.Duration
+	// KeepAlive is the interval of comments on an idle event stream. Default 25 seconds.
+	KeepAlive time.Duration
+	// Now is the server's clock. Default time.Now.
+	Now func() time.Time
+	// Version is reported in the OpenAPI document.
+	Version string
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxBody <= 0 {
+		c.MaxBody = 4 << 20
+	}
+	if c.Rate <= 0 {
+		c.Rate = 200
+	}
+	if c.Burst <= 0 {
+		c.Burst = 400
+	}
+	if c.MaxStreams <= 0 {
+		c.MaxStreams = 20000
+	}
+	if c.MaxStreamsPerPrincipal <= 0 {
+		c.MaxStreamsPerPrincipal = 32
+	}
+	if c.TokenTTL <= 0 {
+		c.TokenTTL = time.Hour
+	}
+	if c.ChallengeTTL <= 0 {
+		c.ChallengeTTL = 2 * time.Minute
+	}
+	if c.ClockSkew <= 0 {
+		c.ClockSkew = 5 * time.Minute
+	}
+	if c.KeepAlive <= 0 {
+		c.KeepAlive = 25 * time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+}
+
+// Signer signs checkpoints with the host's log key. The store calls it inside the transaction
+// that grows a log; the key itself lives in the store (as a host secret shared by every node),
+// so a Signer is made before the store is opened and given its key by New.
+type Signer struct {
+	host string
+	key  atomic.Pointer[record.LogKey]
+}
+
+// NewSigner returns a Signer for checkpoints of talks on host.
+func NewSigner(host string) *Signer { return &Signer{host: host} }
+
+// Sign implements backchannel.CheckpointSigner.
+func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) {
+	k := s.key.Load()
+	if k == nil {
+		return nil, errors.New("server: checkpoint signer has no key yet")
+	}
+	origin, err := record.Origin(s.host, talks)
+	if err != nil {
+		return nil, err
+	}
+	ns, err := k.Signer(origin)
+	if err != nil {
+		return nil, err
+	}
+	return record.SignCheckpoint(ns, record.Checkpoint{Origin: origin, Size: size, Hash: root})
+}
+
+// Server is the HTTP API.
+type Server struct {
+	cfg     Config
+	store   backchannel.Store
+	signer  *Signer
+	log     *slog.Logger
+	metrics *metrics
+	tokens  minter
+	logKey  *record.LogKey
+
+	api     huma.API
+	mux     *http.ServeMux
+	handler http.Handler
+
+	booksMu sync.Mutex
+	books   map[string]*book
+
+	creds   credCache
+	limits  *limiter
+	streams streamCounter
+	hub     *hub
+
+	ready atomic.Bool
+}
+
+// New builds a server on store. signer must be the Signer the store was opened with.
+func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signer, log *slog.Logger) (*Server, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("server: Config.Host is required")
+	}
+	if signer == nil || signer.host != cfg.Host {
+		return nil, errors.New("server: the signer must be NewSigner(cfg.Host)")
+	}
+	cfg.setDefaults()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:     cfg,
+		store:   store,
+		signer:  signer,
+		log:     log,
+		metrics: newMetrics(),
+		books:   make(map[string]*book),
+		limits:  newLimiter(cfg.Rate, cfg.Burst),
+	}
+	tokenKey, err := store.Secret(ctx, "token-key", randomBytes(32))
+	if err != nil {
+		return nil, fmt.Errorf("server: token key: %w", err)
+	}
+	s.tokens = minter{key: tokenKey}
+	seed, err := store.Secret(ctx, "log-key", randomBytes(ed25519.SeedSize))
+	if err != nil {
+		return nil, fmt.Errorf("server: log key: %w", err)
+	}
+	if len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("server: the stored log key is %d bytes, want %d", len(seed), ed25519.SeedSize)
+	}
+	if s.logKey, err = record.NewLogKey(ed25519.NewKeyFromSeed(seed)); err != nil {
+		return nil, err
+	}
+	signer.key.Store(s.logKey)
+	s.hub = newHub(store, log)
+	s.routes()
+	s.ready.Store(true)
+	return s, nil
+}
+
+func randomBytes(n int) func() ([]byte, error) {
+	return func() ([]byte, error) {
+		b := make([]byte, n)
+		_, err := rand.Read(b)
+		return b, err
+	}
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// OpenAPI returns the API's OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// Run watches the store for growth, to wake event streams, until ctx is done.
+func (s *Server) Run(ctx context.Context) { s.hub.run(ctx) }
+
+// SetReady sets what /readyz answers: a server shutting down stops being ready first, so a load
+// balancer takes it out of rotation before connections are closed.
+func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
+
+// NewAPI returns a huma API configured as the server's, on mux: for the server itself and for
+// generating the OpenAPI document.
+func newAPI(mux *http.ServeMux, version string) huma.API {
+	huma.NewError = newHumaError
+	cfg := huma.DefaultConfig("backchannel", version)
+	cfg.Info.Description = "A secure channel for indirect, mediated negotiation. Every body that " +
+		"matters is signed bytes (base64) in the formats of docs/protocol.md; errors are RFC 9457 " +
+		"problem details whose type is urn:backchannel:problem:<name> (docs/api.md)."
+	cfg.OpenAPIPath = "/v1/openapi"
+	cfg.DocsPath = ""
+	cfg.SchemasPath = ""
+	cfg.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		"bearer": {Type: "http", Scheme: "bearer", Description: "A token from POST /v1/auth/token."},
+	}
+	// No "$schema" links injected into responses: clients get exactly the documented bodies.
+	cfg.CreateHooks = nil
+	return humago.New(mux, cfg)
+}
+
+// book returns the book of a talks, replaying its record on first use.
+func (s *Server) book(ctx context.Context, id string) (*book, error) {
+	s.booksMu.Lock()
+	b, ok := s.books[id]
+	if !ok {
+		b = &book{id: id}
+		s.books[id] = b
+	}
+	s.booksMu.Unlock()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.state != nil {
+		return b, nil
+	}
+	if err := s.rebuild(ctx, b, func(from int64) ([]backchannel.Event, error) {
+		return s.store.Events(ctx, id, from, 1024)
+	}); err != nil {
+		s.dropBook(id)
+		return nil, err
+	}
+	if b.state == nil {
+		s.dropBook(id)
+		return nil, problemf(probUnknownTalks, "no talks %q on this host", id)
+	}
+	return b, nil
+}
+
+// rebuild replays a record into an empty book, page by page.
+func (s *Server) rebuild(ctx context.Context, b *book, page func(from int64) ([]backchannel.Event, error)) error {
+	b.reset()
+	for {
+		evs, err := page(b.size)
+		if err != nil {
+			return err
+		}
+		if len(evs) == 0 {
+			return nil
+		}
+		for _, e := range evs {
+			if err := b.replay(e); err != nil {
+				s.log.ErrorContext(ctx, "record does not replay", "talks", b.id, "err", err)
+				return err
+			}
+		}
+	}
+}
+
+// catchUp brings a book level with the log inside an append transaction: another node may have
+// appended, or an earlier transaction may have failed after the book moved ahead.
+func (s *Server) catchUp(b *book, tx backchannel.AppendTx) error {
+	if b.size == tx.Size() && b.state != nil {
+		return nil
+	}
+	if b.size < tx.Size() && b.state != nil {
+		evs, err := tx.Events(b.size)
+		if err != nil {
+			return err
+		}
+		for _, e := range evs {
+			if err := b.replay(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	evs, err := tx.Events(0)
+	if err != nil {
+		return err
+	}
+	return s.rebuild(context.Background(), b, func(from int64) ([]backchannel.Event, error) {
+		if from == 0 {
+			return evs, nil
+		}
+		return nil, nil
+	})
+}
+
+// dropBook forgets a book, to be rebuilt from the record on next use.
+func (s *Server) dropBook(id string) {
+	s.booksMu.Lock()
+	delete(s.books, id)
+	s.booksMu.Unlock()
+}
+
+// published reports whether the credential is on the book's record. The trust may know a
+// credential that is not (verified for a submission that was then refused); only what is on
+// the record counts, so that the record alone verifies.
+func (b *book) published(id interface{ String() string }) bool {
+	return b.onRecord[id.String()]
+}
+
+func (b *book) markPublished(id interface{ String() string }) {
+	if b.onRecord == nil {
+		b.onRecord = make(map[string]bool)
+	}
+	b.onRecord[id.String()] = true
+}
