@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/internal/server"
+)
+
+// serveConfig is the configuration of backchannel serve: its flags, each also settable from
+// BACKCHANNEL_<NAME>. The defaults run a server on loopback with an embedded store.
+type serveConfig struct {
+	Addr  string // address to listen on
+	Data  string // data directory of the embedded store; "" for the XDG default
+	Store string // sqlite:, sqlite:/path/to/file.db or postgres://...
+	Host  string // name of the host in checkpoints and logins; "" for the address listened on
+
+	MaxBody                byteSize
+	Rate                   float64
+	Burst                  int
+	MaxStreams             int
+	MaxStreamsPerPrincipal int
+	TokenTTL               time.Duration
+	ShutdownTimeout        time.Duration
+
+	LogLevel  slog.Level
+	LogFormat string
+}
+
+func serveCommand(e *env) *cobra.Command {
+	cfg := serveConfig{
+		Addr:                   "127.0.0.1:8080",
+		Store:                  "sqlite:",
+		MaxBody:                4 << 20,
+		Rate:                   200,
+		Burst:                  400,
+		MaxStreams:             20000,
+		MaxStreamsPerPrincipal: 32,
+		TokenTTL:               time.Hour,
+		ShutdownTimeout:        10 * time.Second,
+		LogLevel:               slog.LevelInfo,
+		LogFormat:              "text",
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the backchannel server",
+		Long: "serve runs the backchannel HTTP API until it receives SIGINT or SIGTERM, then stops\n" +
+			"taking requests, lets those in flight finish, and closes the store.\n\n" +
+			"It prints \"backchannel: listening on http://ADDR\" to stdout once it serves, and logs\n" +
+			"to stderr.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), e, cfg, cmd.CommandPath())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "`address` to listen on (port 0 picks a free port)")
+	f.StringVar(&cfg.Data, "data", "", "`directory` of the embedded store, created if missing (default $XDG_DATA_HOME/backchannel or ~/.local/share/backchannel)")
+	f.StringVar(&cfg.Store, "store", cfg.Store, "the store: sqlite: (in --data), sqlite:/path/to/file.db, or postgres://user@host/db")
+	f.StringVar(&cfg.Host, "host", "", "`name` of this host in checkpoints and logins, as clients reach it (default the address listened on)")
+	f.Var(&cfg.MaxBody, "max-body", "largest request body (bytes, or with a KiB, MiB or GiB suffix)")
+	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "sustained requests per second of one principal (or address, before login)")
+	f.IntVar(&cfg.Burst, "burst", cfg.Burst, "requests one principal may make at once")
+	f.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "event streams open at once")
+	f.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", cfg.MaxStreamsPerPrincipal, "event streams one principal may open at once")
+	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "how long a login token lasts")
+	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long requests in flight may take to finish at shutdown")
+	f.Var((*levelValue)(&cfg.LogLevel), "log-level", "log `level`: debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log `format`: text or json")
+	return cmd
+}
+
+// check refuses a configuration that cannot run.
+func (cfg *serveConfig) check(path string) error {
+	switch {
+	case cfg.LogFormat != "text" && cfg.LogFormat != "json":
+		return usagef(path, "--log-format %q: want text or json", cfg.LogFormat)
+	case cfg.MaxBody <= 0:
+		return usagef(path, "--max-body must be positive")
+	case cfg.Rate <= 0 || cfg.Burst <= 0:
+		return usagef(path, "--rate and --burst must be positive")
+	case cfg.MaxStreams <= 0 || cfg.MaxStreamsPerPrincipal <= 0:
+		return usagef(path, "--max-streams and --max-streams-per-principal must be positive")
+	case cfg.TokenTTL <= 0:
+		return usagef(path, "--token-ttl must be positive")
+	case cfg.ShutdownTimeout <= 0:
+		return usagef(path, "--shutdown-timeout must be positive")
+	}
+	return nil
+}
+
+// dataDir returns the data directory: --data, or the XDG default.
+func (cfg *serveConfig) dataDir(e *env) (string, error) {
+	if cfg.Data != "" {
+		return cfg.Data, nil
+	}
+	if x := e.getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "backchannel"), nil
+	}
+	if home := e.getenv("HOME"); home != "" {
+		return filepath.Join(home, ".local", "share", "backchannel"), nil
+	}
+	return "", withHint(errors.New("no data directory: neither XDG_DATA_HOME nor HOME is set"),
+		"choose one with --data or %sDATA", envPrefix)
+}
+
+// serve runs the server until ctx is done.
+func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
+	if err := cfg.check(path); err != nil {
+		return err
+	}
+	sp, err := parseStore(cfg.Store)
+	if err != nil {
+		return usage(withHint(err, "run '%s --help' for usage", path))
+	}
+	if sp.kind == "sqlite" && sp.path == "" {
+		dir, err := cfg.dataDir(e)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return withHint(fmt.Errorf("data directory: %w", err), "choose another with --data")
+		}
+		sp.resolveData(dir)
+	}
+	log := newLogger(e, cfg)
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return withHint(err, "another process listens on %s: choose another address with --addr", cfg.Addr)
+		}
+		return withHint(err, "check --addr %q", cfg.Addr)
+	}
+	defer ln.Close()
+	host := cfg.Host
+	if host == "" {
+		host = ln.Addr().String()
+	}
+
+	signer := server.NewSigner(host)
+	st, err := openStore(ctx, sp, signer, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+	srv, err := server.New(ctx, server.Config{
+		Host:                   host,
+		MaxBody:                int64(cfg.MaxBody),
+		Rate:                   cfg.Rate,
+		Burst:                  cfg.Burst,
+		MaxStreams:             cfg.MaxStreams,
+		MaxStreamsPerPrincipal: cfg.MaxStreamsPerPrincipal,
+		TokenTTL:               cfg.TokenTTL,
+		Version:                version(),
+	}, st, signer, log)
+	if err != nil {
+		return err
+	}
+	verifier, err := logKeyVerifier(srv.Handler())
+	if err != nil {
+		return err
+	}
+
+	// Every request's context descends from base, which lives until the server has shut down;
+	// event streams end earlier, when shutdown begins (see streamEnder).
+	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	var streams streamEnder
+	hs := &http.Server{
+		Handler:           streams.wrap(srv.Handler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: event streams stay open for hours.
+		BaseContext: func(net.Listener) context.Context { return base },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	runCtx, stopRun := context.WithCancel(base)
+	defer stopRun()
+	go srv.Run(runCtx)
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	url := "http://" + ln.Addr().String()
+	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", verifier)
+	e.printf("listening on %s", url)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	}
+
+	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	srv.SetReady(false)
+	streams.end()
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	cancelBase()
+	if err != nil {
+		log.Warn("requests still in flight at the shutdown timeout were cut off", "err", err)
+		hs.Close()
+	}
+	<-served
+	log.Info("stopped")
+	return nil
+}
+
+// newLogger returns the structured logger on stderr.
+func newLogger(e *env, cfg serveConfig) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(e.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, opts))
+}
+
+// logKeyVerifier asks h for the host's log key, as a client would: the server does not export
+// it otherwise.
+func logKeyVerifier(h http.Handler) (string, error) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest(http.MethodGet, "/v1/log-key", nil)
+	r.RemoteAddr = "127.0.0.1:0"
+	h.ServeHTTP(w, r)
+	var k api.LogKey
+	if w.Code != http.StatusOK {
+		return "", fmt.Errorf("log key: %s: %s", w.Result().Status, strings.TrimSpace(w.Body.String()))
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &k); err != nil {
+		return "", fmt.Errorf("log key: %w", err)
+	}
+	return k.Verifier, nil
+}
+
+// byteSize is a flag value in bytes, written as a number with an optional KiB, MiB or GiB
+// suffix.
+type byteSize int64
+
+var byteUnits = []struct {
+	suffix string
+	n      int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+func (b *byteSize) String() string {
+	for _, u := range byteUnits {
+		if int64(*b) != 0 && int64(*b)%u.n == 0 {
+			return strconv.FormatInt(int64(*b)/u.n, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(*b), 10)
+}
+
+func (b *byteSize) Set(s string) error {
+	mult := int64(1)
+	num := strings.TrimSpace(s)
+	for _, u := range byteUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			mult, num = u.n, strings.TrimSpace(n)
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not a size in bytes (such as 4194304 or 4MiB)", s)
+	}
+	*b = byteSize(n * mult)
+	return nil
+}
+
+func (b *byteSize) Type() string { return "size" }
+
+// levelValue is a log level flag.
+type levelValue slog.Level
+
+func (l *levelValue) String() string { return strings.ToLower(slog.Level(*l).String()) }
+
+func (l *levelValue) Set(s string) error {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("%q is not a log level (debug, info, warn or error)", s)
+	}
+	*l = levelValue(lv)
+	return nil
+}
+
+func (l *levelValue) Type() string { return "level" }
