@@ -123,7 +123,8 @@ type Store interface {
 	// Append does. It returns ErrExists if the talks exists.
 	CreateTalks(ctx context.Context, id string, members []string, fn func(tx AppendTx) error) ([]Event, Checkpoint, error)
 
-	// Append runs fn inside a transaction that holds the talks' log exclusively, appends the
+	// Append runs fn exactly once inside a transaction that holds the talks' log exclusively,
+	// appends the
 	// events fn added with tx.Append, stores their Merkle hashes and a checkpoint signed for the
 	// new size, and commits. If fn returns an error, nothing fn did is stored and Append returns
 	// that error. Append returns ErrNotFound for an unknown talks. On any error the caller must
@@ -177,9 +178,9 @@ type Store interface {
 	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
 
 	// Watch returns a channel that receives a Notice after every commit that grows a log, from
-	// any node on the same database, until ctx is done. Notices may be coalesced or, under
-	// load, dropped: a watcher reads the events themselves from the store, which stays the one
-	// source of truth.
+	// any node on the same database, until ctx is done. Notices may be coalesced and may
+	// repeat (after a reconnection a store may announce again what may have been missed): a
+	// watcher reads the events themselves from the store, which stays the one source of truth.
 	Watch(ctx context.Context) <-chan Notice
 
 	// Ping checks that the store can serve requests.

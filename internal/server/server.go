@@ -198,6 +198,13 @@ func randomBytes(n int) func() ([]byte, error) {
 	}
 }
 
+// ObserveCommit records one durable store commit that carried the given number of appends: the
+// store's OnCommit hook, for the group-commit metrics.
+func (s *Server) ObserveCommit(appends int, took time.Duration) {
+	s.metrics.commitBatch.Observe(float64(appends))
+	s.metrics.commitTime.Observe(took.Seconds())
+}
+
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 

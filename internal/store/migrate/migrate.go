@@ -74,9 +74,6 @@ func Apply(ctx context.Context, db *sql.DB, fsys fs.FS, opt Options) (int, error
 	if err != nil {
 		return 0, err
 	}
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return 0, fmt.Errorf("create schema_version: %w", err)
-	}
 	for {
 		done, v, err := step(ctx, db, ms, opt)
 		if err != nil || done {
@@ -96,6 +93,10 @@ func step(ctx context.Context, db *sql.DB, ms []Migration, opt Options) (done bo
 		if _, err := tx.ExecContext(ctx, opt.Lock); err != nil {
 			return false, 0, fmt.Errorf("lock schema: %w", err)
 		}
+	}
+	// Created under the lock: two processes creating it at once can collide in PostgreSQL.
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return false, 0, fmt.Errorf("create schema_version: %w", err)
 	}
 	var cur sql.NullInt64
 	if err := tx.QueryRowContext(ctx, `SELECT MAX(version) FROM schema_version`).Scan(&cur); err != nil {
