@@ -20,7 +20,7 @@ import (
 // world is a real server on loopback with its embedded store, and the organisations and
 // principals of a scenario, each principal a real client.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	ctx    context.Context
 	url    string
 	host   string
@@ -30,7 +30,7 @@ type world struct {
 	people map[string]*client.Client
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -58,7 +58,7 @@ func newWorld(t *testing.T) *world {
 		roots: make(map[string]*seal.Root), people: make(map[string]*client.Client)}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
