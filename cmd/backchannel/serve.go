@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/server"
+	"github.com/backchannel/backchannel/record"
 )
 
 // serveConfig is the configuration of backchannel serve: its flags, each also settable from
@@ -152,9 +154,19 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	if host == "" {
 		host = ln.Addr().String()
 	}
+	// The host names every checkpoint's origin: refuse now a name no checkpoint could carry
+	// (an IPv6 address, upper case) rather than every append later.
+	if _, err := record.Origin(host, "talks"); err != nil {
+		if cfg.Host == "" {
+			return withHint(fmt.Errorf("the address listened on, %s, cannot name this host: %w", host, err),
+				"give the name clients reach this server by with --host")
+		}
+		return usagef(path, "--host %q: %v", host, err)
+	}
 
 	signer := server.NewSigner(host)
-	st, err := openStore(ctx, sp, signer, log)
+	var commits commitMetrics
+	st, err := openStore(ctx, sp, signer, commits.observe, log)
 	if err != nil {
 		return err
 	}
@@ -176,6 +188,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	if err != nil {
 		return err
 	}
+	commits.srv.Store(srv)
 	verifier, err := logKeyVerifier(srv.Handler())
 	if err != nil {
 		return err
@@ -224,6 +237,17 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	<-served
 	log.Info("stopped")
 	return nil
+}
+
+// commitMetrics forwards the store's commits to the server's metrics. The store is opened
+// before the server exists (the server keeps its keys in the store), so the hook given to the
+// store finds the server here once it is built; nothing commits in between.
+type commitMetrics struct{ srv atomic.Pointer[server.Server] }
+
+func (c *commitMetrics) observe(appends int, took time.Duration) {
+	if s := c.srv.Load(); s != nil {
+		s.ObserveCommit(appends, took)
+	}
 }
 
 // newLogger returns the structured logger on stderr.

@@ -97,6 +97,8 @@ func TestServeBadFlags(t *testing.T) {
 			message: `--log-format "yaml"`},
 		{name: "unknown store", args: []string{"serve", "--data", data, "--store", "mysql://db"}, code: 2,
 			message: `store "mysql://db"`},
+		{name: "bad host", args: []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--host", "Talks.Example.org"}, code: 2,
+			message: `--host "Talks.Example.org"`},
 		{name: "address in use", args: []string{"serve", "--data", data, "--addr", busy.Addr().String()}, code: 1,
 			message: "address already in use", hint: "choose another address with --addr"},
 		{name: "postgres unreachable", args: []string{"serve", "--addr", "127.0.0.1:0", "--store", "postgres://backchannel:secret@127.0.0.1:1/backchannel?connect_timeout=5"}, code: 1,

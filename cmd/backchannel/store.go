@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/server"
@@ -69,17 +70,18 @@ func redact(s string) string {
 	return u.Redacted()
 }
 
-// openStore opens the store, with signer signing its checkpoints.
-func openStore(ctx context.Context, sp storeSpec, signer *server.Signer, log *slog.Logger) (backchannel.Store, error) {
+// openStore opens the store, with signer signing its checkpoints and onCommit told of each
+// commit.
+func openStore(ctx context.Context, sp storeSpec, signer *server.Signer, onCommit func(int, time.Duration), log *slog.Logger) (backchannel.Store, error) {
 	switch sp.kind {
 	case "sqlite":
-		st, err := sqlite.Open(ctx, sqlite.Config{Path: sp.path, Signer: signer.Sign})
+		st, err := sqlite.Open(ctx, sqlite.Config{Path: sp.path, Signer: signer.Sign, OnCommit: onCommit})
 		if err != nil {
 			return nil, withHint(err, "check that the directory of %s is writable, or choose another with --data or --store", sp.path)
 		}
 		return st, nil
 	case "postgres":
-		return openPostgres(ctx, sp.url, signer, log)
+		return openPostgres(ctx, sp.url, signer, onCommit, log)
 	}
 	return nil, errors.New("store: unknown kind " + sp.kind)
 }
