@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -31,8 +32,10 @@ func (s *Server) operation(o op) huma.Operation {
 	if o.authed {
 		h.Security = []map[string][]string{{"bearer": {}}}
 	}
+	// 503: problemOf answers unavailable when the store is closed or the request is cancelled.
 	h.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
-		http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests}
+		http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests,
+		http.StatusServiceUnavailable}
 	return h
 }
 
@@ -78,8 +81,21 @@ func (s *Server) routes() {
 	s.directoryRoutes()
 	s.talksRoutes()
 	s.recordRoutes()
+	documentWildcards(s.api.OpenAPI())
 
 	s.handler = withRemote(s.mux)
+}
+
+// documentWildcards renames the paths of the document whose last segment is a wildcard of
+// several segments, which Go's mux writes {name...}: in OpenAPI a path template names exactly
+// its parameters, so "/log/{path...}" is documented as "/log/{path}".
+func documentWildcards(doc *huma.OpenAPI) {
+	for p, item := range doc.Paths {
+		if strings.HasSuffix(p, "...}") {
+			delete(doc.Paths, p)
+			doc.Paths[strings.TrimSuffix(p, "...}")+"}"] = item
+		}
+	}
 }
 
 // operationsRoutes are the host's health, readiness and metrics.
