@@ -53,6 +53,17 @@ func (e *Event) Entry() []byte {
 	return append(b, h[:]...)
 }
 
+// ParseEntry returns the event type and hash that a record leaf names: the inverse of
+// Event.Entry, for a party reading the log's entry tiles.
+func ParseEntry(entry []byte) (typ string, h EventHash, ok bool) {
+	if len(entry) < 2 || entry[0] != entryVersion || len(entry) != 2+int(entry[1])+len(h) {
+		return "", h, false
+	}
+	n := int(entry[1])
+	copy(h[:], entry[2+n:])
+	return string(entry[2 : 2+n]), h, true
+}
+
 // Checkpoint is a signed statement of a talks' log at some size: the C2SP signed note, as the
 // log signed it, with any cosignatures that parties have added.
 type Checkpoint struct {

@@ -179,6 +179,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 		return nil, fmt.Errorf("%w: talks %s: %v", ErrRecord, talksID, err)
 	}
 	var fresh []*Message
+	seen := make(map[int64]bool)
 	for from := b.Size; from < cp.Size; {
 		var page api.EventPage
 		q := fmt.Sprintf("/v1/talks/%s/events?from=%d&limit=1000", url.PathEscape(talksID), from)
@@ -193,6 +194,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 			if string(e.Entry()) != string(entries[ae.Index-b.Size]) {
 				return nil, fmt.Errorf("%w: talks %s: event %d is not the one the log committed to (altered by the host)", ErrRecord, talksID, ae.Index)
 			}
+			seen[ae.Index] = true
 			m, err := c.replay(b, e)
 			if err != nil {
 				return nil, fmt.Errorf("%w: talks %s: event %d (%s): %v", ErrRecord, talksID, ae.Index, ae.Type, err)
@@ -205,6 +207,15 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 			break
 		}
 		from = page.Next
+	}
+	// Events of every member (acts, roots, credentials, statements...) must all have been
+	// served: the verified entries name each event's type, so a host that withholds one is
+	// caught even though it cannot be made to show rooms the principal does not sit in.
+	for i, entry := range entries {
+		index := b.Size + int64(i)
+		if typ, _, ok := backchannel.ParseEntry(entry); ok && sharedTypes[typ] && !seen[index] {
+			return nil, fmt.Errorf("%w: talks %s: the host withheld event %d, a %s every member may read", ErrRecord, talksID, index, typ)
+		}
 	}
 	b.Size = cp.Size
 	if err := c.cosign(ctx, b); err != nil {
@@ -237,6 +248,12 @@ func (c *Client) cosign(ctx context.Context, b *Book) error {
 		return errf("cosignature note without signature")
 	}
 	return c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, api.Cosign{Size: latest.Size, Signature: sig}, nil)
+}
+
+// sharedTypes are the event types every member of the talks may read.
+var sharedTypes = map[string]bool{
+	"charter": true, "root": true, "credential": true, "revocation": true,
+	"act": true, "standing": true, "statement": true,
 }
 
 // replay applies one verified event to the book and returns the message it carried for this
