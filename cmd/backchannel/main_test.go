@@ -40,7 +40,11 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "backchannel")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		args := []string{"build", "-o", binPath}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		out, err := exec.Command("go", append(args, ".")...).CombinedOutput()
 		if err != nil {
 			binErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -113,7 +117,12 @@ func startServe(t *testing.T, args ...string) *process {
 		p.err = p.cmd.Wait()
 		close(p.done)
 	}()
-	t.Cleanup(func() { p.kill() })
+	t.Cleanup(func() {
+		p.kill()
+		if strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
+			t.Errorf("the server had a data race:\n%s", p.stderr)
+		}
+	})
 	select {
 	case p.url = <-urls:
 		return p
