@@ -1,0 +1,144 @@
+package keystore_test
+
+import (
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/backchannel/backchannel/internal/keystore"
+	"github.com/backchannel/backchannel/seal"
+)
+
+func newStore(t *testing.T) *keystore.Store {
+	t.Helper()
+	s, err := keystore.Open(filepath.Join(t.TempDir(), "ks"), keystore.WithWorkFactor(keystore.MinWorkFactor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestRootRoundTripsUnderItsPassphraseOnly(t *testing.T) {
+	s := newStore(t)
+	r, err := seal.NewRoot(rand.Reader, "us")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.CreateOrganisation(r, "United States", "correct horse", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.SafetyNum != r.Public().Fingerprint().String() {
+		t.Fatalf("safety number %q", o.SafetyNum)
+	}
+	got, err := s.Root("us", "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Marshal()) != string(r.Marshal()) {
+		t.Fatal("the root read back differs")
+	}
+	if _, err := s.Root("us", "wrong"); !errors.Is(err, keystore.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: err = %v", err)
+	}
+	if _, err := s.CreateOrganisation(r, "again", "x", time.Now()); !errors.Is(err, keystore.ErrExists) {
+		t.Fatalf("second create: err = %v", err)
+	}
+	if _, err := s.Root("ir", "x"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("unknown organisation: err = %v", err)
+	}
+}
+
+func TestFilesArePrivate(t *testing.T) {
+	s := newStore(t)
+	r, _ := seal.NewRoot(rand.Reader, "om")
+	if _, err := s.CreateOrganisation(r, "Oman", "pw", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	err := filepath.Walk(s.Dir(), func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if fi.IsDir() {
+			want = 0o700
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(s.Dir(), "orgs", "om", "root.age"))
+	if string(b[:22]) != "age-encryption.org/v1\n" {
+		t.Fatalf("root file does not start with the age header: %q", b[:22])
+	}
+}
+
+func TestRotationKeepsTheRetiredIdentity(t *testing.T) {
+	s := newStore(t)
+	r, _ := seal.NewRoot(rand.Reader, "us")
+	if _, err := s.CreateOrganisation(r, "United States", "pw", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	issue := func(serial uint64) *seal.Identity {
+		id, err := seal.NewIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		cr, err := r.Issue(seal.Credential{Principal: "envoy", Name: "Envoy", Title: "Special Envoy", Rank: 3,
+			IdentityKey: id.IdentityKey(), EncryptionKey: id.EncryptionKey(), Serial: serial,
+			NotBefore: now, NotAfter: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := id.SetCredential(cr); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveIdentity(id, "pw"); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	issue(1)
+	second := issue(2)
+	p, err := s.Principal("us", "envoy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Credentials) != 2 || p.Current().Serial != 2 {
+		t.Fatalf("credentials %v", p.Credentials)
+	}
+	id, err := s.Identity("us", "envoy", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id.Credential().ID() != second.Credential().ID() {
+		t.Fatal("the current identity is not the rotated one")
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), "principals", "us", "envoy", "retired", "1.age")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServerKeyIsAFileName(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":        "127.0.0.1_8080",
+		"https://Backchannel.example/": "https_backchannel.example",
+		"http://[::1]:80":              "__1_80",
+	} {
+		got, err := keystore.ServerKey(in)
+		if err != nil || got != want {
+			t.Errorf("ServerKey(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := keystore.ServerKey("ftp://x"); err == nil {
+		t.Error("ftp URL accepted")
+	}
+}
