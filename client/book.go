@@ -99,6 +99,25 @@ func (c *Client) Expect(talksID, org, fingerprint string) {
 	b.Expected[org] = fingerprint
 }
 
+// RestoreVerifier gives the client the verifier of talks saved from an earlier run (the
+// record.Verifier state), before its first Sync of them: the client then accepts only
+// checkpoints consistent with the ones it verified and cosigned then, so a host that rewrites
+// history between two runs of a command-line client is caught as it would be within one.
+func (c *Client) RestoreVerifier(talksID string, v *record.Verifier) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.books[talksID]
+	if b == nil {
+		b = &Book{ID: talksID}
+		c.books[talksID] = b
+	}
+	b.Verifier = v
+}
+
+// LogTiles returns a reader of the talks' log served as tlog-tiles, authenticated as the
+// client's principal: what an export needs to prove entries against a checkpoint.
+func (c *Client) LogTiles(talksID string) *record.TileClient { return c.tiles(talksID) }
+
 // authTransport adds the bearer token to the tile client's requests.
 type authTransport struct {
 	c    *Client
