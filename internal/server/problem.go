@@ -137,7 +137,10 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 		switch r.Rule {
 		case talks.ErrMalformed:
 			status = http.StatusBadRequest
-		case talks.ErrNotMember, talks.ErrNotInRoom, talks.ErrNotAllowedToPropose, talks.ErrRankBelowLevel:
+		case talks.ErrNotMember, talks.ErrNoAuthority, talks.ErrNotAVoter, talks.ErrNotInRoom,
+			talks.ErrNotAllowedToPropose, talks.ErrRankBelowLevel:
+			// Who may act, not the state of the talks: the same request from someone else
+			// would be accepted.
 			status = http.StatusForbidden
 		}
 		p = &Problem{Type: ProblemTypePrefix + r.Rule.Name, Title: r.Rule.Text, Status: status, Detail: err.Error()}
