@@ -18,6 +18,9 @@ type metrics struct {
 	commitBatch  prometheus.Histogram // appends per store commit
 	commitTime   prometheus.Histogram
 	authFailures *prometheus.CounterVec
+	// recordConflicts counts checkpoints refused because the stored record conflicts with a
+	// party's cosignature: storage was altered or rolled back under the server.
+	recordConflicts prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -59,8 +62,12 @@ func newMetrics() *metrics {
 			Name: "backchannel_auth_failures_total",
 			Help: "Failed authentications, by reason.",
 		}, []string{"reason"}),
+		recordConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backchannel_record_conflicts_total",
+			Help: "Checkpoints refused because the stored record conflicts with a party's cosignature.",
+		}),
 	}
-	r.MustRegister(m.requests, m.latency, m.accepted, m.refused, m.openStreams, m.commitBatch, m.commitTime, m.authFailures,
+	r.MustRegister(m.requests, m.latency, m.accepted, m.refused, m.openStreams, m.commitBatch, m.commitTime, m.authFailures, m.recordConflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

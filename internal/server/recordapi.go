@@ -98,6 +98,9 @@ func (s *Server) presented(ctx context.Context, id string) (*storeLog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkNotConflicting(ctx, id, cp); err != nil {
+		return nil, err
+	}
 	cos, err := s.store.Cosignatures(ctx, id, cp.Size)
 	if err != nil {
 		return nil, err

@@ -144,6 +144,10 @@ type Server struct {
 	streams streamCounter
 	hub     *hub
 
+	// conflicts caches the check of each talks' latest checkpoint against the stored
+	// cosignatures (cosign_conflict.go).
+	conflicts conflictChecks
+
 	ready atomic.Bool
 }
 
