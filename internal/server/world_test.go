@@ -31,6 +31,7 @@ type person struct {
 	id        *seal.Identity
 	cred      *seal.Credential
 	token     string
+	seq       uint64 // the sequence number of its last envelope
 }
 
 // now is the time a principal signs: the server's clock, to the millisecond.
