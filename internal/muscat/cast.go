@@ -86,7 +86,9 @@ func (p *player) setUp() error {
 		if err != nil {
 			return err
 		}
-		if _, err := anon.RegisterOrganisation(p.ctx, root.Public(), o.name); err != nil {
+		if _, err := anon.RegisterOrganisation(p.ctx, root.Public(), o.name); client.IsProblem(err, "exists") {
+			return fmt.Errorf("muscat: %s (%s) is already registered on this host: the scenario needs a fresh host", o.name, o.id)
+		} else if err != nil {
 			return fmt.Errorf("muscat: registering %s: %w", o.name, err)
 		}
 		p.roots[o.id] = root

@@ -103,11 +103,14 @@ type Step struct {
 	At       time.Time `json:"at"`
 }
 
-// String renders the step for a terminal: one line, then the mediator and what was verified
-// on lines of their own.
-func (s Step) String() string {
+// String renders the step for a terminal: its number and what happened on one line, then the
+// mediator, what was verified and why a refusal or flag was made on lines of their own.
+func (s Step) String() string { return fmt.Sprintf("%2d. %s", s.Number, s.entry()) }
+
+// entry is String without the step's number.
+func (s Step) entry() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%2d. %s %s: %s", s.Number, s.Actor, s.Detail, s.Outcome)
+	fmt.Fprintf(&b, "%s %s: %s", s.Actor, s.Detail, s.Outcome)
 	if s.Problem != "" {
 		fmt.Fprintf(&b, " (%s)", s.Problem)
 	}
@@ -124,6 +127,22 @@ func (s Step) String() string {
 		fmt.Fprintf(&b, "\n      why: %s", s.Reason)
 	}
 	return b.String()
+}
+
+// Narrator returns a narrate function for Play that writes a transcript to w: the number and
+// title of each step of the scenario as it begins, then one entry for each Step.
+func Narrator(w io.Writer) func(Step) {
+	last := -1
+	return func(s Step) {
+		if s.Number != last {
+			if last >= 0 {
+				fmt.Fprintln(w)
+			}
+			fmt.Fprintf(w, "%d. %s\n", s.Number, s.Title)
+			last = s.Number
+		}
+		fmt.Fprintf(w, "    %s\n", strings.ReplaceAll(s.entry(), "\n", "\n    "))
+	}
 }
 
 // The sources of a refusal.

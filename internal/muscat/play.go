@@ -49,6 +49,8 @@ type player struct {
 	// motion id.
 	what     map[string]string
 	proposer map[string]*person
+	// motionChange is each motion's change, by talks and motion id.
+	motionChange map[string]talks.Change
 	// offRecord counts, by talks and member handle, the envelopes a member's client flagged
 	// that the host never carried.
 	offRecord map[string]int
@@ -67,7 +69,8 @@ func Play(ctx context.Context, baseURL string, opts Options, narrate func(Step))
 		ctx: ctx, base: strings.TrimRight(baseURL, "/"), opts: opts, now: opts.Clock, rand: opts.Rand, narrate: narrate,
 		res:   &Result{Host: strings.TrimRight(baseURL, "/")},
 		roots: make(map[string]*seal.Root), people: make(map[string]*person),
-		what: make(map[string]string), proposer: make(map[string]*person), offRecord: make(map[string]int),
+		what: make(map[string]string), proposer: make(map[string]*person), motionChange: make(map[string]talks.Change),
+		offRecord: make(map[string]int),
 	}
 	if p.now == nil {
 		p.now = time.Now
@@ -119,12 +122,21 @@ func (p *player) fail(s Step, err error) error {
 	return fmt.Errorf("muscat: step %d (%s): %s %s: %w", p.number, p.title, s.Actor, s.Detail, err)
 }
 
-// call makes one submission and checks it against the script: want is "" when the host must
-// accept it, or the problem it must refuse it with. The step comes back filled in, not yet
-// narrated. A refusal by the host goes on the list of refusals.
-func (p *player) call(s Step, want string, fn func() (api.Accepted, error)) (Step, api.Accepted, error) {
+// expect is what the script expects of a submission: acceptance (the zero value), or the
+// host's refusal with a problem, and what the refusal is of, in words.
+type expect struct{ problem, what string }
+
+// accepted expects the host to accept a submission.
+var accepted expect
+
+// refused expects the host to refuse a submission with problem; what names what it refuses.
+func refused(problem, what string) expect { return expect{problem, what} }
+
+// call makes one submission and checks it against the script. The step comes back filled in,
+// not yet narrated. A refusal by the host goes on the list of refusals.
+func (p *player) call(s Step, want expect, fn func() (api.Accepted, error)) (Step, api.Accepted, error) {
 	acc, err := fn()
-	if want == "" {
+	if want.problem == "" {
 		if err != nil {
 			return s, acc, p.fail(s, err)
 		}
@@ -132,19 +144,19 @@ func (p *player) call(s Step, want string, fn func() (api.Accepted, error)) (Ste
 		return s, acc, nil
 	}
 	var prob *client.Problem
-	if !errors.As(err, &prob) || prob.Name() != want {
-		return s, acc, p.fail(s, fmt.Errorf("the host should have refused it with %q, but answered %v", want, err))
+	if !errors.As(err, &prob) || prob.Name() != want.problem {
+		return s, acc, p.fail(s, fmt.Errorf("the host should have refused it with %q, but answered %v", want.problem, err))
 	}
-	s.Outcome, s.Problem, s.Reason = OutcomeRefused, want, prob.Detail
+	s.Outcome, s.Problem, s.Reason = OutcomeRefused, want.problem, prob.Detail
 	s.At = p.now().UTC().Truncate(time.Millisecond)
 	p.res.Refusals = append(p.res.Refusals, Refusal{
-		Talks: s.Talks, What: s.Detail, Motion: s.Motion, From: s.Actor, Problem: want, Source: SourceHost, At: s.At,
+		Talks: s.Talks, What: want.what, Motion: s.Motion, From: s.Actor, Problem: want.problem, Source: SourceHost, At: s.At,
 	})
 	return s, acc, nil
 }
 
 // do is call, then narrates the step.
-func (p *player) do(who *person, talksID, action, detail, want string, fn func() (api.Accepted, error)) (api.Accepted, error) {
+func (p *player) do(who *person, talksID, action, detail string, want expect, fn func() (api.Accepted, error)) (api.Accepted, error) {
 	s, acc, err := p.call(Step{Actor: who.Actor, Action: action, Detail: detail, Talks: talksID}, want, fn)
 	if err != nil {
 		return acc, err
@@ -173,7 +185,8 @@ func (p *player) propose(who *person, talksID, id string, c talks.Change, want t
 	what := p.describe(c)
 	p.what[talksID+"/"+id] = what
 	p.proposer[talksID+"/"+id] = who
-	s, acc, err := p.call(Step{Actor: who.Actor, Action: "propose", Detail: "proposes " + what, Talks: talksID, Motion: id}, "",
+	p.motionChange[talksID+"/"+id] = c
+	s, acc, err := p.call(Step{Actor: who.Actor, Action: "propose", Detail: "proposes " + what, Talks: talksID, Motion: id}, accepted,
 		func() (api.Accepted, error) { return who.c.Propose(p.ctx, talksID, id, c, time.Time{}) })
 	if err != nil {
 		return err
@@ -229,7 +242,10 @@ func (p *player) vote(who *person, talksID, id string, accept bool, want talks.O
 	if !accept {
 		verb = "refuses "
 	}
-	s, _, err := p.call(Step{Actor: who.Actor, Action: "vote", Detail: verb + what, Talks: talksID, Motion: id}, "",
+	if m, ok := p.motionChange[talksID+"/"+id]; ok && m.Kind == talks.MotionInviteMediator && m.Org == who.Org {
+		what = "its appointment as mediator"
+	}
+	s, _, err := p.call(Step{Actor: who.Actor, Action: "vote", Detail: verb + what, Talks: talksID, Motion: id}, accepted,
 		func() (api.Accepted, error) { return who.c.Vote(p.ctx, talksID, id, accept) })
 	if err != nil {
 		return err
@@ -303,7 +319,7 @@ func (p *player) describe(c talks.Change) string {
 		if venue == "" {
 			venue = "the agreed venue"
 		}
-		return fmt.Sprintf("a round in %s, from %s", venue, c.Start.UTC().Format("2 January 15:04 UTC"))
+		return fmt.Sprintf("a round at %s, from %s", venue, c.Start.UTC().Format("2 January 15:04 UTC"))
 	case talks.MotionOpenSession:
 		return fmt.Sprintf("a direct session until %s", c.Until.UTC().Format("15:04 UTC"))
 	case talks.MotionSuspend:
@@ -316,9 +332,8 @@ func (p *player) describe(c talks.Change) string {
 	return string(c.Kind)
 }
 
-// send has who seal a message for a room and submit it; want is "" or the problem the host
-// must refuse it with.
-func (p *player) send(who *person, talksID string, d client.Draft, detail, want string) (*seal.Envelope, error) {
+// send has who seal a message for a room and submit it.
+func (p *player) send(who *person, talksID string, d client.Draft, detail string, want expect) (*seal.Envelope, error) {
 	var env *seal.Envelope
 	_, err := p.do(who, talksID, "send", detail, want, func() (api.Accepted, error) {
 		acc, e, err := who.c.Send(p.ctx, talksID, d)
@@ -353,7 +368,7 @@ func (p *player) relay(med *person, talksID string, h seal.Hash, room, detail st
 	var env *seal.Envelope
 	s := Step{Actor: med.Actor, Action: "relay-verbatim", Detail: detail, Talks: talksID,
 		Verified: "the mediator's client verified the author's signature before passing it on; that signature travels with the words"}
-	s, _, err = p.call(s, "", func() (api.Accepted, error) {
+	s, _, err = p.call(s, accepted, func() (api.Accepted, error) {
 		acc, e, err := med.c.RelayVerbatim(p.ctx, talksID, m, room)
 		env = e
 		return acc, err
@@ -373,7 +388,7 @@ func (p *player) summarize(med *person, talksID string, of []seal.Hash, d client
 		}
 	}
 	var env *seal.Envelope
-	_, err := p.do(med, talksID, "summarize", detail, "", func() (api.Accepted, error) {
+	_, err := p.do(med, talksID, "summarize", detail, accepted, func() (api.Accepted, error) {
 		acc, e, err := med.c.Summarize(p.ctx, talksID, of, d)
 		env = e
 		return acc, err

@@ -45,20 +45,20 @@ func (p *player) pins(orgs ...string) []talks.Pin {
 
 // found has who found talks with a charter.
 func (p *player) found(who *person, c talks.Charter, detail string) error {
-	_, err := p.do(who, c.ID, "charter", detail, "", func() (api.Accepted, error) { return who.c.CreateTalks(p.ctx, c) })
+	_, err := p.do(who, c.ID, "charter", detail, accepted, func() (api.Accepted, error) { return who.c.CreateTalks(p.ctx, c) })
 	return err
 }
 
 // accept has who accept the charter of talks for its organisation.
 func (p *player) accept(who *person, talksID, detail string) error {
-	_, err := p.do(who, talksID, "accept-charter", detail, "", func() (api.Accepted, error) { return who.c.Accept(p.ctx, talksID) })
+	_, err := p.do(who, talksID, "accept-charter", detail, accepted, func() (api.Accepted, error) { return who.c.Accept(p.ctx, talksID) })
 	return err
 }
 
 // add has the head of a delegation add a member.
 func (p *player) add(head, m *person, talksID, detail string) error {
 	cr := m.c.Credential()
-	_, err := p.do(head, talksID, "add-member", detail, "", func() (api.Accepted, error) { return head.c.AddMember(p.ctx, talksID, cr) })
+	_, err := p.do(head, talksID, "add-member", detail, accepted, func() (api.Accepted, error) { return head.c.AddMember(p.ctx, talksID, cr) })
 	return err
 }
 
@@ -82,7 +82,7 @@ func (p *player) letter() error {
 	}
 	env, err := p.send(president, TalksLetter, draft(talks.RoomCaucus("us"), backchannel.KindLetter,
 		"Letter from the President of the United States to the Supreme Leader of Iran: the President is willing to negotiate on the nuclear issue alone.",
-		topicNuclear), "signs and seals a letter to Iran's Supreme Leader: willing to negotiate on the nuclear issue alone", "")
+		topicNuclear), "signs and seals a letter to Iran's Supreme Leader: willing to negotiate on the nuclear issue alone", accepted)
 	if err != nil {
 		return err
 	}
@@ -125,7 +125,8 @@ func (p *player) format() error {
 		return err
 	}
 	_, err := p.send(envoy, TalksMuscat, draft(talks.RoomPlenary, backchannel.KindNote, "A message to both delegations."),
-		"tries to write to a room of both delegations", "not-in-room")
+		"tries to write to a room of both delegations",
+		refused("not-in-room", "a room of both delegations: in indirect talks there is none"))
 	return err
 }
 
@@ -134,7 +135,7 @@ func (p *player) format() error {
 func (p *player) agenda() error {
 	p.begin(4, "Choosing the agenda")
 	envoy, irFM := p.who("us", "special-envoy"), p.who("ir", "foreign-minister")
-	if _, err := p.do(irFM, TalksMuscat, "red-lines", "sets Iran's standing red lines, missiles and regional security, where only Iran's delegation can read them", "",
+	if _, err := p.do(irFM, TalksMuscat, "red-lines", "sets Iran's standing red lines, missiles and regional security, where only Iran's delegation can read them", accepted,
 		func() (api.Accepted, error) {
 			return irFM.c.SetRedLines(p.ctx, TalksMuscat, []string{"missiles", "regional-security"})
 		}); err != nil {
@@ -151,7 +152,7 @@ func (p *player) agenda() error {
 	}
 	_, err := p.send(envoy, TalksMuscat, draft(talks.RoomCaucus("us"), backchannel.KindNote,
 		"The United States wants missiles, drones and regional influence on the table.", "missiles"),
-		"writes about missiles", "not-on-agenda")
+		"writes about missiles", refused("not-on-agenda", "a message about missiles, not on the agreed agenda"))
 	return err
 }
 
@@ -174,13 +175,13 @@ func (p *player) venue() error {
 func (p *player) round1() error {
 	p.begin(6, "Round 1, Muscat")
 	envoy, irFM, omFM := p.who("us", "special-envoy"), p.who("ir", "foreign-minister"), p.who("om", "foreign-minister")
-	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 1 in Muscat; the delegations sit in separate rooms", "",
+	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 1 in Muscat; the delegations sit in separate rooms", accepted,
 		func() (api.Accepted, error) { return omFM.c.OpenRound(p.ctx, TalksMuscat, 1) }); err != nil {
 		return err
 	}
 	note, err := p.send(envoy, TalksMuscat, draft(talks.RoomCaucus("us"), backchannel.KindNote,
 		"Written message of the United States delegation, round 1 in Muscat. (Its content was not made public.)", topicNuclear),
-		"writes to Oman in the US room", "")
+		"writes to Oman in the US room", accepted)
 	if err != nil {
 		return err
 	}
@@ -191,13 +192,14 @@ func (p *player) round1() error {
 	if _, err := p.read(irFM, TalksMuscat, relayed.Hash(), seal.RelayVerbatim, envoy, omFM, "reads the US message"); err != nil {
 		return err
 	}
-	if _, err := p.do(irFM, TalksMuscat, "fetch-envelope", "asks the host for the US message as posted in the US room", "not-found",
+	if _, err := p.do(irFM, TalksMuscat, "fetch-envelope", "asks the host for the US message as posted in the US room",
+		refused("not-found", "the US room's copy of a US message, to Iran"),
 		func() (api.Accepted, error) { return api.Accepted{}, p.fetchEnvelope(irFM, TalksMuscat, note.Hash()) }); err != nil {
 		return err
 	}
 	response, err := p.send(irFM, TalksMuscat, draft(talks.RoomCaucus("ir"), backchannel.KindResponse,
 		"Written response of Iran's delegation, round 1 in Muscat. (Its content was not made public.)", topicNuclear, topicSanctions),
-		"answers in Iran's room", "")
+		"answers in Iran's room", accepted)
 	if err != nil {
 		return err
 	}
@@ -215,22 +217,23 @@ func (p *player) round1() error {
 		return err
 	}
 	courtesy, err := p.send(envoy, TalksMuscat, draft(talks.RoomPlenary, backchannel.KindNote,
-		"A short face-to-face courtesy exchange between the heads of delegation."), "greets Iran's head of delegation in the direct session", "")
+		"A short face-to-face courtesy exchange between the heads of delegation."), "greets Iran's head of delegation in the direct session", accepted)
 	if err != nil {
 		return err
 	}
 	if _, err := p.read(irFM, TalksMuscat, courtesy.Hash(), seal.RelayNone, envoy, nil, "reads the US greeting in the direct session"); err != nil {
 		return err
 	}
-	if _, err := p.do(omFM, TalksMuscat, "close-session", "closes the direct session minutes later", "",
+	if _, err := p.do(omFM, TalksMuscat, "close-session", "closes the direct session minutes later", accepted,
 		func() (api.Accepted, error) { return omFM.c.CloseSession(p.ctx, TalksMuscat) }); err != nil {
 		return err
 	}
 	if _, err := p.send(envoy, TalksMuscat, draft(talks.RoomPlenary, backchannel.KindNote, "A further word to both delegations."),
-		"tries to write to both delegations after the session", "not-in-room"); err != nil {
+		"tries to write to both delegations after the session",
+		refused("not-in-room", "a message to both delegations once the direct session closed")); err != nil {
 		return err
 	}
-	_, err = p.do(omFM, TalksMuscat, "close-round", "closes round 1", "",
+	_, err = p.do(omFM, TalksMuscat, "close-round", "closes round 1", accepted,
 		func() (api.Accepted, error) { return omFM.c.CloseRound(p.ctx, TalksMuscat, 1) })
 	return err
 }
@@ -256,7 +259,7 @@ func (p *player) afterRound1() error {
 
 // statement has a party sign and publish a unilateral statement on a closed round.
 func (p *player) statement(who *person, talksID string, round int, text, detail string) error {
-	_, err := p.do(who, talksID, "statement", detail, "", func() (api.Accepted, error) {
+	_, err := p.do(who, talksID, "statement", detail, accepted, func() (api.Accepted, error) {
 		return who.c.Statement(p.ctx, talksID, round, text, false)
 	})
 	return err
@@ -298,18 +301,19 @@ func (p *player) level() error {
 	if err := p.decide(vp, TalksMuscat, motionLevel, talks.SetLevel(5), talks.OutcomePassed, yes(snsc)); err != nil {
 		return err
 	}
-	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 2 in Muscat (scheduled a week after round 1; the rules record the date, they do not wait for it)", "",
+	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 2 in Muscat (scheduled a week after round 1; the rules record the date, they do not wait for it)", accepted,
 		func() (api.Accepted, error) { return omFM.c.OpenRound(p.ctx, TalksMuscat, 2) }); err != nil {
 		return err
 	}
 	if _, err := p.send(irFM, TalksMuscat, draft(talks.RoomCaucus("ir"), backchannel.KindResponse,
 		"Iran's response. (Its content was not made public.)", topicNuclear),
-		"tries to hand over Iran's response himself, at rank 4", "rank-below-level"); err != nil {
+		"tries to hand over Iran's response himself, at rank 4",
+		refused("rank-below-level", "a formal response below the talks' level")); err != nil {
 		return err
 	}
 	response, err := p.send(snsc, TalksMuscat, draft(talks.RoomCaucus("ir"), backchannel.KindResponse,
 		"Iran's response, handed over through Oman by the Secretary of the Supreme National Security Council. (Its content was not made public.)", topicNuclear),
-		"hands over Iran's response in Iran's room; he meets no American", "")
+		"hands over Iran's response in Iran's room; he meets no American", accepted)
 	if err != nil {
 		return err
 	}
@@ -320,7 +324,7 @@ func (p *player) level() error {
 	if _, err := p.read(vp, TalksMuscat, relayed.Hash(), seal.RelayVerbatim, snsc, omFM, "reads Iran's response"); err != nil {
 		return err
 	}
-	_, err = p.do(omFM, TalksMuscat, "close-round", "closes round 2", "",
+	_, err = p.do(omFM, TalksMuscat, "close-round", "closes round 2", accepted,
 		func() (api.Accepted, error) { return omFM.c.CloseRound(p.ctx, TalksMuscat, 2) })
 	return err
 }
@@ -342,7 +346,7 @@ func (p *player) secondChannel() error {
 		return err
 	}
 	msg, err := p.send(snsc, TalksDoha, draft(talks.RoomCaucus("ir"), backchannel.KindResponse,
-		"Iran's message through Qatar. (Its content was not made public.)", topicNuclear), "writes to Qatar in Iran's room", "")
+		"Iran's message through Qatar. (Its content was not made public.)", topicNuclear), "writes to Qatar in Iran's room", accepted)
 	if err != nil {
 		return err
 	}
@@ -365,7 +369,8 @@ func (p *player) hiatus() error {
 		return err
 	}
 	if _, err := p.send(envoy, TalksMuscat, draft(talks.RoomCaucus("us"), backchannel.KindNote,
-		"A message about resuming negotiations.", topicNuclear), "tries to send a message while the talks are suspended", "suspended"); err != nil {
+		"A message about resuming negotiations.", topicNuclear), "tries to send a message while the talks are suspended",
+		refused("suspended", "a message while the talks are suspended")); err != nil {
 		return err
 	}
 	if err := p.decide(omFM, TalksMuscat, motionResume, talks.Resume(), talks.OutcomePassed, yes(envoy), yes(irFM)); err != nil {
@@ -376,7 +381,7 @@ func (p *player) hiatus() error {
 	}
 	letter, err := p.send(president, TalksMuscat, draft(talks.RoomCaucus("us"), backchannel.KindLetter,
 		"Message signed by the President of the United States about resuming negotiations. (Its content was not made public.)", topicNuclear),
-		"signs a message to Iran about resuming negotiations", "")
+		"signs a message to Iran about resuming negotiations", accepted)
 	if err != nil {
 		return err
 	}
@@ -390,7 +395,7 @@ func (p *player) hiatus() error {
 	if err := p.forgery(irFM); err != nil {
 		return err
 	}
-	if _, err := p.do(irFM, TalksMuscat, "receipt", "acknowledges receipt of the President's message: a signed receipt naming the envelope by its hash, revealing nothing of its content", "",
+	if _, err := p.do(irFM, TalksMuscat, "receipt", "acknowledges receipt of the President's message: a signed receipt naming the envelope by its hash, revealing nothing of its content", accepted,
 		func() (api.Accepted, error) {
 			return irFM.c.Receipt(p.ctx, TalksMuscat, relayed.Hash(), seal.Acknowledged)
 		}); err != nil {
@@ -451,7 +456,7 @@ func (p *player) forgery(reader *person) error {
 	what := "a letter claiming to come from the US President, under a look-alike root"
 	s, _, err := p.call(Step{Actor: forger, Action: "publish-credential", Talks: TalksMuscat,
 		Detail: fmt.Sprintf("offers the host a credential for the US President issued by a look-alike root (safety number %s…), not the registered US root", fakeRoot.Public().Fingerprint().Short())},
-		"untrusted-root", func() (api.Accepted, error) {
+		refused("untrusted-root", "a credential for the US President from a look-alike root"), func() (api.Accepted, error) {
 			_, err := client.New(p.base, nil, p.clientOptions()...).PublishCredential(p.ctx, cred)
 			return api.Accepted{}, err
 		})
@@ -478,7 +483,7 @@ func (p *player) forgery(reader *person) error {
 		return err
 	}
 	s, _, err = p.call(Step{Actor: forger, Action: "send", Talks: TalksMuscat, Detail: "tries to post " + what + " to Iran's room"},
-		"unknown-credential", func() (api.Accepted, error) {
+		refused("unknown-credential", what), func() (api.Accepted, error) {
 			return client.New(p.base, id, p.clientOptions()...).SubmitEnvelope(p.ctx, TalksMuscat, env)
 		})
 	if err != nil {
@@ -524,12 +529,12 @@ func (p *player) resumption() error {
 	if err := p.add(envoy, adviser, TalksMuscat, "adds a presidential adviser to the US delegation"); err != nil {
 		return err
 	}
-	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 3 in Muscat", "",
+	if _, err := p.do(omFM, TalksMuscat, "open-round", "opens round 3 in Muscat", accepted,
 		func() (api.Accepted, error) { return omFM.c.OpenRound(p.ctx, TalksMuscat, 3) }); err != nil {
 		return err
 	}
 	note, err := p.send(irFM, TalksMuscat, draft(talks.RoomCaucus("ir"), backchannel.KindNote,
-		"Only the nuclear file is open.", topicNuclear), "repeats in Iran's room that only the nuclear file is open", "")
+		"Only the nuclear file is open.", topicNuclear), "repeats in Iran's room that only the nuclear file is open", accepted)
 	if err != nil {
 		return err
 	}
