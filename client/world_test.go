@@ -3,10 +3,13 @@ package client_test
 import (
 	"context"
 	"crypto/rand"
+	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,34 +31,95 @@ type world struct {
 	store  *sqlite.Store
 	roots  map[string]*seal.Root
 	people map[string]*client.Client
+	// db is the store's database file, which restart lets a test edit as the host could.
+	db string
+	// logs holds what the server logged at WARN and above, across restarts.
+	logs *logBuffer
+	// stop stops the server and closes its store.
+	stop func()
 }
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ts := httptest.NewUnstartedServer(nil)
-	host := ts.Listener.Addr().String()
-	signer := server.NewSigner(host)
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "backchannel.db"), Signer: signer.Sign})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(ctx, server.Config{Host: host}, st, signer, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Run(ctx)
-	ts.Config.Handler = srv.Handler()
-	ts.Start()
+	w := &world{t: t, ctx: ctx, url: "http://" + ln.Addr().String(), host: ln.Addr().String(),
+		db: filepath.Join(t.TempDir(), "backchannel.db"), logs: &logBuffer{},
+		roots: make(map[string]*seal.Root), people: make(map[string]*client.Client)}
+	w.start(ln)
 	t.Cleanup(func() {
+		if w.stop != nil {
+			w.stop()
+		}
+	})
+	return w
+}
+
+// start opens the store on w.db and serves it on ln.
+func (w *world) start(ln net.Listener) {
+	w.t.Helper()
+	signer := server.NewSigner(w.host)
+	st, err := sqlite.Open(w.ctx, sqlite.Config{Path: w.db, Signer: signer.Sign})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := server.New(w.ctx, server.Config{Host: w.host}, st, signer, log)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	ctx, stopRun := context.WithCancel(w.ctx)
+	go srv.Run(ctx)
+	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts.Listener.Close()
+	ts.Listener = ln
+	ts.Start()
+	w.srv, w.store = srv, st
+	w.stop = func() {
 		ts.CloseClientConnections()
 		ts.Close()
+		stopRun()
 		st.Close()
-	})
-	return &world{t: t, ctx: ctx, url: ts.URL, host: host, srv: srv, store: st,
-		roots: make(map[string]*seal.Root), people: make(map[string]*client.Client)}
+	}
+}
+
+// restart stops the server and closes its store, runs edit (if not nil) on the database file
+// while nothing holds it open, as a host editing its own storage could, then opens the file
+// again under a new server on the same address. Clients keep their tokens and books.
+func (w *world) restart(edit func(db string)) {
+	w.t.Helper()
+	w.stop()
+	w.stop = nil
+	if edit != nil {
+		edit(w.db)
+	}
+	ln, err := net.Listen("tcp", w.host)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.start(ln)
+}
+
+// logBuffer collects log output safely across goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 type testWriter struct{ t testing.TB }
