@@ -105,6 +105,7 @@ func newRoot(e *env) *cobra.Command {
 
 	root.AddCommand(
 		serveCommand(e),
+		benchCommand(e),
 	)
 
 	documentEnv(root)
