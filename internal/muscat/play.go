@@ -315,11 +315,11 @@ func (p *player) describe(c talks.Change) string {
 	case talks.MotionRemoveTopic:
 		return "taking " + c.Topic + " off the agenda"
 	case talks.MotionScheduleRound:
-		venue := c.Venue
-		if venue == "" {
-			venue = "the agreed venue"
+		where := "in " + c.Venue
+		if c.Venue == "" {
+			where = "at the agreed venue"
 		}
-		return fmt.Sprintf("a round at %s, from %s", venue, c.Start.UTC().Format("2 January 15:04 UTC"))
+		return fmt.Sprintf("a round %s, from %s", where, c.Start.UTC().Format("2 January 15:04 UTC"))
 	case talks.MotionOpenSession:
 		return fmt.Sprintf("a direct session until %s", c.Until.UTC().Format("15:04 UTC"))
 	case talks.MotionSuspend:
