@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -235,6 +236,24 @@ func hashOf(b []byte) []byte {
 	return h[:]
 }
 
+// invited reports whether org is invited to the talks and has not joined them yet: named in
+// the charter of talks not yet active, or by a pending invite-mediator motion.
+func (b *book) invited(org string) bool {
+	if b.state.Role(org) != "" && b.state.Status() != talks.StatusProposed {
+		return false
+	}
+	ch := b.state.Charter()
+	if b.state.Status() == talks.StatusProposed && (slices.Contains(ch.Parties, org) || slices.Contains(ch.Mediators, org)) {
+		return true
+	}
+	for _, m := range b.state.Motions() {
+		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org && m.Outcome == talks.OutcomePending {
+			return true
+		}
+	}
+	return false
+}
+
 // actor is who a verified credential says its holder is, for the talks' rules.
 func actor(c *seal.Credential) talks.Actor {
 	return talks.Actor{Principal: c.Handle(), Org: c.Org, Rank: c.Rank, Title: c.Title}
@@ -247,7 +266,11 @@ func actor(c *seal.Credential) talks.Actor {
 func (b *book) canRead(principal, room string, now time.Time) bool {
 	m, ok := b.state.Member(principal)
 	if !ok {
-		return false
+		// An organisation the talks invite (the charter's, before it accepts, or a mediator
+		// a pending motion invites) reads what every member reads: it must check the roots
+		// the charter pins, on the record, before it signs its acceptance.
+		org, _, _ := seal.SplitHandle(principal)
+		return room == "" && b.invited(org)
 	}
 	switch {
 	case room == "":
