@@ -105,7 +105,24 @@ func newRoot(e *env) *cobra.Command {
 
 	root.AddCommand(
 		serveCommand(e),
+		demoCommand(e),
 		benchCommand(e),
+		orgCommand(e),
+		credCommand(e),
+		fingerprintCommand(e),
+		loginCommand(e),
+		talksCommand(e),
+		motionCommand(e),
+		roundCommand(e),
+		sendCommand(e),
+		inboxCommand(e),
+		followCommand(e),
+		relayCommand(e),
+		ackCommand(e),
+		statementCommand(e),
+		redlinesCommand(e),
+		exportCommand(e),
+		verifyCommand(e),
 	)
 
 	documentEnv(root)
