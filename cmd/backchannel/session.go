@@ -1,0 +1,434 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/internal/keystore"
+	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/seal"
+)
+
+// The client commands share a keystore, a server and a principal to act as. This file turns
+// their flags into those, and the client library's errors into errors that say what to do.
+
+// passphraseEnv is the environment variable a script sets to the keystore's passphrase.
+const passphraseEnv = envPrefix + "PASSPHRASE"
+
+// workFactorEnv sets the scrypt work factor of keys encrypted from now on (log2 N, 10 to 22;
+// default 18). Lower is faster to open and to guess: for tests and small devices.
+const workFactorEnv = envPrefix + "KEYSTORE_WORK_FACTOR"
+
+// clientFlags are the flags of the client commands.
+type clientFlags struct {
+	keystore string
+	server   string
+	as       string
+	json     bool
+}
+
+// addKeystore adds --keystore.
+func (f *clientFlags) addKeystore(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.keystore, "keystore", "", "keystore `directory` (default $XDG_CONFIG_HOME/backchannel or ~/.config/backchannel)")
+}
+
+// addServer adds --keystore and --server.
+func (f *clientFlags) addServer(cmd *cobra.Command) {
+	f.addKeystore(cmd)
+	cmd.Flags().StringVar(&f.server, "server", "", "server `URL` (default the last one logged in to)")
+}
+
+// addSession adds --keystore, --server and --as.
+func (f *clientFlags) addSession(cmd *cobra.Command) {
+	f.addServer(cmd)
+	cmd.Flags().StringVar(&f.as, "as", "", "act as `org:principal` (default the last one logged in as)")
+}
+
+// addJSON adds --json.
+func (f *clientFlags) addJSON(cmd *cobra.Command) {
+	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON rather than text")
+}
+
+// openKeystore opens the keystore of --keystore or the default directory.
+func (f *clientFlags) openKeystore(e *env) (*keystore.Store, error) {
+	dir := f.keystore
+	if dir == "" {
+		var err error
+		if dir, err = keystore.DefaultDir(e.getenv); err != nil {
+			return nil, withHint(err, "choose a keystore with --keystore or %sKEYSTORE", envPrefix)
+		}
+	}
+	var opts []keystore.Option
+	if v := e.getenv(workFactorEnv); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < keystore.MinWorkFactor || n > keystore.MaxWorkFactor {
+			return nil, usage(fmt.Errorf("%s=%q: want a number from %d to %d", workFactorEnv, v, keystore.MinWorkFactor, keystore.MaxWorkFactor))
+		}
+		opts = append(opts, keystore.WithWorkFactor(n))
+	}
+	ks, err := keystore.Open(dir, opts...)
+	if err != nil {
+		return nil, withHint(err, "choose another keystore with --keystore")
+	}
+	return ks, nil
+}
+
+// serverURL returns --server, or the keystore's default server.
+func (f *clientFlags) serverURL(ks *keystore.Store) (string, error) {
+	u := f.server
+	if u == "" {
+		cfg, err := ks.Config()
+		if err != nil {
+			return "", err
+		}
+		u = cfg.Server
+	}
+	if u == "" {
+		return "", withHint(errors.New("no server given"), "pass --server URL, or log in once with 'backchannel login --server URL --as ORG:PRINCIPAL'")
+	}
+	u = strings.TrimRight(u, "/")
+	if _, err := keystore.ServerKey(u); err != nil {
+		return "", usage(withHint(err, "pass --server as http://host:port"))
+	}
+	return u, nil
+}
+
+// principal returns --as, or the keystore's default principal, split.
+func (f *clientFlags) principal(ks *keystore.Store) (string, string, error) {
+	as := f.as
+	if as == "" {
+		cfg, err := ks.Config()
+		if err != nil {
+			return "", "", err
+		}
+		as = cfg.As
+	}
+	if as == "" {
+		return "", "", withHint(errors.New("no principal to act as"), "pass --as ORG:PRINCIPAL, or log in once with 'backchannel login --server URL --as ORG:PRINCIPAL'")
+	}
+	org, p, ok := seal.SplitHandle(as)
+	if !ok || org == "" || p == "" {
+		return "", "", usage(withHint(fmt.Errorf("--as %q is not ORG:PRINCIPAL", as), "for instance --as us:special-envoy"))
+	}
+	return org, p, nil
+}
+
+// passphrase returns the keystore passphrase for what ("the root of us"): from
+// BACKCHANNEL_PASSPHRASE, or asked on the terminal (twice, if confirm: a new key).
+func (e *env) passphrase(what string, confirm bool) (string, error) {
+	if v := e.getenv(passphraseEnv); v != "" {
+		return v, nil
+	}
+	p, ok, err := e.readPassphrase("passphrase for " + what)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", withHint(fmt.Errorf("no passphrase for %s: input is not a terminal to ask on", what),
+			"set %s for scripts", passphraseEnv)
+	}
+	if p == "" {
+		return "", withHint(fmt.Errorf("an empty passphrase for %s", what), "choose a passphrase; the key is encrypted with it")
+	}
+	if confirm {
+		again, _, err := e.readPassphrase("the same passphrase again")
+		if err != nil {
+			return "", err
+		}
+		if again != p {
+			return "", withHint(errors.New("the passphrases differ"), "type the same passphrase twice")
+		}
+	}
+	return p, nil
+}
+
+// keyError explains a keystore error about what ("the root of us").
+func keyError(err error, what string) error {
+	switch {
+	case errors.Is(err, keystore.ErrWrongPassphrase):
+		return withHint(fmt.Errorf("wrong passphrase for %s", what),
+			"type the passphrase %s was created with (or fix %s)", what, passphraseEnv)
+	default:
+		return err
+	}
+}
+
+// loadRoot decrypts an organisation's root.
+func loadRoot(e *env, ks *keystore.Store, org string) (*seal.Root, error) {
+	if _, err := ks.Organisation(org); err != nil {
+		if errors.Is(err, keystore.ErrNotFound) {
+			return nil, withHint(fmt.Errorf("the keystore holds no root for organisation %q", org),
+				"create it with 'backchannel org init %s --name NAME', or use the keystore that holds it (--keystore)", org)
+		}
+		return nil, err
+	}
+	what := "the root of " + org
+	pass, err := e.passphrase(what, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := ks.Root(org, pass)
+	return r, keyError(err, what)
+}
+
+// loadIdentity decrypts a principal's identity.
+func loadIdentity(e *env, ks *keystore.Store, org, principal string) (*seal.Identity, error) {
+	if !ks.HasIdentity(org, principal) {
+		return nil, withHint(fmt.Errorf("the keystore holds no identity for %s:%s", org, principal),
+			"issue one with 'backchannel cred issue %s %s --title TITLE --rank N', or use the keystore that holds it (--keystore)", org, principal)
+	}
+	what := "the identity of " + seal.Handle(org, principal)
+	pass, err := e.passphrase(what, false)
+	if err != nil {
+		return nil, err
+	}
+	id, err := ks.Identity(org, principal, pass)
+	return id, keyError(err, what)
+}
+
+// session is a principal logged in to a server, with the keystore that holds its state.
+type session struct {
+	e      *env
+	ks     *keystore.Store
+	server string
+	as     string
+	id     *seal.Identity
+	c      *client.Client
+	// restored are the talks whose saved state was given to the client.
+	restored map[string]bool
+}
+
+// openSession opens the keystore, decrypts the principal's identity and makes a client with
+// the log key pinned at login.
+func (f *clientFlags) openSession(e *env) (*session, error) {
+	ks, err := f.openKeystore(e)
+	if err != nil {
+		return nil, err
+	}
+	server, err := f.serverURL(ks)
+	if err != nil {
+		return nil, err
+	}
+	org, principal, err := f.principal(ks)
+	if err != nil {
+		return nil, err
+	}
+	sv, ok, err := ks.Server(server)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || sv.LogKey == "" {
+		return nil, withHint(fmt.Errorf("not logged in to %s", server),
+			"log in first with 'backchannel login --server %s --as %s'", server, seal.Handle(org, principal))
+	}
+	id, err := loadIdentity(e, ks, org, principal)
+	if err != nil {
+		return nil, err
+	}
+	return &session{
+		e: e, ks: ks, server: server, as: seal.Handle(org, principal), id: id,
+		c:        client.New(server, id, client.WithLogKey(sv.LogKey)),
+		restored: make(map[string]bool),
+	}, nil
+}
+
+// restore gives the client the state of talks saved by earlier runs: the checkpoints it
+// verified and cosigned, and the roots compared out of band (the talks' own, every root pinned
+// in the keystore, and the principal's own organisation's).
+func (s *session) restore(talksID string) error {
+	if s.restored[talksID] {
+		return nil
+	}
+	s.restored[talksID] = true
+	st, _, err := s.ks.Talks(s.server, s.as, talksID)
+	if err != nil {
+		return err
+	}
+	for org, fp := range st.Expected {
+		s.c.Expect(talksID, org, fp)
+	}
+	orgs, err := s.ks.Organisations()
+	if err != nil {
+		return err
+	}
+	for _, o := range orgs {
+		s.c.Expect(talksID, o.ID, o.Fingerprint)
+	}
+	if len(st.Verifier) > 0 {
+		v, err := record.RestoreVerifier(st.Verifier)
+		if err != nil {
+			return withHint(fmt.Errorf("the saved state of talks %s does not verify: %w", talksID, err),
+				"the keystore file under %s/talks was altered", s.ks.Dir())
+		}
+		s.c.RestoreVerifier(talksID, v)
+	}
+	return nil
+}
+
+// expect records that this party compared org's root (fingerprint fp) for talks.
+func (s *session) expect(talksID, org string, fp seal.Fingerprint) {
+	s.c.Expect(talksID, org, hex.EncodeToString(fp[:]))
+}
+
+// save keeps the client's state of talks in the keystore for the next run.
+func (s *session) save(talksID string) error {
+	b := s.c.Book(talksID)
+	if b == nil {
+		return nil
+	}
+	st, _, err := s.ks.Talks(s.server, s.as, talksID)
+	if err != nil {
+		return err
+	}
+	if st.Expected == nil {
+		st.Expected = make(map[string]string)
+	}
+	for org, fp := range b.Expected {
+		st.Expected[org] = fp
+	}
+	if b.Verifier != nil {
+		if st.Verifier, err = b.Verifier.MarshalJSON(); err != nil {
+			return err
+		}
+	}
+	return s.ks.SaveTalks(s.server, s.as, st)
+}
+
+// sync brings the client's book of talks up to date, verifying the record, and saves what it
+// verified.
+func (s *session) sync(ctx context.Context, talksID string) (*client.Book, []*client.Message, error) {
+	if err := s.restore(talksID); err != nil {
+		return nil, nil, err
+	}
+	fresh, err := s.c.Sync(ctx, talksID)
+	if serr := s.save(talksID); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return nil, nil, s.explain(ctx, talksID, err)
+	}
+	b := s.c.Book(talksID)
+	if b == nil || b.State == nil {
+		return nil, nil, fmt.Errorf("talks %s: nothing readable on the record yet", talksID)
+	}
+	return b, fresh, nil
+}
+
+// done saves the state of talks after an operation, and explains its error.
+func (s *session) done(ctx context.Context, talksID string, err error) error {
+	if serr := s.save(talksID); err == nil {
+		err = serr
+	}
+	if err != nil {
+		return s.explain(ctx, talksID, err)
+	}
+	return nil
+}
+
+// explain turns an error of the client library into one that says what to do.
+func (s *session) explain(ctx context.Context, talksID string, err error) error {
+	var h *hintError
+	if errors.As(err, &h) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted")
+	}
+	if errors.Is(err, client.ErrNoServer) {
+		return withHint(err, "is the server running? check --server (%s)", s.server)
+	}
+	if errors.Is(err, client.ErrRecord) {
+		return withHint(err, "do not trust this host's record of %s: keep %s as evidence and tell the other parties", talksID, s.ks.Dir())
+	}
+	var p *client.Problem
+	if !errors.As(err, &p) && talksID != "" {
+		// The log's tiles answer plainly (they are a standard format, not our API): ask the
+		// API about the talks, whose answer is a problem that says what is wrong.
+		if _, terr := s.c.Talks(ctx, talksID); errors.As(terr, &p) {
+			err = terr
+		} else if errors.Is(terr, client.ErrNoServer) {
+			return withHint(terr, "is the server running? check --server (%s)", s.server)
+		}
+	}
+	if p != nil {
+		return problemHint(p, talksID, s.as)
+	}
+	return err
+}
+
+// problemHint gives a server's refusal a hint.
+func problemHint(p *client.Problem, talksID, as string) error {
+	var err error = p
+	switch p.Name() {
+	case "unknown-talks":
+		return withHint(fmt.Errorf("no talks %q on this server that %s takes part in", talksID, as), "list yours with 'backchannel talks list'")
+	case "not-active":
+		return withHint(err, "every organisation named in the charter must accept it first: 'backchannel talks accept %s'", talksID)
+	case "motion-refused", "motion-closed", "motion-expired":
+		return withHint(err, "see where the motions stand with 'backchannel motion list %s'", talksID)
+	case "no-such-motion":
+		return withHint(err, "list the motions with 'backchannel motion list %s'", talksID)
+	case "not-on-agenda", "no-topic":
+		return withHint(err, "see the agenda with 'backchannel talks show %s'; a new topic needs a motion: 'backchannel motion propose %s ID add-topic TOPIC'", talksID, talksID)
+	case "rank-below-level":
+		return withHint(err, "a formal message needs a rank at least the talks' level; send a note, or have someone of that rank send it")
+	case "not-in-room", "no-such-room":
+		return withHint(err, "see the rooms you sit in with 'backchannel talks show %s'", talksID)
+	case "wrong-round", "no-such-round", "round-state":
+		return withHint(err, "see the rounds with 'backchannel talks show %s'", talksID)
+	case "unknown-credential":
+		return withHint(err, "publish the credential first: 'backchannel cred publish ORG PRINCIPAL --server URL'")
+	case "unknown-organisation":
+		return withHint(err, "register the organisation first: 'backchannel org register ORG --server URL'")
+	case "untrusted-root", "fingerprint-mismatch":
+		return withHint(err, "compare the organisation's fingerprint again, out of band")
+	case "unauthenticated", "token-expired":
+		return withHint(err, "log in again with 'backchannel login'")
+	case "revoked":
+		return withHint(err, "rotate to a new credential with 'backchannel cred rotate'")
+	case "rate-limited":
+		return withHint(err, "wait a moment and try again")
+	case "exists":
+		return err
+	}
+	return err
+}
+
+// parseFingerprint reads a fingerprint as people pass it: the 30-digit safety number (spaces
+// optional) or the 64 hex digits of its bytes. It returns a matcher.
+func fingerprintMatches(given string, fp seal.Fingerprint) (bool, error) {
+	g := strings.Join(strings.Fields(given), "")
+	switch {
+	case len(g) == 64:
+		b, err := hex.DecodeString(strings.ToLower(g))
+		if err != nil {
+			break
+		}
+		return seal.Fingerprint(b).Equal(fp), nil
+	case len(g) == 30 && strings.Trim(g, "0123456789") == "":
+		want := strings.Join(strings.Fields(fp.String()), "")
+		return g == want, nil
+	}
+	return false, usage(withHint(fmt.Errorf("%q is neither a safety number (30 digits) nor a fingerprint (64 hex digits)", given),
+		"copy the safety number as 'backchannel org fingerprint ORG' prints it"))
+}
+
+// fingerprintFromHex parses the hex form of a fingerprint, as pins carry it.
+func fingerprintFromHex(s string) (seal.Fingerprint, bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(seal.Fingerprint{}) {
+		return seal.Fingerprint{}, false
+	}
+	return seal.Fingerprint(b), true
+}
+
+// now is the time the CLI signs and stamps.
+func now() time.Time { return time.Now().UTC() }
