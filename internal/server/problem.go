@@ -57,6 +57,7 @@ type problemKind struct {
 var (
 	probMalformed            = problemKind{"malformed", http.StatusBadRequest, "Malformed request"}
 	probTooLarge             = problemKind{"body-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}
+	probMediaType            = problemKind{"unsupported-media-type", http.StatusUnsupportedMediaType, "Unsupported media type"}
 	probNotFound             = problemKind{"not-found", http.StatusNotFound, "Not found"}
 	probUnknownTalks         = problemKind{"unknown-talks", http.StatusNotFound, "Unknown talks"}
 	probUnauthenticated      = problemKind{"unauthenticated", http.StatusUnauthorized, "Authentication required"}
@@ -177,6 +178,8 @@ func newHumaError(status int, msg string, errs ...error) huma.StatusError {
 	switch status {
 	case http.StatusRequestEntityTooLarge:
 		k = probTooLarge
+	case http.StatusUnsupportedMediaType:
+		k = probMediaType
 	case http.StatusNotFound:
 		k = probNotFound
 	case http.StatusUnauthorized:
