@@ -36,6 +36,10 @@ func (s *Server) operation(o op) huma.Operation {
 	h.Errors = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
 		http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests,
 		http.StatusServiceUnavailable}
+	if o.method == http.MethodPost {
+		// Every body is JSON; huma refuses another media type.
+		h.Errors = append(h.Errors, http.StatusUnsupportedMediaType)
+	}
 	return h
 }
 
