@@ -186,7 +186,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	if err != nil {
 		if errors.Is(err, record.ErrBadSignature) || errors.Is(err, record.ErrInconsistent) || errors.Is(err, record.ErrForked) ||
 			errors.Is(err, record.ErrRollback) || errors.Is(err, record.ErrWrongOrigin) {
-			return nil, fmt.Errorf("%w: talks %s: %v", ErrRecord, talksID, err)
+			return nil, fmt.Errorf("%w: talks %s: %w", ErrRecord, talksID, err)
 		}
 		return nil, err
 	}
@@ -195,7 +195,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	}
 	entries, err := tc.Entries(ctx, cp, b.Size, cp.Size-b.Size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: talks %s: %v", ErrRecord, talksID, err)
+		return nil, fmt.Errorf("%w: talks %s: %w", ErrRecord, talksID, err)
 	}
 	var fresh []*Message
 	seen := make(map[int64]bool)

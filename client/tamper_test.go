@@ -130,7 +130,7 @@ func (n *negotiation) refusedByClients(fresh bool, sentinel error, want string) 
 			c = client.New(n.url, m.c.Identity(), client.WithLogKey(m.c.PinnedLogKey()))
 		}
 		_, err := c.Sync(n.ctx, muscat)
-		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), sentinel.Error()) || !strings.Contains(err.Error(), want) {
+		if !errors.Is(err, client.ErrRecord) || !errors.Is(err, sentinel) || !strings.Contains(err.Error(), want) {
 			n.t.Fatalf("%s: Sync = %v, want client.ErrRecord naming %q and saying %q", m.name, err, sentinel, want)
 		}
 		if first == "" {
@@ -602,7 +602,7 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 
 	// The United States is shown branch B.
 	_, err := n.envoy.Sync(n.ctx, muscat)
-	if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), record.ErrForked.Error()) || !strings.Contains(err.Error(), fmt.Sprintf("size %d you cosigned", cpA.Size)) {
+	if !errors.Is(err, client.ErrRecord) || !errors.Is(err, record.ErrForked) || !strings.Contains(err.Error(), fmt.Sprintf("size %d you cosigned", cpA.Size)) {
 		t.Fatalf("envoy on branch B: Sync = %v, want a fork against size %d it cosigned", err, cpA.Size)
 	}
 	t.Logf("the United States refuses branch B: %v", err)
@@ -610,7 +610,7 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 	// Iran is shown branch A.
 	n.restart(func(db string) { copyDB(t, db, branchB); copyDB(t, branchA, db) })
 	_, err = n.irFM.Sync(n.ctx, muscat)
-	if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), record.ErrForked.Error()) || !strings.Contains(err.Error(), fmt.Sprintf("size %d you cosigned", cpB.Size)) {
+	if !errors.Is(err, client.ErrRecord) || !errors.Is(err, record.ErrForked) || !strings.Contains(err.Error(), fmt.Sprintf("size %d you cosigned", cpB.Size)) {
 		t.Fatalf("Iran on branch A: Sync = %v, want a fork against size %d it cosigned", err, cpB.Size)
 	}
 	t.Logf("Iran refuses branch A: %v", err)
@@ -651,3 +651,4 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 		t.Fatalf("metrics do not count the conflict:\n%s", metrics)
 	}
 }
+
