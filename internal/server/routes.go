@@ -86,6 +86,7 @@ func (s *Server) routes() {
 	s.talksRoutes()
 	s.recordRoutes()
 	documentWildcards(s.api.OpenAPI())
+	base64Unchecked(s.api)
 
 	s.handler = withRemote(s.mux)
 }

@@ -227,6 +227,7 @@ func (s *Server) SetReady(ok bool) { s.ready.Store(ok) }
 func newAPI(mux *http.ServeMux, version string) huma.API {
 	huma.NewError = newHumaError
 	cfg := huma.DefaultConfig("backchannel", version)
+	cfg.Formats = namedBase64Errors(cfg.Formats)
 	cfg.Info.Description = "A secure channel for indirect, mediated negotiation. Every body that " +
 		"matters is signed bytes (base64) in the formats of docs/protocol.md; errors are RFC 9457 " +
 		"problem details whose type is urn:backchannel:problem:<name> (docs/api.md)."
