@@ -340,7 +340,7 @@ var errEnough = errors.New("enough events")
 
 func followCommand(e *env) *cobra.Command {
 	var f clientFlags
-	var from int64
+	var from, after int64
 	var count int
 	cmd := &cobra.Command{
 		Use:   "follow TALKS",
@@ -356,6 +356,9 @@ func followCommand(e *env) *cobra.Command {
 			s, err := f.openSession(e)
 			if err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("after") {
+				from = after + 1
 			}
 			seen := 0
 			err = s.c.Follow(ctx, id, from, func(ev api.Event) error {
@@ -383,6 +386,7 @@ func followCommand(e *env) *cobra.Command {
 		},
 	}
 	cmd.Flags().Int64Var(&from, "from", 0, "the event `index` to start from")
+	cmd.Flags().Int64Var(&after, "after", 0, "start after this event `index` (one a command printed)")
 	cmd.Flags().IntVar(&count, "count", 0, "stop after this many events (default: follow until interrupted)")
 	f.addSession(cmd)
 	f.addJSON(cmd)
