@@ -37,6 +37,8 @@ type world struct {
 	logs *logBuffer
 	// stop stops the server and closes its store.
 	stop func()
+	// drop closes every client connection, as a flaky network would.
+	drop func()
 }
 
 func newWorld(t testing.TB) *world {
@@ -79,6 +81,7 @@ func (w *world) start(ln net.Listener) {
 	ts.Listener = ln
 	ts.Start()
 	w.srv, w.store = srv, st
+	w.drop = ts.CloseClientConnections
 	w.stop = func() {
 		ts.CloseClientConnections()
 		ts.Close()
@@ -86,6 +89,9 @@ func (w *world) start(ln net.Listener) {
 		st.Close()
 	}
 }
+
+// dropConnections closes every connection to the server: event streams must resume.
+func (w *world) dropConnections() { w.drop() }
 
 // restart stops the server and closes its store, runs edit (if not nil) on the database file
 // while nothing holds it open, as a host editing its own storage could, then opens the file
