@@ -651,4 +651,3 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 		t.Fatalf("metrics do not count the conflict:\n%s", metrics)
 	}
 }
-
