@@ -234,7 +234,7 @@ func directoryError(err error, server string) error {
 	var p *client.Problem
 	switch {
 	case errors.Is(err, client.ErrNoServer):
-		return withHint(err, "is the server running? check --server (%s)", server)
+		return noServer(err, server)
 	case errors.As(err, &p):
 		return problemHint(p, "", "")
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -343,7 +344,7 @@ func (s *session) explain(ctx context.Context, talksID string, err error) error 
 		return errors.New("interrupted")
 	}
 	if errors.Is(err, client.ErrNoServer) {
-		return withHint(err, "is the server running? check --server (%s)", s.server)
+		return noServer(err, s.server)
 	}
 	if errors.Is(err, client.ErrRecord) {
 		return withHint(err, "do not trust this host's record of %s: keep %s as evidence and tell the other parties", talksID, s.ks.Dir())
@@ -355,13 +356,23 @@ func (s *session) explain(ctx context.Context, talksID string, err error) error 
 		if _, terr := s.c.Talks(ctx, talksID); errors.As(terr, &p) {
 			err = terr
 		} else if errors.Is(terr, client.ErrNoServer) {
-			return withHint(terr, "is the server running? check --server (%s)", s.server)
+			return noServer(terr, s.server)
 		}
 	}
 	if p != nil {
 		return problemHint(p, talksID, s.as)
 	}
 	return err
+}
+
+// noServer says that the server could not be reached, and why, in one line.
+func noServer(err error, server string) error {
+	why := err
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		why = op.Err
+	}
+	return withHint(fmt.Errorf("cannot reach the server at %s: %v", server, why), "is the server running? check --server (%s)", server)
 }
 
 // problemHint gives a server's refusal a hint.
