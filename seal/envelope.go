@@ -62,6 +62,8 @@ type Envelope struct {
 	headerLen  int    // raw[:headerLen] is the header
 	wraps      []byte // recipients' wrapped keys, aliasing raw
 	ciphertext []byte // aliasing raw
+
+	verifiedBy ed25519.PublicKey // a key VerifySignature found the signature good under
 }
 
 // addHeader encodes h (already normalized and checked).
@@ -185,5 +187,21 @@ func (e *Envelope) recipientIndex(id CredentialID) (int, bool) {
 
 // verifySignature checks the sender's outer signature over everything before it.
 func (e *Envelope) verifySignature(key ed25519.PublicKey) bool {
+	if e.verifiedBy != nil && e.verifiedBy.Equal(key) {
+		return true
+	}
 	return ed25519.Verify(key, e.signed, e.raw[len(e.raw)-sigLen:])
+}
+
+// VerifySignature reports whether the envelope's outer signature verifies under key, the
+// identity key of the credential it names as sender, and remembers a success: verifying e
+// under the same key later (Trust.VerifyEnvelope, Identity.Open) does not repeat the work. A
+// server checks the signature this way before it takes the lock of the talks' log, where work
+// is serialised. It must not be called concurrently with other methods of e.
+func (e *Envelope) VerifySignature(key ed25519.PublicKey) bool {
+	if !e.verifySignature(key) {
+		return false
+	}
+	e.verifiedBy = slices.Clone(key)
+	return true
 }

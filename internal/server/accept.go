@@ -166,6 +166,10 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 	if err != nil {
 		return submission{}, err
 	}
+	// Check the signature here, in parallel with other requests, rather than inside the
+	// transaction, where the store applies one request after another: the check there then
+	// finds it done. A bad signature is refused there, as before.
+	env.VerifySignature(sender.IdentityKey)
 	recipients := make([]*seal.Credential, len(env.Recipients))
 	for i, id := range env.Recipients {
 		if recipients[i], err = s.directoryCredential(ctx, id); err != nil {
