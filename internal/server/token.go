@@ -69,8 +69,13 @@ func (m minter) check(kind byte, tok string, now time.Time) (string, time.Time, 
 	enc := base64.RawURLEncoding
 	payload, err1 := enc.DecodeString(p)
 	sig, err2 := enc.DecodeString(s)
-	if err1 != nil || err2 != nil || len(payload) < 9 {
+	if err1 != nil || err2 != nil || len(payload) < 9 || len(sig) != sha256.Size {
 		return "", time.Time{}, errTokenMalformed
+	}
+	// One spelling per token: the decoder ignores line breaks and the spare bits of the last
+	// character, which would let anyone holding a token make others that verify too.
+	if enc.EncodeToString(payload) != p || enc.EncodeToString(sig) != s {
+		return "", time.Time{}, fmt.Errorf("%w: not in canonical base64url", errTokenMalformed)
 	}
 	if !hmac.Equal(sig, m.mac(payload)) {
 		return "", time.Time{}, errTokenForged
