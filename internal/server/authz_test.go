@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"slices"
 	"sort"
@@ -288,17 +287,7 @@ func authzRows() []row {
 			check: func(t *testing.T, m *muscat, role string, _ *response, events []sseEvent) {
 				var page api.EventPage
 				m.do(request{method: http.MethodGet, path: talksPath(m.id, "events") + "?limit=1000", token: m.as(role).token}).decode(t, &page)
-				var evs []api.Event
-				for _, e := range events {
-					var ev api.Event
-					if err := json.Unmarshal(e.data, &ev); err != nil {
-						t.Fatalf("stream event %s: %v", e.id, err)
-					}
-					if e.event != ev.Type || e.id != jsonInt(ev.Index) {
-						t.Errorf("stream event id %s type %s carries event %d of type %s", e.id, e.event, ev.Index, ev.Type)
-					}
-					evs = append(evs, ev)
-				}
+				evs := checkStreamEvents(t, m.world, events)
 				checkRooms(t, role, evs)
 				if len(evs) != len(page.Events) {
 					t.Fatalf("%s: the stream sent %d events, the page %d", role, len(evs), len(page.Events))
@@ -418,11 +407,6 @@ func authzRows() []row {
 func digest(text string) string {
 	h := sha256.Sum256([]byte(text))
 	return hex.EncodeToString(h[:])
-}
-
-func jsonInt(i int64) string {
-	b, _ := json.Marshal(i)
-	return string(b)
 }
 
 // TestAuthorisationMatrix calls every operation as each role and checks the status and
