@@ -191,11 +191,3 @@ func (w *world) ok3(_, _ any, err error) {
 		w.t.Fatal(err)
 	}
 }
-
-// refused fails the test unless err is the problem named.
-func refused(t *testing.T, err error, name string) {
-	t.Helper()
-	if !client.IsProblem(err, name) {
-		t.Fatalf("error = %v, want problem %q", err, name)
-	}
-}
