@@ -86,7 +86,7 @@ func TestServeBadFlags(t *testing.T) {
 		{name: "unknown flag", args: []string{"serve", "--no-such-flag"}, code: 2,
 			message: "unknown flag: --no-such-flag", hint: "backchannel serve --help"},
 		{name: "unknown command", args: []string{"serv"}, code: 2,
-			message: `unknown command "serv"`, hint: "did you mean 'serve'?"},
+			message: `unknown command "serv"`, hint: "'serve'"},
 		{name: "argument", args: []string{"serve", "now"}, code: 2, message: `unknown command "now"`},
 		{name: "bad value", args: []string{"serve", "--max-body", "lots"}, code: 2, message: `"lots" is not a size`},
 		{name: "bad environment", env: []string{"BACKCHANNEL_BURST=many"}, args: []string{"serve"}, code: 2,
