@@ -156,6 +156,11 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	if cfg.Host == "" {
 		return nil, errors.New("server: Config.Host is required")
 	}
+	// The host names every checkpoint's origin: refuse at once a name no checkpoint can carry,
+	// rather than fail every append later.
+	if _, err := record.Origin(cfg.Host, "talks"); err != nil {
+		return nil, fmt.Errorf("server: Config.Host %q cannot name this host in checkpoints: %w", cfg.Host, err)
+	}
 	if signer == nil || signer.host != cfg.Host {
 		return nil, errors.New("server: the signer must be NewSigner(cfg.Host)")
 	}
@@ -207,6 +212,17 @@ func randomBytes(n int) func() ([]byte, error) {
 func (s *Server) ObserveCommit(appends int, took time.Duration) {
 	s.metrics.commitBatch.Observe(float64(appends))
 	s.metrics.commitTime.Observe(took.Seconds())
+}
+
+// LogKey returns the host's checkpoint-signing key as a signed-note verifier key, for parties
+// to pin (GET /v1/log-key serves the same).
+func (s *Server) LogKey() string {
+	vk, err := s.logKey.VerifierKey(s.cfg.Host)
+	if err != nil {
+		// New checked that the host is a valid key name.
+		panic(err)
+	}
+	return vk
 }
 
 // Handler returns the server's HTTP handler.
