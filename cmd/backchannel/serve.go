@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -189,10 +187,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		return err
 	}
 	commits.srv.Store(srv)
-	verifier, err := logKeyVerifier(srv.Handler())
-	if err != nil {
-		return err
-	}
+	verifier := srv.LogKey()
 
 	// Every request's context descends from base, which lives until the server has shut down;
 	// event streams end earlier, when shutdown begins (see streamEnder).
@@ -257,23 +252,6 @@ func newLogger(e *env, cfg serveConfig) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(e.stderr, opts))
 	}
 	return slog.New(slog.NewTextHandler(e.stderr, opts))
-}
-
-// logKeyVerifier asks h for the host's log key, as a client would: the server does not export
-// it otherwise.
-func logKeyVerifier(h http.Handler) (string, error) {
-	w := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodGet, "/v1/log-key", nil)
-	r.RemoteAddr = "127.0.0.1:0"
-	h.ServeHTTP(w, r)
-	var k api.LogKey
-	if w.Code != http.StatusOK {
-		return "", fmt.Errorf("log key: %s: %s", w.Result().Status, strings.TrimSpace(w.Body.String()))
-	}
-	if err := json.Unmarshal(w.Body.Bytes(), &k); err != nil {
-		return "", fmt.Errorf("log key: %w", err)
-	}
-	return k.Verifier, nil
 }
 
 // byteSize is a flag value in bytes, written as a number with an optional KiB, MiB or GiB
