@@ -17,7 +17,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/record"
 )
