@@ -364,14 +364,15 @@ func (b *bench) login(ctx context.Context) error {
 	return g.Wait()
 }
 
-// subscribe opens a live event stream for every head, from the current end of its log, and
-// waits until the servers count them open. The function it returns closes them.
+// subscribe opens a live event stream for every head of a talks that has senders (the
+// recipients of every message), from the current end of its log, and waits until the servers
+// count them open. The function it returns closes them.
 func (b *bench) subscribe(ctx context.Context) (func(), error) {
 	before := b.memory(ctx, false).OpenStreams
 	sctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	n := 0
-	for _, t := range b.w.talks {
+	for _, t := range b.w.talks[:min(len(b.w.talks), len(b.w.senders))] {
 		c := t.heads[partyA].client()
 		page, err := c.Events(ctx, t.id, 0, 1)
 		if err != nil {
