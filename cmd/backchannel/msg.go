@@ -291,6 +291,7 @@ func (e *env) showMessage(v messageView) {
 func inboxCommand(e *env) *cobra.Command {
 	var f clientFlags
 	var since int64
+	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "inbox TALKS",
 		Short: "Read the messages of talks you can read, verified",
@@ -314,6 +315,10 @@ func inboxCommand(e *env) *cobra.Command {
 					continue
 				}
 				n++
+				if quiet {
+					e.writeText(m.Hash.String())
+					continue
+				}
 				v := messageViewOf(b, m)
 				if f.json {
 					if err := e.writeJSON(v); err != nil {
@@ -323,13 +328,14 @@ func inboxCommand(e *env) *cobra.Command {
 				}
 				e.showMessage(v)
 			}
-			if !f.json && n == 0 {
+			if !f.json && !quiet && n == 0 {
 				e.notef("no messages for %s in %s yet (record of %d events, verified)", s.as, args[0], b.Size)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().Int64Var(&since, "since", 0, "show messages from this event `index` on")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the messages' hashes, one a line")
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
