@@ -111,6 +111,19 @@ func hashArray(b []byte) [32]byte {
 	return h
 }
 
+// admit runs the checks every submission begins with inside the transaction: its bytes are not
+// on the record already (else the submission is an idempotent success), it is dated near the
+// server's clock, and its signer's credential chains to a root the talks pinned.
+func (s *Server) admit(a *appender, data []byte, what string, at, now time.Time, signer *seal.Credential) error {
+	if err := checkDuplicate(a.tx, data); err != nil {
+		return err
+	}
+	if err := s.checkTime(what, at, now); err != nil {
+		return err
+	}
+	return a.b.trustCredential(signer)
+}
+
 // checkTime refuses a signed time too far from the server's clock: a signer cannot backdate
 // what it signs into a credential's validity or before a motion's deadline, nor post-date it.
 func (s *Server) checkTime(what string, at, now time.Time) error {
@@ -178,13 +191,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := checkDuplicate(a.tx, data); err != nil {
-			return err
-		}
-		if err := s.checkTime("the envelope", env.CreatedAt, now); err != nil {
-			return err
-		}
-		if err := b.trustCredential(sender); err != nil {
+		if err := s.admit(a, data, "the envelope", env.CreatedAt, now, sender); err != nil {
 			return err
 		}
 		if _, err := b.trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
@@ -276,13 +283,7 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := checkDuplicate(a.tx, data); err != nil {
-			return err
-		}
-		if err := s.checkTime("the receipt", rc.CreatedAt, now); err != nil {
-			return err
-		}
-		if err := b.trustCredential(signer); err != nil {
+		if err := s.admit(a, data, "the receipt", rc.CreatedAt, now, signer); err != nil {
 			return err
 		}
 		if _, err := b.trust.VerifyReceipt(rc, talksID); err != nil {
@@ -498,13 +499,7 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := checkDuplicate(a.tx, data); err != nil {
-			return err
-		}
-		if err := s.checkTime("the red lines", act.CreatedAt, now); err != nil {
-			return err
-		}
-		if err := b.trustCredential(author); err != nil {
+		if err := s.admit(a, data, "the red lines", act.CreatedAt, now, author); err != nil {
 			return err
 		}
 		if _, err := b.trust.VerifyAct(act, talksID, 0); err != nil {
