@@ -114,7 +114,7 @@ func issue(e *env, ks *keystore.Store, root *seal.Root, principal string, t cred
 		return nil, err
 	}
 	what := "the identity of " + cr.Handle()
-	pass, err := e.passphrase(what, false)
+	pass, err := e.passphrase(what, true)
 	if err != nil {
 		return nil, err
 	}
