@@ -16,13 +16,15 @@ import (
 type hub struct {
 	store backchannel.Store
 	log   *slog.Logger
+	// grew is told of each notice before the streams wake, so that they know how far to read.
+	grew func(talks string, size int64)
 
 	mu    sync.Mutex
 	talks map[string]chan struct{} // closed and replaced at each growth
 }
 
-func newHub(store backchannel.Store, log *slog.Logger) *hub {
-	return &hub{store: store, log: log, talks: make(map[string]chan struct{})}
+func newHub(store backchannel.Store, log *slog.Logger, grew func(talks string, size int64)) *hub {
+	return &hub{store: store, log: log, grew: grew, talks: make(map[string]chan struct{})}
 }
 
 // wait returns a channel that is closed when talks next grows.
@@ -74,6 +76,7 @@ func (h *hub) run(ctx context.Context) {
 			if !ok {
 				return
 			}
+			h.grew(n.Talks, n.Size)
 			h.wake(n.Talks)
 		case <-safety.C:
 			h.wakeAll()

@@ -36,9 +36,13 @@ func (s *Server) readable(ctx context.Context, b *book, principal string, from i
 	out := []api.Event{}
 	next := from
 	for len(out) < limit {
-		evs, err := s.store.Events(ctx, b.id, next, maxPage)
-		if err != nil {
-			return nil, 0, err
+		evs, cached := s.recent.from(b.id, next)
+		if !cached {
+			var err error
+			if evs, err = s.store.Events(ctx, b.id, next, maxPage); err != nil {
+				return nil, 0, err
+			}
+			s.recent.add(b.id, evs)
 		}
 		if len(evs) == 0 {
 			break
@@ -55,6 +59,9 @@ func (s *Server) readable(ctx context.Context, b *book, principal string, from i
 			}
 		}
 		b.mu.Unlock()
+		if cached || len(evs) < maxPage {
+			break // the end of what the log is known to hold
+		}
 	}
 	return out, next, nil
 }
@@ -235,6 +242,11 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	// Send the headers now: a client waits for them to know the stream is open, and an idle
+	// talks may have nothing to say for a while.
+	if err := rc.Flush(); err != nil {
+		return
+	}
 	s.metrics.openStreams.Inc()
 	defer s.metrics.openStreams.Dec()
 	var buf bytes.Buffer

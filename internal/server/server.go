@@ -143,6 +143,7 @@ type Server struct {
 	limits  *limiter
 	streams streamCounter
 	hub     *hub
+	recent  *recent
 
 	// conflicts caches the check of each talks' latest checkpoint against the stored
 	// cosignatures (cosign_conflict.go).
@@ -193,7 +194,8 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 		return nil, err
 	}
 	signer.key.Store(s.logKey)
-	s.hub = newHub(store, log)
+	s.recent = newRecent()
+	s.hub = newHub(store, log, s.recent.grew)
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
