@@ -401,60 +401,66 @@ func (s *Server) acceptAct(ctx context.Context, talksID string, data []byte, now
 		return submission{}, problemf(probMalformed, "a charter founds new talks: POST it to /v1/talks")
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
-		b := a.b
-		if err := checkDuplicate(a.tx, data); err != nil {
-			return err
-		}
-		if err := s.checkTime("the act", p.act.CreatedAt, now); err != nil {
-			return err
-		}
-		if !p.event.When().Equal(p.act.CreatedAt) {
-			return problemf(probMalformed, "the act is dated %s but its %s event %s", p.act.CreatedAt, p.event.Type(), p.event.When())
-		}
-		if err := b.trustCredential(p.author); err != nil {
-			return err
-		}
-		if _, err := b.trust.VerifyAct(p.act, talksID, 0); err != nil {
-			return err
-		}
-		if err := b.trust.VerifyCredential(p.author, now); err != nil {
-			return err
-		}
-		if got, want := talks.ActorOf(p.event), actor(p.author); got != want {
-			return problemf(probActorMismatch, "the %s event names %s (%s, rank %d) but is signed by %s (%s, rank %d)",
-				p.event.Type(), got.Principal, got.Org, got.Rank, want.Principal, want.Org, want.Rank)
-		}
-		if p.member != nil {
-			m := p.event.(talks.AddMember).Member
-			if m.Org != p.member.Org || m.Rank != p.member.Rank || m.Principal != p.member.Handle() {
-				return problemf(probActorMismatch, "member %s is added as %s rank %d, but its credential says %s rank %d",
-					m.Principal, m.Org, m.Rank, p.member.Org, p.member.Rank)
-			}
-			if err := b.trustCredential(p.member); err != nil {
-				return err
-			}
-		}
-		if err := b.state.Apply(p.event); err != nil {
-			return err
-		}
-		// Accepted by the rules: from here on only appends.
-		a.publishCredential(p.author)
-		if p.member != nil {
-			a.publishCredential(p.member)
-		}
-		a.add(backchannel.Event{Type: evAct, Data: data})
-		if p.root != nil && !b.pinned[p.root.Org] {
-			if err := b.trust.Pin(*p.root); err != nil {
-				return err
-			}
-			b.pinned[p.root.Org] = true
-			a.add(backchannel.Event{Type: evRoot, Data: p.root.Marshal()})
-		}
-		if pr, ok := p.event.(talks.Propose); ok {
-			return s.standingVotes(a, pr)
-		}
-		return nil
+		return s.appendAct(a, talksID, p, data, now)
 	})
+}
+
+// appendAct checks a parsed act inside the transaction and appends it, with what it brings:
+// credentials, a pinned root, standing votes.
+func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byte, now time.Time) error {
+	b := a.b
+	if err := checkDuplicate(a.tx, data); err != nil {
+		return err
+	}
+	if err := s.checkTime("the act", p.act.CreatedAt, now); err != nil {
+		return err
+	}
+	if !p.event.When().Equal(p.act.CreatedAt) {
+		return problemf(probMalformed, "the act is dated %s but its %s event %s", p.act.CreatedAt, p.event.Type(), p.event.When())
+	}
+	if err := b.trustCredential(p.author); err != nil {
+		return err
+	}
+	if _, err := b.trust.VerifyAct(p.act, talksID, 0); err != nil {
+		return err
+	}
+	if err := b.trust.VerifyCredential(p.author, now); err != nil {
+		return err
+	}
+	if got, want := talks.ActorOf(p.event), actor(p.author); got != want {
+		return problemf(probActorMismatch, "the %s event names %s (%s, rank %d) but is signed by %s (%s, rank %d)",
+			p.event.Type(), got.Principal, got.Org, got.Rank, want.Principal, want.Org, want.Rank)
+	}
+	if p.member != nil {
+		m := p.event.(talks.AddMember).Member
+		if m.Org != p.member.Org || m.Rank != p.member.Rank || m.Principal != p.member.Handle() {
+			return problemf(probActorMismatch, "member %s is added as %s rank %d, but its credential says %s rank %d",
+				m.Principal, m.Org, m.Rank, p.member.Org, p.member.Rank)
+		}
+		if err := b.trustCredential(p.member); err != nil {
+			return err
+		}
+	}
+	if err := b.state.Apply(p.event); err != nil {
+		return err
+	}
+	// Accepted by the rules: from here on only appends.
+	a.publishCredential(p.author)
+	if p.member != nil {
+		a.publishCredential(p.member)
+	}
+	a.add(backchannel.Event{Type: evAct, Data: data})
+	if p.root != nil && !b.pinned[p.root.Org] {
+		if err := b.trust.Pin(*p.root); err != nil {
+			return err
+		}
+		b.pinned[p.root.Org] = true
+		a.add(backchannel.Event{Type: evRoot, Data: p.root.Marshal()})
+	}
+	if pr, ok := p.event.(talks.Propose); ok {
+		return s.standingVotes(a, pr)
+	}
+	return nil
 }
 
 // standingVotes casts the refusals that parties' red lines make on a new motion.
@@ -536,27 +542,19 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 	if statementDigest(text) != sign.Digest {
 		return submission{}, problemf(probMalformed, "the text's digest is %s but the sign act signs %s", statementDigest(text), sign.Digest)
 	}
-	sub, err := s.acceptAct(ctx, talksID, data, now)
-	if err != nil || sub.duplicate != nil {
-		return sub, err
-	}
 	st, _ := json.Marshal(statementText{Round: sign.Round, Digest: sign.Digest, Text: text})
-	more, err := s.withBook(ctx, talksID, func(a *appender) error {
-		if _, known := a.b.statements[sign.Digest]; known {
-			return nil
+	// The signature and the text reach the record in one transaction: a statement is never on
+	// the record without its text, whatever fails between two requests.
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		if err := s.appendAct(a, talksID, p, data, now); err != nil {
+			return err
 		}
-		a.add(backchannel.Event{Type: evStatement, Data: st})
-		a.b.statements[sign.Digest] = text
+		if _, known := a.b.statements[sign.Digest]; !known {
+			a.add(backchannel.Event{Type: evStatement, Data: st})
+			a.b.statements[sign.Digest] = text
+		}
 		return nil
 	})
-	if err != nil {
-		return sub, err
-	}
-	sub.events = append(sub.events, more.events...)
-	if more.checkpoint.Size > 0 {
-		sub.checkpoint = more.checkpoint
-	}
-	return sub, nil
 }
 
 // createTalks founds talks from a charter act.
