@@ -442,7 +442,7 @@ func TestTamperedDatabaseIsDetected(t *testing.T) {
 		{
 			name: "delete the last event",
 			edit: func(n *negotiation, h *hostDB) { h.deleteEvent(h.size()-1, false) },
-			by:   byReaders, sentinel: record.ErrNotFound, want: "404",
+			by:   byReaders, sentinel: record.ErrMissingEntry, want: "are not served",
 		},
 		{
 			name: "delete an event, renumber and re-sign, keep cosignatures",

@@ -2,6 +2,7 @@ package record
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -262,4 +263,28 @@ func TestCorruptedStoredHashIsRefused(t *testing.T) {
 	m.CorruptHash(tlog.StoredHashIndex(3, 0)) // the subtree of entries 0..7
 	_, err = m.Append(entry(10))
 	wantErr(t, err, ErrForked)
+}
+
+func TestEntriesWithheldWithinAVerifiedTreeAreMissing(t *testing.T) {
+	m := newTestLog(t, 20)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		path := r.PathValue("path")
+		if tile, err := ParseTilePath(path); err == nil && tile.L == -1 {
+			http.NotFound(w, r) // the host serves the tree but withholds its entries
+			return
+		}
+		NewHandler(m).ServeLogPath(w, r, path)
+	})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	c := &TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+	cp, err := c.Sync(t.Context(), newTestVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Entries(t.Context(), cp, 0, cp.Size)
+	if !errors.Is(err, ErrMissingEntry) {
+		t.Fatalf("Entries = %v, want ErrMissingEntry", err)
+	}
 }

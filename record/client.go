@@ -93,6 +93,11 @@ func (c *TileClient) Entries(ctx context.Context, cp Checkpoint, start, n int64)
 		lo := k * TileWidth
 		w := int(min(TileWidth, cp.Size-lo))
 		entries, err := c.bundle(ctx, k, w)
+		if errors.Is(err, ErrNotFound) {
+			// The checkpoint was verified: its entries exist, so a host that does not serve
+			// them is withholding them.
+			return nil, fmt.Errorf("%w: entries %d to %d of the verified tree of %d are not served (%v)", ErrMissingEntry, lo, lo+int64(w)-1, cp.Size, err)
+		}
 		if err != nil {
 			return nil, err
 		}
