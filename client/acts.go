@@ -23,6 +23,33 @@ func (c *Client) Actor() talks.Actor {
 // stamp is the time the client signs: to the millisecond, as every format carries it.
 func (c *Client) stamp() time.Time { return c.now().UTC().Truncate(time.Millisecond) }
 
+// actTime is the time to date an act of talks with: the client's clock, or just after the last
+// event its book has seen if that is later. The talks apply events in time order, and another
+// principal's clock may run a little ahead of this one's.
+func (c *Client) actTime(talksID string) time.Time {
+	at := c.stamp()
+	if b := c.Book(talksID); b != nil && b.State != nil {
+		if next := b.State.LastEvent().Add(time.Millisecond).Truncate(time.Millisecond); next.After(at) {
+			at = next
+		}
+	}
+	return at
+}
+
+// act builds a talks event dated by actTime, signs and submits it. If the host refuses it as
+// earlier than the record's last event (another clock is ahead), the client reads the record
+// and tries once more, dated just after it; the host still refuses a time far from its own.
+func (c *Client) act(ctx context.Context, talksID string, build func(at time.Time) talks.Event) (api.Accepted, error) {
+	out, err := c.Act(ctx, talksID, build(c.actTime(talksID)))
+	if IsProblem(err, "time-went-back") {
+		if _, serr := c.Sync(ctx, talksID); serr != nil {
+			return out, err
+		}
+		out, err = c.Act(ctx, talksID, build(c.actTime(talksID)))
+	}
+	return out, err
+}
+
 // Pin returns the pin of a root for a charter or an invitation.
 func Pin(k seal.RootKey) talks.Pin {
 	fp := k.Fingerprint()
@@ -84,38 +111,42 @@ func (c *Client) Act(ctx context.Context, talksID string, e talks.Event) (api.Ac
 
 // Accept accepts the charter of talks for the client's organisation.
 func (c *Client) Accept(ctx context.Context, talksID string) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.AcceptCharter{At: c.stamp(), By: c.Actor()})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.AcceptCharter{At: at, By: c.Actor()} })
 }
 
 // Propose proposes a motion with the given id; a zero deadline means the default.
 func (c *Client) Propose(ctx context.Context, talksID, motion string, change talks.Change, deadline time.Time) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.Propose{At: c.stamp(), By: c.Actor(), Motion: motion, Change: change, Deadline: deadline.UTC()})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event {
+		return talks.Propose{At: at, By: c.Actor(), Motion: motion, Change: change, Deadline: deadline.UTC()}
+	})
 }
 
 // Vote accepts or refuses a motion.
 func (c *Client) Vote(ctx context.Context, talksID, motion string, accept bool) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.Vote{At: c.stamp(), By: c.Actor(), Motion: motion, Accept: accept})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event {
+		return talks.Vote{At: at, By: c.Actor(), Motion: motion, Accept: accept}
+	})
 }
 
 // AddMember adds a principal, as its credential describes it, to the client's delegation.
 func (c *Client) AddMember(ctx context.Context, talksID string, m *seal.Credential) (api.Accepted, error) {
 	member := talks.Member{Actor: talks.Actor{Principal: m.Handle(), Org: m.Org, Rank: m.Rank, Title: m.Title}}
-	return c.Act(ctx, talksID, talks.AddMember{At: c.stamp(), By: c.Actor(), Member: member})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.AddMember{At: at, By: c.Actor(), Member: member} })
 }
 
 // OpenRound opens a scheduled round.
 func (c *Client) OpenRound(ctx context.Context, talksID string, round int) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.OpenRound{At: c.stamp(), By: c.Actor(), Round: round})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.OpenRound{At: at, By: c.Actor(), Round: round} })
 }
 
 // CloseRound closes the round in session.
 func (c *Client) CloseRound(ctx context.Context, talksID string, round int) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.CloseRound{At: c.stamp(), By: c.Actor(), Round: round})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.CloseRound{At: at, By: c.Actor(), Round: round} })
 }
 
 // CloseSession closes an open direct session before its time.
 func (c *Client) CloseSession(ctx context.Context, talksID string) (api.Accepted, error) {
-	return c.Act(ctx, talksID, talks.CloseSession{At: c.stamp(), By: c.Actor()})
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.CloseSession{At: at, By: c.Actor()} })
 }
 
 // SetRedLines sets the client's party's standing red lines: agenda topics refused on its behalf,
@@ -148,7 +179,17 @@ func StatementDigest(text string) string {
 // Statement signs a statement about a closed round and publishes its text: unilateral, or one
 // signature of a joint statement that every party signs with the same text.
 func (c *Client) Statement(ctx context.Context, talksID string, round int, text string, joint bool) (api.Accepted, error) {
-	e := talks.Sign{At: c.stamp(), By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
+	out, err := c.statement(ctx, talksID, round, text, joint, c.actTime(talksID))
+	if IsProblem(err, "time-went-back") {
+		if _, serr := c.Sync(ctx, talksID); serr == nil {
+			out, err = c.statement(ctx, talksID, round, text, joint, c.actTime(talksID))
+		}
+	}
+	return out, err
+}
+
+func (c *Client) statement(ctx context.Context, talksID string, round int, text string, joint bool, at time.Time) (api.Accepted, error) {
+	e := talks.Sign{At: at, By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
 	payload, err := talks.Marshal(e)
 	if err != nil {
 		return api.Accepted{}, err
