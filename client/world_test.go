@@ -39,9 +39,14 @@ type world struct {
 	stop func()
 	// drop closes every client connection, as a flaky network would.
 	drop func()
+	// configure adjusts the server's configuration, if set.
+	configure func(*server.Config)
 }
 
-func newWorld(t testing.TB) *world {
+func newWorld(t testing.TB) *world { return newWorldWith(t, nil) }
+
+// newWorldWith is newWorld with the server's configuration adjusted by configure.
+func newWorldWith(t testing.TB, configure func(*server.Config)) *world {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -51,7 +56,7 @@ func newWorld(t testing.TB) *world {
 	}
 	w := &world{t: t, ctx: ctx, url: "http://" + ln.Addr().String(), host: ln.Addr().String(),
 		db: filepath.Join(t.TempDir(), "backchannel.db"), logs: &logBuffer{},
-		roots: make(map[string]*seal.Root), people: make(map[string]*client.Client)}
+		roots: make(map[string]*seal.Root), people: make(map[string]*client.Client), configure: configure}
 	w.start(ln)
 	t.Cleanup(func() {
 		if w.stop != nil {
@@ -70,7 +75,11 @@ func (w *world) start(ln net.Listener) {
 		w.t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(w.ctx, server.Config{Host: w.host}, st, signer, log)
+	cfg := server.Config{Host: w.host}
+	if w.configure != nil {
+		w.configure(&cfg)
+	}
+	srv, err := server.New(w.ctx, cfg, st, signer, log)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -34,6 +34,7 @@ type serveConfig struct {
 	Burst                  int
 	MaxStreams             int
 	MaxStreamsPerPrincipal int
+	MaxTalksInMemory       int
 	TokenTTL               time.Duration
 	ShutdownTimeout        time.Duration
 
@@ -50,6 +51,7 @@ func serveCommand(e *env) *cobra.Command {
 		Burst:                  400,
 		MaxStreams:             20000,
 		MaxStreamsPerPrincipal: 32,
+		MaxTalksInMemory:       10000,
 		TokenTTL:               time.Hour,
 		ShutdownTimeout:        10 * time.Second,
 		LogLevel:               slog.LevelInfo,
@@ -77,6 +79,7 @@ func serveCommand(e *env) *cobra.Command {
 	f.IntVar(&cfg.Burst, "burst", cfg.Burst, "requests one principal may make at once")
 	f.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "event streams open at once")
 	f.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", cfg.MaxStreamsPerPrincipal, "event streams one principal may open at once")
+	f.IntVar(&cfg.MaxTalksInMemory, "max-talks-in-memory", cfg.MaxTalksInMemory, "talks whose state is kept in memory; others are rebuilt from their record when used")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "how long a login token lasts")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long requests in flight may take to finish at shutdown")
 	f.Var((*levelValue)(&cfg.LogLevel), "log-level", "log `level`: debug, info, warn or error")
@@ -95,6 +98,8 @@ func (cfg *serveConfig) check(path string) error {
 		return usagef(path, "--rate and --burst must be positive")
 	case cfg.MaxStreams <= 0 || cfg.MaxStreamsPerPrincipal <= 0:
 		return usagef(path, "--max-streams and --max-streams-per-principal must be positive")
+	case cfg.MaxTalksInMemory <= 0:
+		return usagef(path, "--max-talks-in-memory must be positive")
 	case cfg.TokenTTL <= 0:
 		return usagef(path, "--token-ttl must be positive")
 	case cfg.ShutdownTimeout <= 0:
@@ -179,6 +184,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		Burst:                  cfg.Burst,
 		MaxStreams:             cfg.MaxStreams,
 		MaxStreamsPerPrincipal: cfg.MaxStreamsPerPrincipal,
+		MaxTalksInMemory:       cfg.MaxTalksInMemory,
 		TokenTTL:               cfg.TokenTTL,
 		Version:                version(),
 	}, st, signer, log)

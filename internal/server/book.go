@@ -1,6 +1,7 @@
 package server
 
 import (
+	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -77,6 +78,8 @@ func statementDigest(text string) string {
 // the record, so it can be dropped and rebuilt at any time.
 type book struct {
 	mu sync.Mutex
+	// used is the book's place in the server's least-recently-used list.
+	used *list.Element
 
 	id    string
 	size  int64 // the record size the book reflects

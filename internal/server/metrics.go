@@ -15,6 +15,7 @@ type metrics struct {
 	accepted     *prometheus.CounterVec   // accepted events, by event type
 	refused      *prometheus.CounterVec   // refusals, by problem type
 	openStreams  prometheus.Gauge
+	talksInMem   prometheus.Gauge
 	commitBatch  prometheus.Histogram // appends per store commit
 	commitTime   prometheus.Histogram
 	authFailures *prometheus.CounterVec
@@ -48,6 +49,10 @@ func newMetrics() *metrics {
 			Name: "backchannel_open_streams",
 			Help: "Event streams open now.",
 		}),
+		talksInMem: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "backchannel_talks_in_memory",
+			Help: "Talks whose state the server holds in memory (bounded by --max-talks-in-memory).",
+		}),
 		commitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "backchannel_store_commit_batch_size",
 			Help:    "Appends carried by one durable store commit (group commit).",
@@ -67,7 +72,7 @@ func newMetrics() *metrics {
 			Help: "Checkpoints refused because the stored record conflicts with a party's cosignature.",
 		}),
 	}
-	r.MustRegister(m.requests, m.latency, m.accepted, m.refused, m.openStreams, m.commitBatch, m.commitTime, m.authFailures, m.recordConflicts,
+	r.MustRegister(m.requests, m.latency, m.accepted, m.refused, m.openStreams, m.talksInMem, m.commitBatch, m.commitTime, m.authFailures, m.recordConflicts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

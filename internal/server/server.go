@@ -9,6 +9,7 @@
 package server
 
 import (
+	"container/list"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -44,6 +45,9 @@ type Config struct {
 	// principal. Defaults 20,000 and 32.
 	MaxStreams             int
 	MaxStreamsPerPrincipal int
+	// MaxTalksInMemory bounds the talks whose state the server keeps in memory; the least
+	// recently used are dropped and rebuilt from the record when next used. Default 10,000.
+	MaxTalksInMemory int
 	// TokenTTL is how long a bearer token lasts. Default 1 hour.
 	TokenTTL time.Duration
 	// ChallengeTTL is how long a login challenge may wait for its signature. Default 2 minutes.
@@ -73,6 +77,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxStreamsPerPrincipal <= 0 {
 		c.MaxStreamsPerPrincipal = 32
+	}
+	if c.MaxTalksInMemory <= 0 {
+		c.MaxTalksInMemory = 10000
 	}
 	if c.TokenTTL <= 0 {
 		c.TokenTTL = time.Hour
@@ -138,6 +145,7 @@ type Server struct {
 
 	booksMu sync.Mutex
 	books   map[string]*book
+	lru     *list.List // of talks ids, most recently used first
 
 	creds   credCache
 	limits  *limiter
@@ -176,6 +184,7 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 		log:     log,
 		metrics: newMetrics(),
 		books:   make(map[string]*book),
+		lru:     list.New(),
 		limits:  newLimiter(cfg.Rate, cfg.Burst),
 	}
 	tokenKey, err := store.Secret(ctx, "token-key", randomBytes(32))
@@ -264,10 +273,20 @@ func newAPI(mux *http.ServeMux, version string) huma.API {
 func (s *Server) book(ctx context.Context, id string) (*book, error) {
 	s.booksMu.Lock()
 	b, ok := s.books[id]
-	if !ok {
+	if ok {
+		s.lru.MoveToFront(b.used)
+	} else {
 		b = &book{id: id}
+		b.used = s.lru.PushFront(id)
 		s.books[id] = b
+		// A request still holding a dropped book finishes with it: the next one to append
+		// brings its own copy level with the log (catchUp), so two copies never disagree.
+		for s.lru.Len() > s.cfg.MaxTalksInMemory {
+			old := s.lru.Remove(s.lru.Back()).(string)
+			delete(s.books, old)
+		}
 	}
+	s.metrics.talksInMem.Set(float64(s.lru.Len()))
 	s.booksMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -340,7 +359,11 @@ func (s *Server) catchUp(b *book, tx backchannel.AppendTx) error {
 // dropBook forgets a book, to be rebuilt from the record on next use.
 func (s *Server) dropBook(id string) {
 	s.booksMu.Lock()
-	delete(s.books, id)
+	if b, ok := s.books[id]; ok {
+		s.lru.Remove(b.used)
+		delete(s.books, id)
+	}
+	s.metrics.talksInMem.Set(float64(s.lru.Len()))
 	s.booksMu.Unlock()
 }
 
