@@ -279,11 +279,7 @@ var sharedTypes = map[string]bool{
 // principal, if any.
 func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 	if e.Type == "charter" {
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev, err := talks.Parse(act.Payload)
+		act, ev, err := actEvent(e.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -330,8 +326,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil, err
 		}
 		if b.charterAct != nil && cr.ID() == b.charterAct.Author {
-			ev, _ := talks.Parse(b.charterAct.Payload)
-			if err := c.checkAct(b, b.charterAct, ev); err != nil {
+			if err := c.checkAct(b, b.charterAct, b.State.Charter()); err != nil {
 				return nil, fmt.Errorf("charter: %w", err)
 			}
 			b.charterAct = nil
@@ -344,11 +339,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		}
 		return nil, b.Trust.AddRevocation(v)
 	case "act":
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		ev, err := talks.Parse(act.Payload)
+		act, ev, err := actEvent(e.Data)
 		if err != nil {
 			return nil, err
 		}
@@ -444,14 +435,27 @@ func (b *Book) pinnedAs(org, fp string) bool {
 	return false
 }
 
+// actEvent parses an act and the talks event it carries, which must be of the act's type.
+func actEvent(data []byte) (*seal.Act, talks.Event, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := talks.Parse(act.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if act.Type != ev.Type() {
+		return nil, nil, fmt.Errorf("an act of type %q carries a %s", act.Type, ev.Type())
+	}
+	return act, ev, nil
+}
+
 // checkAct verifies an act's signature and that it speaks for whom its event names.
 func (c *Client) checkAct(b *Book, act *seal.Act, ev talks.Event) error {
 	cr, err := b.Trust.VerifyAct(act, b.ID, 0)
 	if err != nil {
 		return err
-	}
-	if act.Type != ev.Type() {
-		return fmt.Errorf("an act of type %q carries a %s", act.Type, ev.Type())
 	}
 	want := talks.Actor{Principal: cr.Handle(), Org: cr.Org, Rank: cr.Rank, Title: cr.Title}
 	if got := talks.ActorOf(ev); got != want {

@@ -316,19 +316,12 @@ type parsedAct struct {
 
 // parseAct parses an act and fetches what it names from the directory.
 func (s *Server) parseAct(ctx context.Context, talksID string, data []byte) (*parsedAct, error) {
-	act, err := seal.ParseAct(data)
+	act, ev, err := actEvent(data)
 	if err != nil {
 		return nil, err
 	}
 	if act.Talks != talksID {
 		return nil, problemf(probWrongTalks, "the act is for talks %q, not %q", act.Talks, talksID)
-	}
-	ev, err := talks.Parse(act.Payload)
-	if err != nil {
-		return nil, err
-	}
-	if act.Type != ev.Type() {
-		return nil, problemf(probMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
 	}
 	p := &parsedAct{act: act, event: ev}
 	if p.author, err = s.directoryCredential(ctx, act.Author); err != nil {
@@ -559,16 +552,12 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 
 // createTalks founds talks from a charter act.
 func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (string, submission, error) {
-	act, err := seal.ParseAct(data)
-	if err != nil {
-		return "", submission{}, err
-	}
-	ev, err := talks.Parse(act.Payload)
+	act, ev, err := actEvent(data)
 	if err != nil {
 		return "", submission{}, err
 	}
 	c, ok := ev.(talks.Charter)
-	if !ok || act.Type != talks.TypeCharter {
+	if !ok {
 		return "", submission{}, problemf(probMalformed, "talks are founded by a charter act, not a %s", ev.Type())
 	}
 	if act.Talks != c.ID {

@@ -124,11 +124,7 @@ func (b *book) replayData(e backchannel.Event) error {
 		if b.state != nil {
 			return errors.New("a second charter")
 		}
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return err
-		}
-		ev, err := talks.Parse(act.Payload)
+		_, ev, err := actEvent(e.Data)
 		if err != nil {
 			return err
 		}
@@ -183,11 +179,7 @@ func (b *book) replayData(e backchannel.Event) error {
 		}
 		return b.trust.AddRevocation(v)
 	case evAct:
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return err
-		}
-		ev, err := talks.Parse(act.Payload)
+		_, ev, err := actEvent(e.Data)
 		if err != nil {
 			return err
 		}
@@ -232,6 +224,22 @@ func (b *book) replayData(e backchannel.Event) error {
 		return nil
 	}
 	return fmt.Errorf("unknown event type %q", e.Type)
+}
+
+// actEvent parses an act and the talks event it carries, which must be of the act's type.
+func actEvent(data []byte) (*seal.Act, talks.Event, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := talks.Parse(act.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if act.Type != ev.Type() {
+		return nil, nil, problemf(probMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
+	}
+	return act, ev, nil
 }
 
 func hashOf(b []byte) []byte {
