@@ -387,16 +387,26 @@ func (t *Talks) addMember(e AddMember) error {
 	return t.join(e.Member)
 }
 
-func (t *Talks) removeMember(e RemoveMember) error {
+// ownMember returns the member principal of by's own delegation, for a change by to that
+// delegation: the talks still running, by acting with authority for its organisation.
+func (t *Talks) ownMember(by Actor, principal string) (Member, error) {
 	if t.over() {
-		return refuse(ErrTalksOver, "talks %q are %s", t.id, t.status)
+		return Member{}, refuse(ErrTalksOver, "talks %q are %s", t.id, t.status)
 	}
-	if err := t.authorise(e.By); err != nil {
+	if err := t.authorise(by); err != nil {
+		return Member{}, err
+	}
+	m, ok := t.Member(principal)
+	if !ok || m.Org != by.Org {
+		return Member{}, refuse(ErrNotMember, "%s is not in the delegation of %q", principal, by.Org)
+	}
+	return m, nil
+}
+
+func (t *Talks) removeMember(e RemoveMember) error {
+	m, err := t.ownMember(e.By, e.Principal)
+	if err != nil {
 		return err
-	}
-	m, ok := t.Member(e.Principal)
-	if !ok || m.Org != e.By.Org {
-		return refuse(ErrNotMember, "%s is not in the delegation of %q", e.Principal, e.By.Org)
 	}
 	if m.Head {
 		return refuse(ErrHeadOfDelegation, "%s heads the delegation of %q: name another head first", e.Principal, m.Org)
@@ -406,15 +416,9 @@ func (t *Talks) removeMember(e RemoveMember) error {
 }
 
 func (t *Talks) setHead(e SetHead) error {
-	if t.over() {
-		return refuse(ErrTalksOver, "talks %q are %s", t.id, t.status)
-	}
-	if err := t.authorise(e.By); err != nil {
+	m, err := t.ownMember(e.By, e.Principal)
+	if err != nil {
 		return err
-	}
-	m, ok := t.Member(e.Principal)
-	if !ok || m.Org != e.By.Org {
-		return refuse(ErrNotMember, "%s is not in the delegation of %q", e.Principal, e.By.Org)
 	}
 	if m.Head {
 		return refuse(ErrNoChange, "%s already heads the delegation of %q", e.Principal, m.Org)
