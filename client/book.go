@@ -253,7 +253,7 @@ func (c *Client) cosign(ctx context.Context, b *Book) error {
 	if _, member := b.State.Member(c.Credential().Handle()); !member {
 		return nil
 	}
-	cs, err := c.id.Cosigner()
+	cs, err := record.NewCosigner(seal.CosignerName(c.Credential()), c.id.CosignatureSigner())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package record
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/binary"
@@ -22,23 +23,30 @@ import (
 // argument and is tested against the specification's message format.
 type Cosigner struct {
 	name string
-	priv ed25519.PrivateKey
+	key  crypto.Signer
+	pub  ed25519.PublicKey
 	hash uint32
 }
 
 // NewCosigner returns the cosigner named name (a signed-note key name, for instance the
-// party's organisation ID) with the given Ed25519 key. The key should be the party's own
-// cosigning key; the "cosignature/v1" prefix of the signed message keeps its signatures apart
-// from any other use of the key.
-func NewCosigner(name string, priv ed25519.PrivateKey) (*Cosigner, error) {
+// party's organisation ID) that signs with key, an Ed25519 key: an ed25519.PrivateKey, or a
+// signer that holds the key elsewhere and signs only cosignature/v1 messages (as a principal's
+// identity does, so that this package never sees a private key it does not need). The
+// "cosignature/v1" prefix of the signed message keeps its signatures apart from any other use
+// of the key.
+func NewCosigner(name string, key crypto.Signer) (*Cosigner, error) {
 	if !validKeyName(name) {
 		return nil, fmt.Errorf("%w: cosigner name %q is not a valid key name", ErrMalformed, name)
 	}
-	if len(priv) != ed25519.PrivateKeySize {
-		return nil, fmt.Errorf("record: cosigner key is %d bytes, want an Ed25519 private key", len(priv))
+	if key == nil {
+		return nil, errors.New("record: cosigner without a key")
 	}
-	pub := append([]byte{algEd25519CosignatureV1}, priv.Public().(ed25519.PublicKey)...)
-	return &Cosigner{name: name, priv: priv, hash: keyHash(name, pub)}, nil
+	pub, ok := key.Public().(ed25519.PublicKey)
+	if !ok || len(pub) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("record: cosigner key is a %T, want an Ed25519 key", key.Public())
+	}
+	k := append([]byte{algEd25519CosignatureV1}, pub...)
+	return &Cosigner{name: name, key: key, pub: pub, hash: keyHash(name, k)}, nil
 }
 
 // Name returns the cosigner's key name.
@@ -47,7 +55,7 @@ func (c *Cosigner) Name() string { return c.name }
 // VerifierKey returns the cosigner's verifier key, "<name>+<hash>+<base64(0x04 || key)>", the
 // form C2SP tlog-cosignature gives Ed25519 cosigners. The server and the other parties pin it.
 func (c *Cosigner) VerifierKey() string {
-	vk, _ := CosignerVerifierKey(c.name, c.priv.Public().(ed25519.PublicKey))
+	vk, _ := CosignerVerifierKey(c.name, c.pub)
 	return vk
 }
 
@@ -75,7 +83,12 @@ func (c *Cosigner) Cosign(cp Checkpoint, t time.Time) ([]byte, error) {
 	ts := uint64(t.Unix())
 	s := &ed25519Signer{name: c.name, hash: c.hash, sign: func(msg []byte) ([]byte, error) {
 		sig := binary.BigEndian.AppendUint64(make([]byte, 0, 8+ed25519.SignatureSize), ts)
-		return append(sig, ed25519.Sign(c.priv, cosignedMessage(ts, msg))...), nil
+		// Ed25519 signs the message itself, not a digest: crypto.Hash(0).
+		s, err := c.key.Sign(nil, cosignedMessage(ts, msg), crypto.Hash(0))
+		if err != nil {
+			return nil, fmt.Errorf("record: cosign: %w", err)
+		}
+		return append(sig, s...), nil
 	}}
 	return note.Sign(&note.Note{Text: string(cp.Body())}, s)
 }

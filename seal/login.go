@@ -1,11 +1,12 @@
 package seal
 
 import (
+	"crypto"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-
-	"github.com/backchannel/backchannel/record"
+	"io"
+	"strings"
 )
 
 // domainLogin separates login signatures from every other signature of an identity key.
@@ -57,17 +58,26 @@ func VerifyLogin(c *Credential, host, challenge string, sig []byte) error {
 // "<org>/<principal>".
 func CosignerName(c *Credential) string { return c.Org + "/" + c.Principal }
 
-// Cosigner returns a C2SP tlog-cosignature/v1 signer with the identity key, under
-// CosignerName. A cosignature message begins "cosignature/v1\n", never a "backchannel
-// signature:" domain string, so it can be mistaken for no other signature of the key.
-func (id *Identity) Cosigner() (*record.Cosigner, error) {
-	if id.cred == nil {
-		return nil, errors.New("seal: cosigner: identity has no credential")
-	}
-	return record.NewCosigner(CosignerName(id.cred), id.signer)
-}
+// cosignaturePrefix begins every C2SP tlog-cosignature/v1 signed message. It never begins a
+// "backchannel signature:" domain string, so a message with it is no other signature of the key.
+const cosignaturePrefix = "cosignature/v1\n"
 
-// CosignerVerifierKey returns the signed-note verifier key of the cosignatures of c's holder.
-func CosignerVerifierKey(c *Credential) (string, error) {
-	return record.CosignerVerifierKey(CosignerName(c), c.IdentityKey)
+// CosignatureSigner returns a signer with the identity key for C2SP tlog-cosignature/v1
+// messages, and for nothing else: it refuses any message that does not begin
+// "cosignature/v1\n", so that handing it to a cosigner (record.NewCosigner) lends the key for
+// cosigning checkpoints only, never for a login, an act or an envelope.
+func (id *Identity) CosignatureSigner() crypto.Signer { return cosignatureSigner{id.signer} }
+
+type cosignatureSigner struct{ key ed25519.PrivateKey }
+
+func (s cosignatureSigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s cosignatureSigner) Sign(_ io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts.HashFunc() != crypto.Hash(0) {
+		return nil, errors.New("seal: a cosignature signs the message itself, not a digest")
+	}
+	if !strings.HasPrefix(string(msg), cosignaturePrefix) {
+		return nil, errors.New("seal: the identity key signs only cosignature/v1 messages through this signer")
+	}
+	return ed25519.Sign(s.key, msg), nil
 }

@@ -1,13 +1,10 @@
 package seal
 
 import (
+	"crypto"
+	"crypto/ed25519"
 	"errors"
 	"testing"
-	"time"
-
-	"golang.org/x/mod/sumdb/note"
-
-	"github.com/backchannel/backchannel/record"
 )
 
 func TestLoginSignatureBindsHostAndChallenge(t *testing.T) {
@@ -42,34 +39,51 @@ func TestLoginSignatureBindsHostAndChallenge(t *testing.T) {
 	}
 }
 
-func TestCosignerUsesIdentityKeyUnderItsName(t *testing.T) {
+func TestCosignatureSignerSignsOnlyCosignatures(t *testing.T) {
 	w := newWorld(t)
 	envoy := w.get("us/special-envoy")
-	c, err := envoy.Cosigner()
+	if got := CosignerName(envoy.cred); got != "us/special-envoy" {
+		t.Errorf("CosignerName = %q", got)
+	}
+	s := envoy.CosignatureSigner()
+	if !envoy.cred.IdentityKey.Equal(s.Public()) {
+		t.Fatal("the cosignature signer's public key is not the credential's identity key")
+	}
+	msg := []byte("cosignature/v1\ntime 1700000000\ntalks.example/talks/t1\n1\nAAAA\n")
+	sig, err := s.Sign(nil, msg, crypto.Hash(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Name() != "us/special-envoy" {
-		t.Errorf("name = %q", c.Name())
+	if !ed25519.Verify(envoy.cred.IdentityKey, msg, sig) {
+		t.Fatal("the cosignature does not verify with the identity key")
 	}
-	vk, err := CosignerVerifierKey(envoy.cred)
+	refused := []struct {
+		name string
+		msg  []byte
+		opts crypto.SignerOpts
+	}{
+		{"a login", mustLoginMessage(t, "talks.example", "challenge-1"), crypto.Hash(0)},
+		{"an act's domain", []byte(domainLogin), crypto.Hash(0)},
+		{"no prefix", []byte("talks.example/talks/t1\n1\n"), crypto.Hash(0)},
+		{"the prefix without its newline", []byte("cosignature/v1 time 1"), crypto.Hash(0)},
+		{"a digest", msg, crypto.SHA256},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := s.Sign(nil, tt.msg, tt.opts); err == nil {
+				t.Errorf("signed %s through the cosignature signer", tt.name)
+			}
+		})
+	}
+}
+
+func mustLoginMessage(t *testing.T, host, challenge string) []byte {
+	t.Helper()
+	m, err := loginMessage(host, challenge)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vk != c.VerifierKey() {
-		t.Fatalf("verifier key from the credential %q differs from the cosigner's %q", vk, c.VerifierKey())
-	}
-	msg, err := c.Cosign(record.Checkpoint{Origin: "talks.example/talks/t1", Size: 1}, time.Unix(1_700_000_000, 0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := record.NewCosignatureVerifier(vk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
-		t.Fatalf("cosignature does not open with the credential's key: %v", err)
-	}
+	return m
 }
 
 func TestTrustPinRefusesAnotherRootForAnOrganisation(t *testing.T) {

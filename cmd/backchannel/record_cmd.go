@@ -111,7 +111,7 @@ func exportCommand(e *env) *cobra.Command {
 			for _, m := range b.State.Members("") {
 				org, principal, _ := seal.SplitHandle(m.Principal)
 				if cr := b.Trust.Latest(org, principal); cr != nil {
-					if k, err := seal.CosignerVerifierKey(cr); err == nil {
+					if k, err := record.CosignerVerifierKey(seal.CosignerName(cr), cr.IdentityKey); err == nil {
 						cosigners = append(cosigners, k)
 					}
 				}

@@ -93,7 +93,8 @@ func (p *player) cosigners(b *client.Book, members []talks.Member, msg []byte) (
 	log := b.Verifier.LogVerifier()
 	vs := []note.Verifier{log}
 	for _, m := range members {
-		vk, err := seal.CosignerVerifierKey(p.people[m.Principal].c.Credential())
+		cr := p.people[m.Principal].c.Credential()
+		vk, err := record.CosignerVerifierKey(seal.CosignerName(cr), cr.IdentityKey)
 		if err != nil {
 			return nil, err
 		}

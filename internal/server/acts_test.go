@@ -268,7 +268,7 @@ func (w *world) cosignature(reader, signer *person, talksID string) api.Cosign {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	cs, err := signer.id.Cosigner()
+	cs, err := record.NewCosigner(seal.CosignerName(signer.id.Credential()), signer.id.CosignatureSigner())
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -196,7 +196,7 @@ func (s *Server) cosignerVerifiers(ctx context.Context, name string) ([]note.Ver
 		if err != nil {
 			continue
 		}
-		vk, err := seal.CosignerVerifierKey(cr)
+		vk, err := record.CosignerVerifierKey(seal.CosignerName(cr), cr.IdentityKey)
 		if err != nil {
 			continue
 		}

@@ -380,7 +380,7 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	if len(line) == 0 || line[len(line)-1] != '\n' {
 		line += "\n"
 	}
-	vk, err := seal.CosignerVerifierKey(c.cred)
+	vk, err := record.CosignerVerifierKey(seal.CosignerName(c.cred), c.cred.IdentityKey)
 	if err != nil {
 		return api.Checkpoint{}, err
 	}
