@@ -114,6 +114,9 @@ var (
 	ErrExists = errors.New("already exists")
 	// ErrClosed reports use of a closed store.
 	ErrClosed = errors.New("store closed")
+	// ErrSchemaTooNew reports a database whose schema a newer backchannel wrote: the store
+	// refuses to open it rather than run old code on a schema it does not know.
+	ErrSchemaTooNew = errors.New("database schema is newer than this program")
 )
 
 // Store is where the server keeps everything: the talks' logs and their Merkle hashes,

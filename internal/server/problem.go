@@ -10,7 +10,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/store/migrate"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
@@ -151,7 +150,7 @@ func (s *Server) problemOf(ctx context.Context, err error) *Problem {
 		p = problemf(probNotFound, "%v", err)
 	case errors.Is(err, backchannel.ErrExists):
 		p = problemf(probExists, "%v", err)
-	case errors.Is(err, backchannel.ErrClosed), errors.Is(err, migrate.ErrTooNew):
+	case errors.Is(err, backchannel.ErrClosed), errors.Is(err, backchannel.ErrSchemaTooNew):
 		p = problemf(probUnavailable, "the store is not available")
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		p = problemf(probUnavailable, "the request was cancelled or timed out")

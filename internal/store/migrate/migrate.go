@@ -12,17 +12,15 @@ package migrate
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"io/fs"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// ErrTooNew reports a database schema newer than this program knows.
-var ErrTooNew = errors.New("database schema is newer than this program")
+	"github.com/backchannel/backchannel"
+)
 
 // Migration is one schema version.
 type Migration struct {
@@ -68,7 +66,8 @@ type Options struct {
 }
 
 // Apply brings the database up to the newest migration in fsys and returns the version it is
-// at. It returns an error wrapping ErrTooNew if the database is at a later version.
+// at. It returns an error wrapping backchannel.ErrSchemaTooNew if the database is at a later
+// version.
 func Apply(ctx context.Context, db *sql.DB, fsys fs.FS, opt Options) (int, error) {
 	ms, err := Load(fsys)
 	if err != nil {
@@ -104,7 +103,7 @@ func step(ctx context.Context, db *sql.DB, ms []Migration, opt Options) (done bo
 	}
 	v := int(cur.Int64)
 	if v > len(ms) {
-		return false, v, fmt.Errorf("%w: the database is at version %d, this program knows up to %d; run a newer backchannel", ErrTooNew, v, len(ms))
+		return false, v, fmt.Errorf("%w: the database is at version %d, this program knows up to %d; run a newer backchannel", backchannel.ErrSchemaTooNew, v, len(ms))
 	}
 	if v == len(ms) {
 		return true, v, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/store/migrate"
 )
 
@@ -19,8 +20,8 @@ var schemaFS embed.FS
 const migrateLockKey int64 = 0x6263_6d69_6772_6174 // "bcmigrat"
 
 // applySchema brings the database up to the newest embedded migration, with the bookkeeping of
-// internal/store/migrate (a schema_version table, one transaction per migration, ErrTooNew for
-// a database written by a newer program).
+// internal/store/migrate (a schema_version table, one transaction per migration,
+// backchannel.ErrSchemaTooNew for a database written by a newer program).
 //
 // It does not call migrate.Apply, which takes a *sql.DB: pgx's database/sql adapter needs a
 // module (puddle) that go.mod does not carry. It also creates schema_version under the advisory
@@ -66,7 +67,7 @@ func migrateStep(ctx context.Context, conn *pgx.Conn, ms []migrate.Migration) (d
 		v = int(*cur)
 	}
 	if v > len(ms) {
-		return false, v, fmt.Errorf("%w: the database is at version %d, this program knows up to %d; run a newer backchannel", migrate.ErrTooNew, v, len(ms))
+		return false, v, fmt.Errorf("%w: the database is at version %d, this program knows up to %d; run a newer backchannel", backchannel.ErrSchemaTooNew, v, len(ms))
 	}
 	if v == len(ms) {
 		return true, v, tx.Commit(ctx)

@@ -19,7 +19,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/store/migrate"
 	"github.com/backchannel/backchannel/internal/store/postgres"
 	"github.com/backchannel/backchannel/internal/store/storetest"
 )
@@ -160,8 +159,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := postgres.Open(context.Background(), postgres.Config{URL: db, Signer: storetest.Signer})
-	if !errors.Is(err, migrate.ErrTooNew) {
-		t.Fatalf("Open on a newer schema: %v, want ErrTooNew", err)
+	if !errors.Is(err, backchannel.ErrSchemaTooNew) {
+		t.Fatalf("Open on a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/store/migrate"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/internal/store/storetest"
 )
@@ -65,7 +64,7 @@ func TestRefusesNewerSchema(t *testing.T) {
 	}
 	raw.Close()
 	_, err = sqlite.Open(ctx, sqlite.Config{Path: path, Signer: storetest.Signer})
-	if !errors.Is(err, migrate.ErrTooNew) {
-		t.Fatalf("Open on a newer schema: %v, want ErrTooNew", err)
+	if !errors.Is(err, backchannel.ErrSchemaTooNew) {
+		t.Fatalf("Open on a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 }
