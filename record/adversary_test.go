@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"bytes"
@@ -10,11 +10,14 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/record/recordtest"
 )
 
 // followed returns a log of 10 entries with party A's verifier synced to it, its entries
 // checked, and (with cosign) its checkpoint cosigned and collected by the server.
-func followed(t *testing.T, cosign bool) (*MemLog, *TileClient, *Verifier) {
+func followed(t *testing.T, cosign bool) (*recordtest.MemLog, *record.TileClient, *record.Verifier) {
 	t.Helper()
 	a := testCosigner(t, "party-a")
 	m := newTestLog(t, 10, a)
@@ -41,22 +44,22 @@ func followed(t *testing.T, cosign bool) (*MemLog, *TileClient, *Verifier) {
 
 // serveLying serves m like serve, except that entry bundles are whatever m's entries are, with
 // none of Handler's checks: a host that has changed its code as well as its data.
-func serveLying(t *testing.T, m *MemLog) *TileClient {
+func serveLying(t *testing.T, m *recordtest.MemLog) *record.TileClient {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
 		path := r.PathValue("path")
-		if tile, err := ParseTilePath(path); err == nil && tile.L == -1 {
-			es, _ := m.ReadEntries(r.Context(), tile.N*TileWidth, int64(tile.W))
-			b, _ := AppendEntryBundle(nil, es)
+		if tile, err := record.ParseTilePath(path); err == nil && tile.L == -1 {
+			es, _ := m.ReadEntries(r.Context(), tile.N*record.TileWidth, int64(tile.W))
+			b, _ := record.AppendEntryBundle(nil, es)
 			w.Write(b)
 			return
 		}
-		NewHandler(m).ServeLogPath(w, r, path)
+		record.NewHandler(m).ServeLogPath(w, r, path)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+	return &record.TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
 }
 
 func without(i int) func([][]byte) [][]byte {
@@ -90,9 +93,9 @@ func TestClientDetectsTamperedEntries(t *testing.T) {
 		want  error
 		says  string
 	}{
-		{"deleted event", without(3), ErrMissingEntry, "tree commits to 10"},
-		{"swapped events", swap(2, 5), ErrReordered, "index 2 is the tree's entry 5"},
-		{"altered ciphertext byte", flipByte(7, 3), ErrLeafMismatch, "entry 7 does not hash"},
+		{"deleted event", without(3), record.ErrMissingEntry, "tree commits to 10"},
+		{"swapped events", swap(2, 5), record.ErrReordered, "index 2 is the tree's entry 5"},
+		{"altered ciphertext byte", flipByte(7, 3), record.ErrLeafMismatch, "entry 7 does not hash"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _, v := followed(t, true)
@@ -124,11 +127,11 @@ func TestRewrittenHistoryIsRefused(t *testing.T) {
 	}{
 		{"deleted event, two appended", func(es [][]byte) [][]byte {
 			return append(without(3)(es), []byte("x"), []byte("y"))
-		}, ErrInconsistent, ErrForked, "not consistent with size 10 you cosigned"},
-		{"swapped events", swap(2, 5), ErrInconsistent, ErrForked, "not consistent with size 10 you cosigned"},
-		{"altered ciphertext byte", flipByte(7, 3), ErrInconsistent, ErrForked, "not consistent with size 10 you cosigned"},
-		{"truncated and re-appended", truncateAndAppend(6, "a", "b", "c", "d", "e"), ErrInconsistent, ErrForked, "the log was rewritten or forked"},
-		{"truncated", truncateAndAppend(6), ErrRollback, ErrForked, "smaller than size 10 you cosigned"},
+		}, record.ErrInconsistent, record.ErrForked, "not consistent with size 10 you cosigned"},
+		{"swapped events", swap(2, 5), record.ErrInconsistent, record.ErrForked, "not consistent with size 10 you cosigned"},
+		{"altered ciphertext byte", flipByte(7, 3), record.ErrInconsistent, record.ErrForked, "not consistent with size 10 you cosigned"},
+		{"truncated and re-appended", truncateAndAppend(6, "a", "b", "c", "d", "e"), record.ErrInconsistent, record.ErrForked, "the log was rewritten or forked"},
+		{"truncated", truncateAndAppend(6), record.ErrRollback, record.ErrForked, "smaller than size 10 you cosigned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, cosigned := range []bool{false, true} {
@@ -138,7 +141,7 @@ func TestRewrittenHistoryIsRefused(t *testing.T) {
 				}
 				if cosigned {
 					// The server's own rule stops it before any party sees the tree.
-					wantErr(t, m.Publish(), ErrForked)
+					wantErr(t, m.Publish(), record.ErrForked)
 				}
 				if err := m.ForcePublish(); err != nil {
 					t.Fatal(err)
@@ -178,10 +181,10 @@ func TestTwoForksAreDetected(t *testing.T) {
 	_, cb := serve(t, fork)
 	va, vb := newTestVerifier(t), newTestVerifier(t)
 	for _, p := range []struct {
-		v   *Verifier
-		c   *TileClient
-		co  *Cosigner
-		log *MemLog
+		v   *record.Verifier
+		c   *record.TileClient
+		co  *record.Cosigner
+		log *recordtest.MemLog
 	}{{va, ca, a, main}, {vb, cb, b, fork}} {
 		if _, err := p.c.Sync(t.Context(), p.v); err != nil {
 			t.Fatal(err)
@@ -197,21 +200,21 @@ func TestTwoForksAreDetected(t *testing.T) {
 
 	// Each party is then served the other's branch.
 	_, err := cb.Sync(t.Context(), va)
-	wantErr(t, err, ErrForked)
+	wantErr(t, err, record.ErrForked)
 	if !strings.Contains(err.Error(), "checkpoint of size 11 is not consistent with size 11 you cosigned") {
 		t.Errorf("error does not explain the fork: %v", err)
 	}
 	_, err = ca.Sync(t.Context(), vb)
-	wantErr(t, err, ErrForked)
+	wantErr(t, err, record.ErrForked)
 
 	// Parties comparing cosigned checkpoints directly (gossip) reach the same verdict.
 	_, bNote := vb.Cosigned()
 	_, err = va.Update(bNote, nil)
-	wantErr(t, err, ErrForked)
+	wantErr(t, err, record.ErrForked)
 
 	// B's cosignature cannot be collected onto A's branch.
 	bCos, _ := vb.Cosign(b, testTime)
-	wantErr(t, main.AddCosignature(bCos), ErrMalformed)
+	wantErr(t, main.AddCosignature(bCos), record.ErrMalformed)
 
 	// A server that holds A's cosignature refuses to present B's branch.
 	if err := main.Rewrite(func([][]byte) [][]byte {
@@ -220,7 +223,7 @@ func TestTwoForksAreDetected(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, main.Publish(), ErrForked)
+	wantErr(t, main.Publish(), record.ErrForked)
 	ckpt, _ := main.Checkpoint(t.Context())
 	if !bytes.Contains(ckpt, []byte("— party-a ")) {
 		t.Error("the presented checkpoint lost party A's cosignature")
@@ -229,21 +232,21 @@ func TestTwoForksAreDetected(t *testing.T) {
 
 // A checkpoint that is not the log's is refused before anything else.
 func TestClientRefusesForeignCheckpoints(t *testing.T) {
-	impostor, _ := NewLogKey(testKey("impostor"))
-	m, err := NewMemLog(impostor, testOrigin)
+	impostor, _ := record.NewLogKey(testKey("impostor"))
+	m, err := recordtest.NewMemLog(impostor, testOrigin)
 	if err != nil {
 		t.Fatal(err)
 	}
 	m.Append(entries(0, 3)...)
 	_, c := serve(t, m)
 	_, err = c.Sync(t.Context(), newTestVerifier(t))
-	wantErr(t, err, ErrBadSignature)
+	wantErr(t, err, record.ErrBadSignature)
 
-	otherOrigin, _ := Origin(testHost, "other-talks")
-	o, _ := NewMemLog(testLogKey(t), otherOrigin)
+	otherOrigin, _ := record.Origin(testHost, "other-talks")
+	o, _ := recordtest.NewMemLog(testLogKey(t), otherOrigin)
 	_, c = serve(t, o)
 	_, err = c.Sync(t.Context(), newTestVerifier(t))
-	wantErr(t, err, ErrWrongOrigin)
+	wantErr(t, err, record.ErrWrongOrigin)
 }
 
 // A damaged stored hash is caught wherever it is read: a leaf hash, which tiles carry, by the
@@ -254,7 +257,7 @@ func TestCorruptedStoredHashIsRefused(t *testing.T) {
 	m.Append(entries(10, 20)...)
 	m.CorruptHash(tlog.StoredHashIndex(0, 3))
 	_, err := c.Sync(t.Context(), v)
-	wantErr(t, err, ErrInconsistent)
+	wantErr(t, err, record.ErrInconsistent)
 	if !strings.Contains(err.Error(), "served tiles do not hash to the root") {
 		t.Errorf("error does not say the tiles are wrong: %v", err)
 	}
@@ -262,7 +265,7 @@ func TestCorruptedStoredHashIsRefused(t *testing.T) {
 	m, _, _ = followed(t, true)
 	m.CorruptHash(tlog.StoredHashIndex(3, 0)) // the subtree of entries 0..7
 	_, err = m.Append(entry(10))
-	wantErr(t, err, ErrForked)
+	wantErr(t, err, record.ErrForked)
 }
 
 func TestEntriesWithheldWithinAVerifiedTreeAreMissing(t *testing.T) {
@@ -270,21 +273,21 @@ func TestEntriesWithheldWithinAVerifiedTreeAreMissing(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
 		path := r.PathValue("path")
-		if tile, err := ParseTilePath(path); err == nil && tile.L == -1 {
+		if tile, err := record.ParseTilePath(path); err == nil && tile.L == -1 {
 			http.NotFound(w, r) // the host serves the tree but withholds its entries
 			return
 		}
-		NewHandler(m).ServeLogPath(w, r, path)
+		record.NewHandler(m).ServeLogPath(w, r, path)
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	c := &TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+	c := &record.TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
 	cp, err := c.Sync(t.Context(), newTestVerifier(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = c.Entries(t.Context(), cp, 0, cp.Size)
-	if !errors.Is(err, ErrMissingEntry) {
+	if !errors.Is(err, record.ErrMissingEntry) {
 		t.Fatalf("Entries = %v, want ErrMissingEntry", err)
 	}
 }

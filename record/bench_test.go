@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"crypto/sha256"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 // benchSizes are the log sizes of item 8: costs must grow no faster than log n.
@@ -64,7 +66,7 @@ func BenchmarkAppend(b *testing.B) {
 			var i int64
 			for b.Loop() {
 				k := i % benchSpread
-				if _, err := StoredHashesForLeaves(n+k, leaves[k:k+1], store); err != nil {
+				if _, err := record.StoredHashesForLeaves(n+k, leaves[k:k+1], store); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -100,7 +102,7 @@ func BenchmarkInclusion(b *testing.B) {
 			var i int64
 			for b.Loop() {
 				x := pick(i, n)
-				p, err := ProveInclusion(n, x, store)
+				p, err := record.ProveInclusion(n, x, store)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -119,21 +121,21 @@ func BenchmarkConsistency(b *testing.B) {
 	for _, n := range benchSizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			root, _ := tlog.TreeHash(n, store)
-			olds := make([]Checkpoint, 256)
+			olds := make([]record.Checkpoint, 256)
 			for i := range olds {
 				m := 1 + pick(int64(i), n-1)
 				h, _ := tlog.TreeHash(m, store)
-				olds[i] = Checkpoint{Size: m, Hash: h}
+				olds[i] = record.Checkpoint{Size: m, Hash: h}
 			}
-			next := Checkpoint{Size: n, Hash: root}
+			next := record.Checkpoint{Size: n, Hash: root}
 			var i int
 			for b.Loop() {
 				old := olds[i%len(olds)]
-				p, err := ProveConsistency(old.Size, n, store)
+				p, err := record.ProveConsistency(old.Size, n, store)
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := CheckConsistency(old, next, p); err != nil {
+				if err := record.CheckConsistency(old, next, p); err != nil {
 					b.Fatal(err)
 				}
 				i++
@@ -144,7 +146,7 @@ func BenchmarkConsistency(b *testing.B) {
 
 // countingReader counts the stored hashes read through it.
 type countingReader struct {
-	r HashReader
+	r record.HashReader
 	n int
 }
 
@@ -169,21 +171,21 @@ func TestProofAndAppendCostGrowsAsLogN(t *testing.T) {
 		root, _ := tlog.TreeHash(n, store)
 		for _, tc := range []struct {
 			name string
-			f    func(r HashReader) error
+			f    func(r record.HashReader) error
 		}{
-			{"append", func(r HashReader) error {
-				_, err := StoredHashesForLeaves(n, [][]byte{benchLeaf(n)}, r)
+			{"append", func(r record.HashReader) error {
+				_, err := record.StoredHashesForLeaves(n, [][]byte{benchLeaf(n)}, r)
 				return err
 			}},
-			{"root", func(r HashReader) error { _, err := tlog.TreeHash(n, r); return err }},
-			{"inclusion", func(r HashReader) error {
-				p, err := ProveInclusion(n, n/3, r)
+			{"root", func(r record.HashReader) error { _, err := tlog.TreeHash(n, r); return err }},
+			{"inclusion", func(r record.HashReader) error {
+				p, err := record.ProveInclusion(n, n/3, r)
 				if err == nil {
 					err = tlog.CheckRecord(p, n, root, n/3, benchLeafHash(n/3))
 				}
 				return err
 			}},
-			{"consistency", func(r HashReader) error { _, err := ProveConsistency(n/3+1, n, r); return err }},
+			{"consistency", func(r record.HashReader) error { _, err := record.ProveConsistency(n/3+1, n, r); return err }},
 		} {
 			c := &countingReader{r: store}
 			if err := tc.f(c); err != nil {

@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"bytes"
@@ -9,6 +9,8 @@ import (
 
 	formatslog "github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 //go:embed testdata/checkpoint.txt
@@ -31,12 +33,12 @@ func TestOriginIsHostSlashTalksSlashID(t *testing.T) {
 		{"host", strings.Repeat("a", 65), "", false},
 		{"host+evil", "t1", "", false},
 	} {
-		got, err := Origin(tc.host, tc.id)
+		got, err := record.Origin(tc.host, tc.id)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("Origin(%q, %q) = %q, %v; want %q, ok=%v", tc.host, tc.id, got, err, tc.want, tc.ok)
 		}
 		if tc.ok {
-			h, id, err := ParseOrigin(got)
+			h, id, err := record.ParseOrigin(got)
 			if err != nil || h != tc.host || id != tc.id {
 				t.Errorf("ParseOrigin(%q) = %q, %q, %v", got, h, id, err)
 			}
@@ -53,13 +55,13 @@ func TestCheckpointVectorIsStable(t *testing.T) {
 func TestOpenCheckpointRefuses(t *testing.T) {
 	m := newTestLog(t, 3)
 	good, _ := m.Checkpoint(t.Context())
-	otherKey, _ := NewLogKey(testKey("impostor"))
+	otherKey, _ := record.NewLogKey(testKey("impostor"))
 	otherSigner, _ := otherKey.Signer(testOrigin)
-	c, _, _ := OpenCheckpoint(good, testOrigin, logVerifier(t))
-	forged, _ := SignCheckpoint(otherSigner, c)
-	otherOrigin, _ := Origin(testHost, "other")
+	c, _, _ := record.OpenCheckpoint(good, testOrigin, logVerifier(t))
+	forged, _ := record.SignCheckpoint(otherSigner, c)
+	otherOrigin, _ := record.Origin(testHost, "other")
 	otherSigner2, _ := testLogKey(t).Signer(otherOrigin)
-	elsewhere, _ := SignCheckpoint(otherSigner2, Checkpoint{Origin: otherOrigin, Size: c.Size, Hash: c.Hash})
+	elsewhere, _ := record.SignCheckpoint(otherSigner2, record.Checkpoint{Origin: otherOrigin, Size: c.Size, Hash: c.Hash})
 	flipped := bytes.Clone(good)
 	flipped[len(testOrigin)+1] = '4' // size 3 → 4 under the same signature
 
@@ -69,15 +71,15 @@ func TestOpenCheckpointRefuses(t *testing.T) {
 		want error
 	}{
 		{"good", good, nil},
-		{"signed by another key", forged, ErrBadSignature},
-		{"another talks' checkpoint", elsewhere, ErrWrongOrigin},
-		{"size changed under the signature", flipped, ErrBadSignature},
-		{"no signature", c.Body(), ErrMalformed},
-		{"garbage", []byte("hello\n\n— x y\n"), ErrMalformed},
-		{"too large", bytes.Repeat([]byte("a"), MaxCheckpointSize+1), ErrMalformed},
+		{"signed by another key", forged, record.ErrBadSignature},
+		{"another talks' checkpoint", elsewhere, record.ErrWrongOrigin},
+		{"size changed under the signature", flipped, record.ErrBadSignature},
+		{"no signature", c.Body(), record.ErrMalformed},
+		{"garbage", []byte("hello\n\n— x y\n"), record.ErrMalformed},
+		{"too large", bytes.Repeat([]byte("a"), record.MaxCheckpointSize+1), record.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := OpenCheckpoint(tc.msg, testOrigin, logVerifier(t))
+			_, _, err := record.OpenCheckpoint(tc.msg, testOrigin, logVerifier(t))
 			wantErr(t, err, tc.want)
 		})
 	}
@@ -102,7 +104,7 @@ func TestParseCheckpointBodyIsCanonical(t *testing.T) {
 		{"o talks\n1\n" + h + "\n", false},
 		{"o/talks/t\n99999999999999999999\n" + h + "\n", false},
 	} {
-		c, err := ParseCheckpointBody([]byte(tc.body))
+		c, err := record.ParseCheckpointBody([]byte(tc.body))
 		if (err == nil) != tc.ok {
 			t.Errorf("ParseCheckpointBody(%q) = %v, ok want %v", tc.body, err, tc.ok)
 		}
@@ -130,36 +132,36 @@ func TestCheckpointReadByTransparencyDevFormats(t *testing.T) {
 func TestOriginVerifierKeyDerivesFromHostKey(t *testing.T) {
 	k := testLogKey(t)
 	want, _ := k.VerifierKey(testOrigin)
-	got, err := OriginVerifierKey(hostVKey(t), testOrigin)
+	got, err := record.OriginVerifierKey(hostVKey(t), testOrigin)
 	if err != nil || got != want {
 		t.Fatalf("OriginVerifierKey = %q, %v; want %q", got, err, want)
 	}
 	// A cosigner key (algorithm 0x04) is not a log key.
-	if _, err := OriginVerifierKey(testCosigner(t, "a").VerifierKey(), testOrigin); err == nil {
+	if _, err := record.OriginVerifierKey(testCosigner(t, "a").VerifierKey(), testOrigin); err == nil {
 		t.Fatal("a cosignature/v1 key was taken as a log key")
 	}
-	if _, err := OriginVerifierKey(hostVKey(t), "bad origin"); err == nil {
+	if _, err := record.OriginVerifierKey(hostVKey(t), "bad origin"); err == nil {
 		t.Fatal("an origin with a space was accepted as a key name")
 	}
-	if _, err := NewLogKey(ed25519.PrivateKey{1, 2}); err == nil {
+	if _, err := record.NewLogKey(ed25519.PrivateKey{1, 2}); err == nil {
 		t.Fatal("a short log key was accepted")
 	}
 }
 
 func FuzzParseCheckpoint(f *testing.F) {
 	f.Add(checkpointVector)
-	text, _ := noteText(checkpointVector)
+	text, _ := record.NoteText(checkpointVector)
 	f.Add(text)
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		if c, err := ParseCheckpointBody(msg); err == nil && !bytes.Equal(c.Body(), msg) {
+		if c, err := record.ParseCheckpointBody(msg); err == nil && !bytes.Equal(c.Body(), msg) {
 			t.Fatalf("ParseCheckpointBody(%q) re-encodes as %q", msg, c.Body())
 		}
-		c, _, err := OpenCheckpoint(msg, testOrigin, logVerifier(t))
+		c, _, err := record.OpenCheckpoint(msg, testOrigin, logVerifier(t))
 		if err != nil {
 			return
 		}
 		// Anything that opens was signed by the test key over its canonical body.
-		if text, _ := noteText(msg); !bytes.Equal(text, c.Body()) {
+		if text, _ := record.NoteText(msg); !bytes.Equal(text, c.Body()) {
 			t.Fatalf("opened %q with body %q", msg, c.Body())
 		}
 	})

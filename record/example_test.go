@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/record/recordtest"
 )
 
 // A party follows a talks' log served as tiles: it pins the host's log key, syncs (verifying
@@ -21,7 +22,7 @@ func Example() {
 	logKey, _ := record.NewLogKey(key("log"))
 	origin, _ := record.Origin("backchannel.example", "muscat-1")
 	party, _ := record.NewCosigner("party-a", key("party-a"))
-	log, _ := record.NewMemLog(logKey, origin, party.VerifierKey())
+	log, _ := recordtest.NewMemLog(logKey, origin, party.VerifierKey())
 	log.Append([]byte("sealed envelope 1"), []byte("sealed envelope 2"))
 	srv := httptest.NewServer(record.NewHandler(log))
 	defer srv.Close()

@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"crypto/ed25519"
@@ -11,6 +11,10 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/record/recordtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the vectors in testdata/")
@@ -44,8 +48,8 @@ const (
 // testTime is the fixed time of test cosignatures.
 var testTime = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func testLogKey(t testing.TB) *LogKey {
-	k, err := NewLogKey(testKey("log"))
+func testLogKey(t testing.TB) *record.LogKey {
+	k, err := record.NewLogKey(testKey("log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,8 +64,8 @@ func hostVKey(t testing.TB) string {
 	return v
 }
 
-func testCosigner(t testing.TB, name string) *Cosigner {
-	c, err := NewCosigner(name, testKey("cosigner "+name))
+func testCosigner(t testing.TB, name string) *record.Cosigner {
+	c, err := record.NewCosigner(name, testKey("cosigner "+name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +98,13 @@ func entries(from, to int) [][]byte {
 }
 
 // newTestLog returns a MemLog of n test entries collecting the given cosigners.
-func newTestLog(t testing.TB, n int, cosigners ...*Cosigner) *MemLog {
+func newTestLog(t testing.TB, n int, cosigners ...*record.Cosigner) *recordtest.MemLog {
 	t.Helper()
 	var keys []string
 	for _, c := range cosigners {
 		keys = append(keys, c.VerifierKey())
 	}
-	m, err := NewMemLog(testLogKey(t), testOrigin, keys...)
+	m, err := recordtest.NewMemLog(testLogKey(t), testOrigin, keys...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,8 +116,8 @@ func newTestLog(t testing.TB, n int, cosigners ...*Cosigner) *MemLog {
 	return m
 }
 
-func newTestVerifier(t testing.TB) *Verifier {
-	v, err := NewVerifier(testOrigin, hostVKey(t))
+func newTestVerifier(t testing.TB) *record.Verifier {
+	v, err := record.NewVerifier(testOrigin, hostVKey(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,4 +133,18 @@ func wantErr(t testing.TB, err, want error) {
 	case want != nil && !errors.Is(err, want):
 		t.Fatalf("error = %v, want one wrapping %v", err, want)
 	}
+}
+
+// hashSlice reads stored hashes from a slice: a log's hashes with nothing else around them.
+type hashSlice []tlog.Hash
+
+func (s hashSlice) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(indexes))
+	for i, x := range indexes {
+		if x < 0 || x >= int64(len(s)) {
+			return nil, fmt.Errorf("%w: stored hash %d", record.ErrNotFound, x)
+		}
+		out[i] = s[x]
+	}
+	return out, nil
 }

@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"testing"
@@ -6,6 +6,8 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 func hashBytes(hs []tlog.Hash) [][]byte {
@@ -29,31 +31,31 @@ func TestProofsAcceptedByTransparencyDevMerkle(t *testing.T) {
 			if i >= n {
 				continue
 			}
-			p, err := ProveInclusion(n, i, m)
+			p, err := record.ProveInclusion(n, i, m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cp := Checkpoint{Origin: testOrigin, Size: n, Hash: roots[n]}
-			wantErr(t, CheckInclusion(cp, i, entry(int(i)), p), nil)
+			cp := record.Checkpoint{Origin: testOrigin, Size: n, Hash: roots[n]}
+			wantErr(t, record.CheckInclusion(cp, i, entry(int(i)), p), nil)
 			leaf := rfc6962.DefaultHasher.HashLeaf(entry(int(i)))
 			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, uint64(i), uint64(n), leaf, hashBytes(p), roots[n][:]); err != nil {
 				t.Errorf("merkle rejects inclusion of %d in %d: %v", i, n, err)
 			}
 		}
 		for _, old := range []int64{0, 1, n / 3, n - 1, n} {
-			p, err := ProveConsistency(old, n, m)
+			p, err := record.ProveConsistency(old, n, m)
 			if err != nil {
 				t.Fatal(err)
 			}
-			o := Checkpoint{Origin: testOrigin, Size: old, Hash: roots[old]}
-			wantErr(t, CheckConsistency(o, Checkpoint{Origin: testOrigin, Size: n, Hash: roots[n]}, p), nil)
+			o := record.Checkpoint{Origin: testOrigin, Size: old, Hash: roots[old]}
+			wantErr(t, record.CheckConsistency(o, record.Checkpoint{Origin: testOrigin, Size: n, Hash: roots[n]}, p), nil)
 			if err := proof.VerifyConsistency(rfc6962.DefaultHasher, uint64(old), uint64(n), hashBytes(p), roots[old][:], roots[n][:]); err != nil {
 				t.Errorf("merkle rejects consistency %d→%d: %v", old, n, err)
 			}
 		}
 	}
-	if got := rfc6962.DefaultHasher.EmptyRoot(); string(got) != string(emptyRoot[:]) {
-		t.Errorf("empty root %x, merkle says %x", emptyRoot, got)
+	if got := rfc6962.DefaultHasher.EmptyRoot(); string(got) != string(record.EmptyRoot[:]) {
+		t.Errorf("empty root %x, merkle says %x", record.EmptyRoot, got)
 	}
 }
 
@@ -68,7 +70,7 @@ func TestStoredHashesForLeavesBatchEqualsOneByOne(t *testing.T) {
 	}
 	var batched hashSlice
 	for _, b := range [][2]int{{0, 1}, {1, 3}, {3, 256}, {256, 257}, {257, 999}, {999, 1000}} {
-		hs, err := StoredHashesForLeaves(int64(b[0]), entries(b[0], b[1]), batched)
+		hs, err := record.StoredHashesForLeaves(int64(b[0]), entries(b[0], b[1]), batched)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -85,25 +87,25 @@ func TestStoredHashesForLeavesBatchEqualsOneByOne(t *testing.T) {
 	if n := tlog.StoredHashCount(1000); int64(len(one)) != n {
 		t.Fatalf("%d stored hashes for 1000 entries, want %d", len(one), n)
 	}
-	_, err := StoredHashesForLeaves(0, [][]byte{make([]byte, MaxEntrySize+1)}, hashSlice(nil))
-	wantErr(t, err, ErrEntryTooLarge)
+	_, err := record.StoredHashesForLeaves(0, [][]byte{make([]byte, record.MaxEntrySize+1)}, hashSlice(nil))
+	wantErr(t, err, record.ErrEntryTooLarge)
 }
 
 func TestCheckProofsRefuse(t *testing.T) {
 	m := newTestLog(t, 10)
 	r10, _ := tlog.TreeHash(10, m)
 	r6, _ := tlog.TreeHash(6, m)
-	c10 := Checkpoint{Origin: testOrigin, Size: 10, Hash: r10}
-	c6 := Checkpoint{Origin: testOrigin, Size: 6, Hash: r6}
-	p, _ := ProveInclusion(10, 4, m)
-	wantErr(t, CheckInclusion(c10, 4, entry(5), p), ErrNotIncluded)
-	wantErr(t, CheckInclusion(c10, 5, entry(4), p), ErrNotIncluded)
-	wantErr(t, CheckInclusion(c10, 10, entry(10), p), ErrNotIncluded)
-	cp, _ := ProveConsistency(6, 10, m)
-	wantErr(t, CheckConsistency(c10, c6, cp), ErrRollback)
-	wantErr(t, CheckConsistency(c6, Checkpoint{Origin: testOrigin, Size: 10, Hash: r6}, cp), ErrInconsistent)
-	wantErr(t, CheckConsistency(c6, Checkpoint{Origin: "x", Size: 10, Hash: r10}, cp), ErrWrongOrigin)
-	wantErr(t, CheckConsistency(c10, Checkpoint{Origin: testOrigin, Size: 10, Hash: r6}, nil), ErrInconsistent)
-	_, err := ProveInclusion(10, 10, m)
-	wantErr(t, err, ErrNotFound)
+	c10 := record.Checkpoint{Origin: testOrigin, Size: 10, Hash: r10}
+	c6 := record.Checkpoint{Origin: testOrigin, Size: 6, Hash: r6}
+	p, _ := record.ProveInclusion(10, 4, m)
+	wantErr(t, record.CheckInclusion(c10, 4, entry(5), p), record.ErrNotIncluded)
+	wantErr(t, record.CheckInclusion(c10, 5, entry(4), p), record.ErrNotIncluded)
+	wantErr(t, record.CheckInclusion(c10, 10, entry(10), p), record.ErrNotIncluded)
+	cp, _ := record.ProveConsistency(6, 10, m)
+	wantErr(t, record.CheckConsistency(c10, c6, cp), record.ErrRollback)
+	wantErr(t, record.CheckConsistency(c6, record.Checkpoint{Origin: testOrigin, Size: 10, Hash: r6}, cp), record.ErrInconsistent)
+	wantErr(t, record.CheckConsistency(c6, record.Checkpoint{Origin: "x", Size: 10, Hash: r10}, cp), record.ErrWrongOrigin)
+	wantErr(t, record.CheckConsistency(c10, record.Checkpoint{Origin: testOrigin, Size: 10, Hash: r6}, nil), record.ErrInconsistent)
+	_, err := record.ProveInclusion(10, 10, m)
+	wantErr(t, err, record.ErrNotFound)
 }

@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 //go:embed testdata/tilepaths.txt
@@ -25,10 +27,10 @@ func TestTilePathMatchesC2SPExamples(t *testing.T) {
 		{tlog.Tile{H: 8, L: -1, N: 999, W: 1}, "tile/entries/999.p/1"},
 		{tlog.Tile{H: 8, L: 0, N: 1<<63 - 1, W: 256}, "tile/0/x009/x223/x372/x036/x854/x775/807"},
 	} {
-		if got := TilePath(tc.tile); got != tc.path {
+		if got := record.TilePath(tc.tile); got != tc.path {
 			t.Errorf("TilePath(%+v) = %q, want %q", tc.tile, got, tc.path)
 		}
-		got, err := ParseTilePath(tc.path)
+		got, err := record.ParseTilePath(tc.path)
 		if err != nil || got != tc.tile {
 			t.Errorf("ParseTilePath(%q) = %+v, %v, want %+v", tc.path, got, err, tc.tile)
 		}
@@ -45,7 +47,7 @@ func TestParseTilePathRejectsNonCanonical(t *testing.T) {
 		"tile/0/x010/x000/x000/x000/x000/x000/000", "tile/0/x009/x223/x372/x036/x854/x775/808",
 		"tile/entries/000.p/8.p/8", "tile/0/0a0", "tile/ 0/000", "tile/entries/x000/000",
 	} {
-		if tile, err := ParseTilePath(p); err == nil {
+		if tile, err := record.ParseTilePath(p); err == nil {
 			t.Errorf("ParseTilePath(%q) = %+v, want an error", p, tile)
 		}
 	}
@@ -57,15 +59,15 @@ func FuzzParseTilePath(f *testing.F) {
 		f.Add(sc.Text())
 	}
 	f.Fuzz(func(t *testing.T, path string) {
-		tile, err := ParseTilePath(path)
+		tile, err := record.ParseTilePath(path)
 		if err != nil {
 			return
 		}
 		// One spelling per tile: what parses must format back to itself.
-		if got := TilePath(tile); got != path {
+		if got := record.TilePath(tile); got != path {
 			t.Fatalf("ParseTilePath(%q) = %+v, which formats as %q", path, tile, got)
 		}
-		if tile.H != TileHeight || tile.W < 1 || tile.W > TileWidth || tile.N < 0 || tile.L < -1 || tile.L > 63 {
+		if tile.H != record.TileHeight || tile.W < 1 || tile.W > record.TileWidth || tile.N < 0 || tile.L < -1 || tile.L > 63 {
 			t.Fatalf("ParseTilePath(%q) = out-of-range %+v", path, tile)
 		}
 	})

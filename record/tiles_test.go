@@ -1,4 +1,4 @@
-package record
+package record_test
 
 import (
 	"bytes"
@@ -17,19 +17,21 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 // serve serves log under /v1/talks/muscat-1/log/ the way the server mounts it, and returns a
 // TileClient for it.
-func serve(t *testing.T, log Log) (*httptest.Server, *TileClient) {
+func serve(t *testing.T, log record.Log) (*httptest.Server, *record.TileClient) {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
-		NewHandler(log).ServeLogPath(w, r, r.PathValue("path"))
+		record.NewHandler(log).ServeLogPath(w, r, r.PathValue("path"))
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return srv, &TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+	return srv, &record.TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
 }
 
 func get(t *testing.T, url string) (*http.Response, []byte) {
@@ -51,13 +53,13 @@ func TestHandlerServesC2SPTileLayout(t *testing.T) {
 		size   int
 		cache  string
 	}{
-		{"checkpoint", 200, -1, cacheCheckpoint},
-		{"tile/0/000", 200, 256 * 32, cacheFull},
-		{"tile/0/001.p/44", 200, 44 * 32, cachePartial},
-		{"tile/0/001.p/3", 200, 3 * 32, cachePartial},
-		{"tile/1/000.p/1", 200, 32, cachePartial},
-		{"tile/entries/000", 200, -1, cacheFull},
-		{"tile/entries/001.p/44", 200, -1, cachePartial},
+		{"checkpoint", 200, -1, "no-cache"},
+		{"tile/0/000", 200, 256 * 32, "public, max-age=31536000, immutable"},
+		{"tile/0/001.p/44", 200, 44 * 32, "public, max-age=60"},
+		{"tile/0/001.p/3", 200, 3 * 32, "public, max-age=60"},
+		{"tile/1/000.p/1", 200, 32, "public, max-age=60"},
+		{"tile/entries/000", 200, -1, "public, max-age=31536000, immutable"},
+		{"tile/entries/001.p/44", 200, -1, "public, max-age=60"},
 		{"tile/0/001", 404, 0, ""},       // not full yet
 		{"tile/0/000.p/5", 404, 0, ""},   // full exists: one URL per tile
 		{"tile/0/001.p/45", 404, 0, ""},  // beyond the tree
@@ -144,7 +146,7 @@ func TestServedTilesVerifyWithIndependentImplementation(t *testing.T) {
 		t.Fatalf("tile/1/000.p/1 = %x, want %x", l1, h)
 	}
 	// Proofs built by our client from the tiles verify with merkle.
-	ourCP := Checkpoint{Origin: testOrigin, Size: n}
+	ourCP := record.Checkpoint{Origin: testOrigin, Size: n}
 	copy(ourCP.Hash[:], cp.Hash)
 	for _, i := range []int64{0, 100, 255, 256, 299} {
 		p, err := c.ProveInclusion(t.Context(), ourCP, i)
@@ -188,7 +190,7 @@ func TestTileClientFollowsGrowingLog(t *testing.T) {
 	m := newTestLog(t, 0)
 	_, c := serve(t, m)
 	v := newTestVerifier(t)
-	var old Checkpoint
+	var old record.Checkpoint
 	for _, grow := range []int{0, 3, 41, 256, 1, 300} {
 		if grow > 0 {
 			if _, err := m.Append(entries(int(m.Size()), int(m.Size())+grow)...); err != nil {
@@ -221,7 +223,7 @@ func TestTileClientFollowsGrowingLog(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantErr(t, CheckInclusion(old, old.Size-1, entry(int(old.Size-1)), p), nil)
+			wantErr(t, record.CheckInclusion(old, old.Size-1, entry(int(old.Size-1)), p), nil)
 		}
 		old = cp
 	}

@@ -1,8 +1,10 @@
-package record
+package record_test
 
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 func TestVerifierStateSurvivesARestart(t *testing.T) {
@@ -24,7 +26,7 @@ func TestVerifierStateSurvivesARestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := RestoreVerifier(saved)
+	r, err := record.RestoreVerifier(saved)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,31 +43,31 @@ func TestVerifierStateSurvivesARestart(t *testing.T) {
 	m.Rewrite(swap(0, 1))
 	m.ForcePublish()
 	_, err = c.Sync(t.Context(), r)
-	wantErr(t, err, ErrInconsistent)
+	wantErr(t, err, record.ErrInconsistent)
 }
 
 func TestRestoreVerifierRefusesTamperedState(t *testing.T) {
 	m := newTestLog(t, 5)
 	ckpt, _ := m.Checkpoint(t.Context())
-	good := VerifierState{Origin: testOrigin, LogKey: hostVKey(t), Latest: string(ckpt)}
-	impostor, _ := NewLogKey(testKey("impostor"))
+	good := record.VerifierState{Origin: testOrigin, LogKey: hostVKey(t), Latest: string(ckpt)}
+	impostor, _ := record.NewLogKey(testKey("impostor"))
 	bad, _ := impostor.VerifierKey(testHost)
 	for _, tc := range []struct {
 		name  string
-		state VerifierState
+		state record.VerifierState
 		want  error
 	}{
 		{"good", good, nil},
-		{"latest not signed by the key", VerifierState{Origin: testOrigin, LogKey: bad, Latest: string(ckpt)}, ErrBadSignature},
-		{"another origin", VerifierState{Origin: "backchannel.example/talks/other", LogKey: hostVKey(t), Latest: string(ckpt)}, ErrWrongOrigin},
-		{"cosigned beyond latest", VerifierState{Origin: testOrigin, LogKey: hostVKey(t), Cosigned: string(ckpt)}, ErrMalformed},
+		{"latest not signed by the key", record.VerifierState{Origin: testOrigin, LogKey: bad, Latest: string(ckpt)}, record.ErrBadSignature},
+		{"another origin", record.VerifierState{Origin: "backchannel.example/talks/other", LogKey: hostVKey(t), Latest: string(ckpt)}, record.ErrWrongOrigin},
+		{"cosigned beyond latest", record.VerifierState{Origin: testOrigin, LogKey: hostVKey(t), Cosigned: string(ckpt)}, record.ErrMalformed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := json.Marshal(tc.state)
-			_, err := RestoreVerifier(b)
+			_, err := record.RestoreVerifier(b)
 			wantErr(t, err, tc.want)
 		})
 	}
-	_, err := RestoreVerifier([]byte("{"))
-	wantErr(t, err, ErrMalformed)
+	_, err := record.RestoreVerifier([]byte("{"))
+	wantErr(t, err, record.ErrMalformed)
 }

@@ -1,4 +1,4 @@
-package record
+package recordtest
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/record"
 )
 
 // MemLog is an in-memory log that does what the server does in its append transaction (stored
-// hashes, a signed checkpoint, the cosignature rule) and implements Log for the tile handler.
-// It is the reference the stores are compared with, and, through its fault methods, the
-// adversary of the tests: a host that deletes, swaps, alters, truncates or forks.
+// hashes, a signed checkpoint, the cosignature rule) and implements record.Log, which the
+// server's tile handler serves. It is the reference log of the tests and, through its fault
+// methods, their adversary: a host that deletes, swaps, alters, truncates or forks.
 //
 // MemLog is safe for concurrent use.
 type MemLog struct {
@@ -25,16 +27,16 @@ type MemLog struct {
 	entries   [][]byte
 	hashes    []tlog.Hash
 	ckpt      []byte
-	cp        Checkpoint
-	cosigned  map[string]Checkpoint // latest checkpoint each cosigner cosigned
-	served    [][]byte              // when not nil, the entries served instead of the logged ones
+	cp        record.Checkpoint
+	cosigned  map[string]record.Checkpoint // latest checkpoint each cosigner cosigned
+	served    [][]byte                     // when not nil, the entries served instead of the logged ones
 }
 
-var _ Log = (*MemLog)(nil)
+var _ record.Log = (*MemLog)(nil)
 
 // NewMemLog returns an empty log of origin signed by key, collecting cosignatures from the
 // cosigners whose verifier keys are given.
-func NewMemLog(key *LogKey, origin string, cosignerKeys ...string) (*MemLog, error) {
+func NewMemLog(key *record.LogKey, origin string, cosignerKeys ...string) (*MemLog, error) {
 	s, err := key.Signer(origin)
 	if err != nil {
 		return nil, err
@@ -49,13 +51,13 @@ func NewMemLog(key *LogKey, origin string, cosignerKeys ...string) (*MemLog, err
 	}
 	var vs []note.Verifier
 	for _, k := range cosignerKeys {
-		v, err := NewCosignatureVerifier(k)
+		v, err := record.NewCosignatureVerifier(k)
 		if err != nil {
 			return nil, err
 		}
 		vs = append(vs, v)
 	}
-	m := &MemLog{origin: origin, signer: s, logV: logV, cosigners: note.VerifierList(vs...), cosigned: map[string]Checkpoint{}}
+	m := &MemLog{origin: origin, signer: s, logV: logV, cosigners: note.VerifierList(vs...), cosigned: map[string]record.Checkpoint{}}
 	if err := m.publishLocked(false); err != nil {
 		return nil, err
 	}
@@ -64,13 +66,13 @@ func NewMemLog(key *LogKey, origin string, cosignerKeys ...string) (*MemLog, err
 
 // Append appends entries as one transaction: their stored hashes and a new signed checkpoint,
 // which must not conflict with any stored cosignature. On any error nothing is appended.
-func (m *MemLog) Append(entries ...[]byte) (Checkpoint, error) {
+func (m *MemLog) Append(entries ...[]byte) (record.Checkpoint, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	size := int64(len(m.entries))
-	hs, err := StoredHashesForLeaves(size, entries, lockedReader{m})
+	hs, err := record.StoredHashesForLeaves(size, entries, lockedReader{m})
 	if err != nil {
-		return Checkpoint{}, err
+		return record.Checkpoint{}, err
 	}
 	oldEntries, oldHashes := len(m.entries), len(m.hashes)
 	for _, e := range entries {
@@ -79,7 +81,7 @@ func (m *MemLog) Append(entries ...[]byte) (Checkpoint, error) {
 	m.hashes = append(m.hashes, hs...)
 	if err := m.publishLocked(true); err != nil {
 		m.entries, m.hashes = m.entries[:oldEntries], m.hashes[:oldHashes]
-		return Checkpoint{}, err
+		return record.Checkpoint{}, err
 	}
 	return m.cp, nil
 }
@@ -92,17 +94,17 @@ func (m *MemLog) publishLocked(check bool) error {
 	if err != nil {
 		return err
 	}
-	c := Checkpoint{Origin: m.origin, Size: size, Hash: root}
+	c := record.Checkpoint{Origin: m.origin, Size: size, Hash: root}
 	if check {
-		var cs []Checkpoint
+		var cs []record.Checkpoint
 		for _, c := range m.cosigned {
 			cs = append(cs, c)
 		}
-		if err := CheckNotConflicting(c, cs, lockedReader{m}); err != nil {
+		if err := record.CheckNotConflicting(c, cs, lockedReader{m}); err != nil {
 			return err
 		}
 	}
-	msg, err := SignCheckpoint(m.signer, c)
+	msg, err := record.SignCheckpoint(m.signer, c)
 	if err != nil {
 		return err
 	}
@@ -110,8 +112,9 @@ func (m *MemLog) publishLocked(check bool) error {
 	return nil
 }
 
-// Publish signs and presents a checkpoint of what the log now stores, refusing with ErrForked
-// if it conflicts with a stored cosignature, as the server does after any change to storage.
+// Publish signs and presents a checkpoint of what the log now stores, refusing with
+// record.ErrForked if it conflicts with a stored cosignature, as the server does after any change
+// to storage.
 func (m *MemLog) Publish() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -123,11 +126,11 @@ func (m *MemLog) Publish() error {
 func (m *MemLog) AddCosignature(cosigned []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	msg, err := AddCosignature(m.ckpt, m.origin, m.logV, cosigned, m.cosigners)
+	msg, err := record.AddCosignature(m.ckpt, m.origin, m.logV, cosigned, m.cosigners)
 	if err != nil {
 		return err
 	}
-	for _, name := range Cosigners(cosigned, m.cosigners) {
+	for _, name := range record.Cosigners(cosigned, m.cosigners) {
 		m.cosigned[name] = m.cp
 	}
 	m.ckpt = msg
@@ -159,7 +162,7 @@ func (m *MemLog) readHashesLocked(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
 		if x < 0 || x >= int64(len(m.hashes)) {
-			return nil, fmt.Errorf("%w: stored hash %d of %d", ErrNotFound, x, len(m.hashes))
+			return nil, fmt.Errorf("%w: stored hash %d of %d", record.ErrNotFound, x, len(m.hashes))
 		}
 		out[i] = m.hashes[x]
 	}
@@ -175,7 +178,7 @@ func (m *MemLog) ReadEntries(_ context.Context, start, n int64) ([][]byte, error
 		src = m.served
 	}
 	if start < 0 || n < 0 || start+n > int64(len(m.entries)) {
-		return nil, fmt.Errorf("%w: entries %d+%d of %d", ErrNotFound, start, n, len(m.entries))
+		return nil, fmt.Errorf("%w: entries %d+%d of %d", record.ErrNotFound, start, n, len(m.entries))
 	}
 	// A tampered list may be shorter: serve what there is, as a careless forger would.
 	end := min(start+n, int64(len(src)))
@@ -197,7 +200,7 @@ func (m *MemLog) Fork() *MemLog {
 	f := &MemLog{
 		origin: m.origin, signer: m.signer, logV: m.logV, cosigners: m.cosigners,
 		entries: slices.Clone(m.entries), hashes: slices.Clone(m.hashes),
-		ckpt: slices.Clone(m.ckpt), cp: m.cp, cosigned: map[string]Checkpoint{},
+		ckpt: slices.Clone(m.ckpt), cp: m.cp, cosigned: map[string]record.Checkpoint{},
 	}
 	for k, v := range m.cosigned {
 		f.cosigned[k] = v
@@ -213,7 +216,7 @@ func (m *MemLog) Rewrite(edit func([][]byte) [][]byte) error {
 	defer m.mu.Unlock()
 	entries := edit(slices.Clone(m.entries))
 	m.entries, m.hashes = nil, nil
-	hs, err := StoredHashesForLeaves(0, entries, hashSlice(nil))
+	hs, err := record.StoredHashesForLeaves(0, entries, hashSlice(nil))
 	if err != nil {
 		return err
 	}
@@ -249,7 +252,7 @@ func (s hashSlice) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	out := make([]tlog.Hash, len(indexes))
 	for i, x := range indexes {
 		if x < 0 || x >= int64(len(s)) {
-			return nil, fmt.Errorf("%w: stored hash %d", ErrNotFound, x)
+			return nil, fmt.Errorf("%w: stored hash %d", record.ErrNotFound, x)
 		}
 		out[i] = s[x]
 	}
