@@ -75,13 +75,11 @@ func (h *Handler) read(ctx context.Context, path string) (body []byte, ctype, ca
 	if err != nil {
 		return nil, "", "", err
 	}
-	text, ok := noteText(ckpt)
-	if !ok {
-		return nil, "", "", fmt.Errorf("record: stored checkpoint is not a note")
-	}
-	c, err := ParseCheckpointBody(text)
+	c, err := ParseUnverifiedCheckpoint(ckpt)
 	if err != nil {
-		return nil, "", "", fmt.Errorf("record: stored checkpoint: %w", err)
+		// Not %w: the server's own checkpoint that does not parse is a fault of the server
+		// (500), not a malformed request (404).
+		return nil, "", "", fmt.Errorf("record: stored checkpoint: %v", err)
 	}
 	if err := tileExists(t, c.Size); err != nil {
 		return nil, "", "", err

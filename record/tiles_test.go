@@ -2,6 +2,7 @@ package record_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -231,4 +232,39 @@ func TestTileClientFollowsGrowingLog(t *testing.T) {
 		t.Fatalf("entries beyond the tree: %v", err)
 	}
 	_ = tlog.HashSize
+}
+
+// storedCheckpoint is a log whose stored checkpoint note is ckpt, whatever its tree holds.
+type storedCheckpoint struct {
+	record.Log
+	ckpt []byte
+}
+
+func (l storedCheckpoint) Checkpoint(context.Context) ([]byte, error) { return l.ckpt, nil }
+
+// A stored checkpoint that does not parse is the server's own fault, not a tile beyond the tree:
+// answering 404 would tell a party that the host withholds a tile of a tree it verified.
+func TestHandlerFailsOnUnreadableStoredCheckpoint(t *testing.T) {
+	m := newTestLog(t, 3)
+	good, err := m.Checkpoint(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		ckpt []byte
+	}{
+		{"not a signed note", []byte("garbage")},
+		{"body of two lines", []byte(testOrigin + "\n3\n\n— sig\n")},
+		{"size not canonical", bytes.Replace(good, []byte("\n3\n"), []byte("\n03\n"), 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := serve(t, storedCheckpoint{m, tc.ckpt})
+			for _, path := range []string{"tile/0/000.p/3", "tile/entries/000.p/3"} {
+				if resp, body := get(t, c.BaseURL+path); resp.StatusCode != http.StatusInternalServerError {
+					t.Errorf("GET %s: %d %q, want 500", path, resp.StatusCode, body)
+				}
+			}
+		})
+	}
 }
