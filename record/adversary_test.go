@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +20,7 @@ func followed(t *testing.T, cosign bool) (*recordtest.MemLog, *record.TileClient
 	t.Helper()
 	a := testCosigner(t, "party-a")
 	m := newTestLog(t, 10, a)
-	_, c := serve(t, m)
+	c := serve(t, m)
 	v := newTestVerifier(t)
 	cp, err := c.Sync(t.Context(), v)
 	if err != nil {
@@ -43,23 +42,18 @@ func followed(t *testing.T, cosign bool) (*recordtest.MemLog, *record.TileClient
 }
 
 // serveLying serves m like serve, except that entry bundles are whatever m's entries are, with
-// none of Handler's checks: a host that has changed its code as well as its data.
+// none of the tile handler's checks: a host that has changed its code as well as its data.
 func serveLying(t *testing.T, m *recordtest.MemLog) *record.TileClient {
 	t.Helper()
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
-		path := r.PathValue("path")
-		if tile, err := record.ParseTilePath(path); err == nil && tile.L == -1 {
+	return serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tile, err := record.ParseTilePath(strings.TrimPrefix(r.URL.Path, "/")); err == nil && tile.L == -1 {
 			es, _ := m.ReadEntries(r.Context(), tile.N*record.TileWidth, int64(tile.W))
 			b, _ := record.AppendEntryBundle(nil, es)
 			w.Write(b)
 			return
 		}
-		record.NewHandler(m).ServeLogPath(w, r, path)
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &record.TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+		m.ServeHTTP(w, r)
+	}))
 }
 
 func without(i int) func([][]byte) [][]byte {
@@ -177,8 +171,8 @@ func TestTwoForksAreDetected(t *testing.T) {
 	if _, err := fork.Append([]byte("offer 1: withdrawn")); err != nil {
 		t.Fatal(err)
 	}
-	_, ca := serve(t, main)
-	_, cb := serve(t, fork)
+	ca := serve(t, main)
+	cb := serve(t, fork)
 	va, vb := newTestVerifier(t), newTestVerifier(t)
 	for _, p := range []struct {
 		v   *record.Verifier
@@ -238,13 +232,13 @@ func TestClientRefusesForeignCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Append(entries(0, 3)...)
-	_, c := serve(t, m)
+	c := serve(t, m)
 	_, err = c.Sync(t.Context(), newTestVerifier(t))
 	wantErr(t, err, record.ErrBadSignature)
 
 	otherOrigin, _ := record.Origin(testHost, "other-talks")
 	o, _ := recordtest.NewMemLog(testLogKey(t), otherOrigin)
-	_, c = serve(t, o)
+	c = serve(t, o)
 	_, err = c.Sync(t.Context(), newTestVerifier(t))
 	wantErr(t, err, record.ErrWrongOrigin)
 }
@@ -270,18 +264,13 @@ func TestCorruptedStoredHashIsRefused(t *testing.T) {
 
 func TestEntriesWithheldWithinAVerifiedTreeAreMissing(t *testing.T) {
 	m := newTestLog(t, 20)
-	mux := http.NewServeMux()
-	mux.HandleFunc("/v1/talks/{talksID}/log/{path...}", func(w http.ResponseWriter, r *http.Request) {
-		path := r.PathValue("path")
-		if tile, err := record.ParseTilePath(path); err == nil && tile.L == -1 {
+	c := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tile, err := record.ParseTilePath(strings.TrimPrefix(r.URL.Path, "/")); err == nil && tile.L == -1 {
 			http.NotFound(w, r) // the host serves the tree but withholds its entries
 			return
 		}
-		record.NewHandler(m).ServeLogPath(w, r, path)
-	})
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	c := &record.TileClient{HTTP: srv.Client(), BaseURL: srv.URL + "/v1/talks/" + testTalks + "/log/"}
+		m.ServeHTTP(w, r)
+	}))
 	cp, err := c.Sync(t.Context(), newTestVerifier(t))
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,8 @@ const (
 	maxBundleBytes = TileWidth * (2 + MaxEntrySize)
 )
 
-// TileClient reads a log served in the C2SP tlog-tiles layout (by Handler or any other
-// tlog-tiles server) and verifies everything it reads: tiles against the checkpoint's root
+// TileClient reads a log served in the C2SP tlog-tiles layout (by the backchannel server or any
+// other tlog-tiles server) and verifies everything it reads: tiles against the checkpoint's root
 // (through tlog.TileHashReader), entries against the tiles' leaf hashes.
 type TileClient struct {
 	// HTTP is the client to fetch with; nil means http.DefaultClient.

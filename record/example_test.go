@@ -18,13 +18,14 @@ import (
 func Example() {
 	key := func(s string) ed25519.PrivateKey { h := sha256.Sum256([]byte(s)); return ed25519.NewKeyFromSeed(h[:]) }
 
-	// The server: one log key per host, one log per talks.
+	// The server (here the tests' in-memory reference log, served as the server serves a
+	// talks' log): one log key per host, one log per talks.
 	logKey, _ := record.NewLogKey(key("log"))
 	origin, _ := record.Origin("backchannel.example", "muscat-1")
 	party, _ := record.NewCosigner("party-a", key("party-a"))
 	log, _ := recordtest.NewMemLog(logKey, origin, party.VerifierKey())
 	log.Append([]byte("sealed envelope 1"), []byte("sealed envelope 2"))
-	srv := httptest.NewServer(record.NewHandler(log))
+	srv := httptest.NewServer(log)
 	defer srv.Close()
 	published, _ := logKey.VerifierKey("backchannel.example")
 

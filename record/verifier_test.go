@@ -10,7 +10,7 @@ import (
 func TestVerifierStateSurvivesARestart(t *testing.T) {
 	a := testCosigner(t, "party-a")
 	m := newTestLog(t, 20, a)
-	_, c := serve(t, m)
+	c := serve(t, m)
 	v := newTestVerifier(t)
 	if _, err := c.Sync(t.Context(), v); err != nil {
 		t.Fatal(err)

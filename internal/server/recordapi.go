@@ -16,6 +16,7 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/internal/tiles"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -228,7 +229,7 @@ func (s *Server) recordRoutes() {
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			r, w := unwrapHuma(hc)
-			record.NewHandler(l).ServeLogPath(w, r, in.Path)
+			tiles.NewHandler(l).ServeLogPath(w, r, in.Path)
 		}}, nil
 	})
 }

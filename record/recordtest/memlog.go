@@ -3,12 +3,14 @@ package recordtest
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/backchannel/backchannel/internal/tiles"
 	"github.com/backchannel/backchannel/record"
 )
 
@@ -190,6 +192,15 @@ func (m *MemLog) ReadEntries(_ context.Context, start, n int64) ([][]byte, error
 		out = append(out, slices.Clone(e))
 	}
 	return out, nil
+}
+
+// ServeHTTP serves the log as the server serves a talks' log, with the server's own tile
+// handler: the C2SP tlog-tiles layout relative to the request's URL root ("/checkpoint",
+// "/tile/0/000.p/3", …); mount it under a log's prefix with http.StripPrefix. It serves what
+// the faults left, through the handler's own checks: an entry bundle shorter than the tree
+// commits to is refused, as the server would refuse it.
+func (m *MemLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	tiles.NewHandler(m).ServeHTTP(w, r)
 }
 
 // Fork returns an independent copy of the log, signed by the same key: the second view of a
