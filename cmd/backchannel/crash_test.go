@@ -75,6 +75,7 @@ func crash(t *testing.T, iterations int, args []string) {
 	}
 	p := w.start()
 	w.check(fmt.Sprintf("after crash %d", iterations))
+	t.Logf("%d envelopes acknowledged over %d runs", w.total, iterations)
 
 	// An open event stream does not hold up a graceful shutdown: it ends when shutdown
 	// begins, well within the shutdown timeout (10s).
@@ -133,6 +134,9 @@ type crashWorld struct {
 
 	// logKey is the host's log key verifier, which must survive every crash.
 	logKey string
+
+	// total counts the envelopes acknowledged over every run.
+	total int64
 
 	mu sync.Mutex
 	// acked maps the hash of every event the server acknowledged to the index it gave.
@@ -287,10 +291,17 @@ func (w *crashWorld) login() {
 	}
 }
 
+// crashRunEnvelopes bounds the envelopes acknowledged in one run before the kill: a count, not a
+// time, so that a slow machine (or the race detector) reaches the same size of log as a fast
+// one. Three runs cross several 1,000-event pages of GET /events, which the check reads back.
+const (
+	crashRunMin  = 850
+	crashRunSpan = 300
+)
+
 // load has every sender submit notes, one after the other, until the process is killed at a
-// random moment 200 to 800 ms after the first acknowledgment. (The first submissions after a
-// start wait for the server to read the talks' record back, and on PostgreSQL to open its
-// connections: counting from the start, a short delay would often kill an idle server.)
+// random count of acknowledgments between crashRunMin and crashRunMin+crashRunSpan, with the
+// other senders' submissions in flight.
 func (w *crashWorld) load(p *process, iteration int) {
 	w.t.Helper()
 	if iteration > 1 {
@@ -298,31 +309,39 @@ func (w *crashWorld) load(p *process, iteration int) {
 	}
 	var killed atomic.Bool
 	var acked, lost atomic.Int64
-	first := make(chan struct{})
+	target := int64(crashRunMin + mrand.IntN(crashRunSpan+1))
+	enough := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
 	for _, s := range w.senders {
 		// Sequences only grow, across the crashes too: each run starts above the last.
 		s.seq = uint64(iteration) << 32
-		wg.Go(func() { w.send(s, &killed, &acked, &lost, func() { once.Do(func() { close(first) }) }) })
+		wg.Go(func() {
+			w.send(s, &killed, &acked, &lost, func(n int64) {
+				if n >= target {
+					once.Do(func() { close(enough) })
+				}
+			})
+		})
 	}
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
 	select {
-	case <-first:
-	case <-time.After(10 * time.Second):
-		w.t.Errorf("run %d: no envelope acknowledged within 10s", iteration)
+	case <-enough:
+	case <-stopped:
+		w.t.Fatalf("run %d: every sender stopped before %d envelopes were acknowledged", iteration, target)
 	}
-	delay := time.Duration(200+mrand.IntN(601)) * time.Millisecond
-	time.Sleep(delay)
 	w.checkCommitMetrics()
 	killed.Store(true)
 	p.kill()
 	wg.Wait()
-	w.t.Logf("run %d: killed %v after the first acknowledgment: %d envelopes acknowledged, %d in flight", iteration, delay, acked.Load(), lost.Load())
+	w.t.Logf("run %d: killed after %d acknowledgments: %d envelopes acknowledged, %d in flight", iteration, target, acked.Load(), lost.Load())
+	w.total += acked.Load()
 }
 
 // send submits notes from s until a submission fails, which must be because the process died.
-// It calls ack after each acknowledgment.
-func (w *crashWorld) send(s *principal, killed *atomic.Bool, acked, lost *atomic.Int64, ack func()) {
+// It calls ack with the count of acknowledgments so far after each one.
+func (w *crashWorld) send(s *principal, killed *atomic.Bool, acked, lost *atomic.Int64, ack func(int64)) {
 	for {
 		s.seq++
 		env, err := s.id.Seal(rand.Reader, seal.Context{
@@ -359,8 +378,7 @@ func (w *crashWorld) send(s *principal, killed *atomic.Bool, acked, lost *atomic
 		w.mu.Lock()
 		w.acked[h] = out.Index
 		w.mu.Unlock()
-		acked.Add(1)
-		ack()
+		ack(acked.Add(1))
 	}
 }
 

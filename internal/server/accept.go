@@ -84,7 +84,7 @@ func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) e
 		}
 		return submission{}, err
 	}
-	s.recent.add(id, evs)
+	s.recent.committed(id, evs)
 	return submission{events: evs, checkpoint: cp, duplicate: dup}, nil
 }
 

@@ -11,6 +11,11 @@ import (
 // would otherwise cost a dozen queries per message. It is only a cache of the store: a stream
 // uses it when it covers everything up to the log's known size, and reads the store otherwise
 // (after a restart, or when another node appended).
+//
+// The known size is learned only from what proves the log reached it: a commit on this node or
+// a store notice. A page read from the store proves nothing about the end of the log (a full page
+// of 1,000 may be followed by more), so events read merely fill the cache; they never move its
+// known end, and the cache answers only when what it holds ends exactly at the known size.
 type recent struct {
 	mu    sync.Mutex
 	talks map[string]*tail
@@ -52,11 +57,25 @@ func (r *recent) grew(talks string, size int64) {
 	}
 }
 
-// add appends events just read or committed; they must be contiguous and in order.
-func (r *recent) add(talks string, evs []backchannel.Event) {
+// committed adds events this node just committed: they end where the log ended at the commit.
+func (r *recent) committed(talks string, evs []backchannel.Event) {
 	if len(evs) == 0 {
 		return
 	}
+	r.put(talks, evs, true)
+}
+
+// read adds events just read from the store; they say nothing of where the log ends.
+func (r *recent) read(talks string, evs []backchannel.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	r.put(talks, evs, false)
+}
+
+// put appends contiguous events in order, and with atEnd takes their end for a size the log has
+// reached.
+func (r *recent) put(talks string, evs []backchannel.Event, atEnd bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.talks[talks]
@@ -77,7 +96,7 @@ func (r *recent) add(talks string, evs []backchannel.Event) {
 		t.bytes += len(e.Data)
 		r.bytes += len(e.Data)
 	}
-	if end := t.end(); end > t.known {
+	if end := int64(evs[len(evs)-1].Index) + 1; atEnd && end > t.known {
 		t.known = end
 	}
 	if drop := len(t.evs) - recentPerTalks; drop > 0 {
@@ -100,12 +119,14 @@ func (r *recent) add(talks string, evs []backchannel.Event) {
 }
 
 // from returns the events of talks from index from to the log's known size, if the cache holds
-// all of them; an empty result with ok means the caller has seen everything known.
+// all of them and nothing beyond; an empty result with ok means the caller has seen everything
+// known. Events held past the known size came from a read that outran the notices: the end of
+// the log is then unknown, and the caller must read the store.
 func (r *recent) from(talks string, from int64) (evs []backchannel.Event, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	t := r.talks[talks]
-	if t == nil || len(t.evs) == 0 || from < t.first || t.end() < t.known || from > t.end() {
+	if t == nil || len(t.evs) == 0 || from < t.first || t.end() != t.known || from > t.end() {
 		return nil, false
 	}
 	return append([]backchannel.Event(nil), t.evs[from-t.first:]...), true

@@ -43,7 +43,7 @@ func (s *Server) readable(ctx context.Context, b *book, principal string, from i
 			if evs, err = s.store.Events(ctx, b.id, next, maxPage); err != nil {
 				return nil, 0, err
 			}
-			s.recent.add(b.id, evs)
+			s.recent.read(b.id, evs)
 		}
 		if len(evs) == 0 {
 			break
