@@ -41,7 +41,7 @@ func (c *Client) actTime(talksID string) time.Time {
 // and tries once more, dated just after it; the host still refuses a time far from its own.
 func (c *Client) act(ctx context.Context, talksID string, build func(at time.Time) talks.Event) (api.Accepted, error) {
 	out, err := c.Act(ctx, talksID, build(c.actTime(talksID)))
-	if IsProblem(err, "time-went-back") {
+	if api.IsProblem(err, talks.ErrTimeWentBack.Name) {
 		if _, serr := c.Sync(ctx, talksID); serr != nil {
 			return out, err
 		}
@@ -180,7 +180,7 @@ func StatementDigest(text string) string {
 // signature of a joint statement that every party signs with the same text.
 func (c *Client) Statement(ctx context.Context, talksID string, round int, text string, joint bool) (api.Accepted, error) {
 	out, err := c.statement(ctx, talksID, round, text, joint, c.actTime(talksID))
-	if IsProblem(err, "time-went-back") {
+	if api.IsProblem(err, talks.ErrTimeWentBack.Name) {
 		if _, serr := c.Sync(ctx, talksID); serr == nil {
 			out, err = c.statement(ctx, talksID, round, text, joint, c.actTime(talksID))
 		}

@@ -141,7 +141,8 @@ func (t authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 func (c *Client) tiles(talksID string) *record.TileClient {
 	h := *c.http
 	h.Transport = authTransport{c: c, base: c.http.Transport}
-	return &record.TileClient{HTTP: &h, BaseURL: c.base + "/v1/talks/" + url.PathEscape(talksID) + "/log/"}
+	return &record.TileClient{HTTP: &h, BaseURL: c.base + "/v1/talks/" + url.PathEscape(talksID) + "/log/",
+		Refusal: func(status int, body []byte) error { return api.ReadProblem(status, body) }}
 }
 
 // Sync brings the client's book of talks up to the server's latest checkpoint: it verifies the

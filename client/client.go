@@ -85,33 +85,6 @@ func (c *Client) Identity() *seal.Identity { return c.id }
 // Credential returns the client's credential.
 func (c *Client) Credential() *seal.Credential { return c.id.Credential() }
 
-// Problem is an error the server answered with: an RFC 9457 problem.
-type Problem struct {
-	Type   string `json:"type"`
-	Title  string `json:"title"`
-	Status int    `json:"status"`
-	Detail string `json:"detail"`
-}
-
-// Error implements error.
-func (p *Problem) Error() string {
-	if p.Detail != "" {
-		return p.Detail
-	}
-	return p.Title
-}
-
-// Name is the stable part of the problem's type: "not-on-agenda", "rank-too-low", ...
-func (p *Problem) Name() string {
-	return strings.TrimPrefix(p.Type, "urn:backchannel:problem:")
-}
-
-// IsProblem reports whether err is a Problem with the given name.
-func IsProblem(err error, name string) bool {
-	var p *Problem
-	return errors.As(err, &p) && p.Name() == name
-}
-
 // ErrNoServer reports a server that could not be reached.
 var ErrNoServer = errors.New("cannot reach the server")
 
@@ -152,10 +125,10 @@ func (c *Client) do(ctx context.Context, method, path string, authed bool, in, o
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		p := &Problem{Status: resp.StatusCode}
-		if json.Unmarshal(data, p) != nil || p.Type == "" {
-			p.Title = resp.Status
-			p.Detail = fmt.Sprintf("%s %s: %s", method, path, strings.TrimSpace(string(data)))
+		p := api.ReadProblem(resp.StatusCode, data)
+		if !strings.HasPrefix(string(data), "{") {
+			// Not an answer of our API (a proxy's page, a bare status): say which request.
+			p.Detail = strings.TrimSpace(fmt.Sprintf("%s %s: %s", method, path, p.Detail))
 		}
 		return p
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -36,7 +37,7 @@ func TestActsSurviveAClockBehindAnother(t *testing.T) {
 	}
 	// A plain Act, dated by the caller, is still refused: only the client's own dating adapts.
 	_, err = behind.Act(ctx, "muscat", talks.CloseSession{At: time.Now().Add(-3 * time.Second).UTC().Truncate(time.Millisecond), By: behind.Actor()})
-	if !client.IsProblem(err, "time-went-back") {
+	if !api.IsProblem(err, talks.ErrTimeWentBack.Name) {
 		t.Errorf("an act dated before the record's last event: %v, want time-went-back", err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/talks"
@@ -39,7 +40,7 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 			// A rule that depends on the rebuilt state: a topic off the agenda is still refused.
 			_, _, err := irFM.Send(ctx, id, client.Draft{Room: talks.RoomPlenary, Kind: backchannel.KindNote,
 				Topics: []string{"missiles"}, Body: []byte("off the agenda")})
-			if !client.IsProblem(err, "not-on-agenda") {
+			if !api.IsProblem(err, talks.ErrNotOnAgenda.Name) {
 				t.Fatalf("talks %s: a message off the agenda: %v", id, err)
 			}
 		}

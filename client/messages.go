@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -201,7 +202,7 @@ func (c *Client) Follow(ctx context.Context, talksID string, from int64, fn func
 		if _, stop := err.(fnError); stop {
 			return err.(fnError).err
 		}
-		if p, ok := err.(*Problem); ok && p.Status < 500 && p.Status != http.StatusTooManyRequests {
+		if p, ok := err.(*api.Problem); ok && p.Status < 500 && p.Status != http.StatusTooManyRequests {
 			return err
 		}
 		select {
@@ -244,12 +245,8 @@ func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		p := &Problem{Status: resp.StatusCode}
-		_ = json.NewDecoder(resp.Body).Decode(p)
-		if p.Type == "" {
-			p.Title = resp.Status
-		}
-		return next, p
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return next, api.ReadProblem(resp.StatusCode, body)
 	}
 	// Server-Sent Events: fields "id", "event" and "data" up to a blank line; comments start
 	// with ':'. Our server sends one data line per event.

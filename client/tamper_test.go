@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/record"
@@ -141,13 +142,13 @@ func (n *negotiation) refusedByClients(fresh bool, sentinel error, want string) 
 }
 
 // problem GETs path on the server as c and returns the problem it answers with, or nil.
-func (n *negotiation) problem(c *client.Client, path string) *client.Problem {
+func (n *negotiation) problem(c *client.Client, path string) *api.Problem {
 	n.t.Helper()
 	status, body := n.get(c, path)
 	if status < 300 {
 		return nil
 	}
-	p := &client.Problem{}
+	p := &api.Problem{}
 	if err := json.Unmarshal(body, p); err != nil {
 		n.t.Fatalf("GET %s: %d %q is not a problem", path, status, body)
 	}
@@ -191,8 +192,10 @@ func (n *negotiation) refusedByServer(name, want string) string {
 				n.t.Fatalf("%s: GET %s: %q (log:\n%s), want it to say %q", m.name, path, p.Detail, n.logs, want)
 			}
 		}
-		if _, err := m.c.Sync(n.ctx, muscat); err == nil {
-			n.t.Fatalf("%s: Sync succeeded on a record the server refuses to serve", m.name)
+		// The client library hands the server's refusal on as the problem it is, detail
+		// and all, never as a bare status.
+		if _, err := m.c.Sync(n.ctx, muscat); !api.IsProblem(err, name) || (name != "internal" && !strings.Contains(err.Error(), want)) {
+			n.t.Fatalf("%s: Sync = %v, want the problem %q saying %q", m.name, err, name, want)
 		}
 	}
 	if !strings.Contains(n.logs.String(), "level=ERROR") {

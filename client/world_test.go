@@ -69,7 +69,7 @@ func newWorldWith(t testing.TB, configure func(*server.Config)) *world {
 // start opens the store on w.db and serves it on ln.
 func (w *world) start(ln net.Listener) {
 	w.t.Helper()
-	signer := server.NewSigner(w.host)
+	signer := server.NewSigner()
 	st, err := sqlite.Open(w.ctx, sqlite.Config{Path: w.db, Signer: signer.Sign})
 	if err != nil {
 		w.t.Fatal(err)

@@ -26,6 +26,10 @@ type TileClient struct {
 	// BaseURL is the log's prefix, ending in "/", for instance
 	// "https://host/v1/talks/t1/log/".
 	BaseURL string
+	// Refusal, if set, turns an answer other than 200 and 404 into the error to return, given
+	// its status and the start of its body: a server that says why it refuses (an RFC 9457
+	// problem) reaches the caller in its own words rather than as a bare status.
+	Refusal func(status int, body []byte) error
 }
 
 // Checkpoint fetches the log's current checkpoint note, unverified.
@@ -180,6 +184,10 @@ func (c *TileClient) get(ctx context.Context, path string, limit int64) ([]byte,
 		return nil, resp.StatusCode, fmt.Errorf("%w: GET %s: 404", ErrNotFound, url)
 	}
 	if resp.StatusCode != http.StatusOK {
+		if c.Refusal != nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			return nil, resp.StatusCode, fmt.Errorf("record: GET %s: %w", url, c.Refusal(resp.StatusCode, body))
+		}
 		return nil, resp.StatusCode, fmt.Errorf("record: GET %s: %s", url, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))

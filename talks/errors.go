@@ -54,6 +54,21 @@ var (
 	ErrRootMismatch        = &Rule{"root-mismatch", "an organisation keeps the root first pinned for it in the talks"}
 )
 
+// Rules lists every rule, in a fixed order: the talks' part of the API's problems.
+func Rules() []*Rule {
+	return []*Rule{
+		ErrMalformed, ErrTimeWentBack, ErrNotCharter, ErrDuplicateID,
+		ErrNotMember, ErrNoAuthority, ErrAlreadyMember, ErrHeadOfDelegation,
+		ErrNotActive, ErrSuspended, ErrTalksOver, ErrBadTransition,
+		ErrNotAllowedToPropose, ErrNoSuchMotion, ErrNotAVoter, ErrAlreadyVoted,
+		ErrMotionRefused, ErrMotionExpired, ErrMotionClosed, ErrNoChange,
+		ErrLastMediator, ErrNotOnAgenda, ErrNoTopic, ErrRankBelowLevel,
+		ErrNoSuchRoom, ErrNotInRoom, ErrRelay, ErrWrongRound,
+		ErrNoSuchRound, ErrRoundState, ErrNoSession, ErrSecret,
+		ErrAlreadySigned, ErrNoVenue, ErrRootMismatch,
+	}
+}
+
 // Refusal is the error for every refused event, message or motion: the rule it breaks and the
 // particulars. It unwraps to the Rule.
 type Refusal struct {

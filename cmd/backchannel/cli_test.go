@@ -44,6 +44,11 @@ func cliParams(t *testing.T, bin, dir string) testscript.Params {
 			if err != nil {
 				return err
 			}
+			addr2, err := freeAddr()
+			if err != nil {
+				return err
+			}
+			env.Setenv("ADDR2", addr2)
 			env.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+os.Getenv("PATH"))
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("ADDR", addr)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/seal"
@@ -133,7 +134,7 @@ func publish(ctx context.Context, f *clientFlags, ks *keystore.Store, cr *seal.C
 	if err != nil {
 		return "", err
 	}
-	if _, err := client.New(server, nil).PublishCredential(ctx, cr); err != nil && !client.IsProblem(err, "exists") {
+	if _, err := client.New(server, nil).PublishCredential(ctx, cr); err != nil && !api.IsProblem(err, api.ProblemExists.Name) {
 		return "", directoryError(err, server)
 	}
 	return server, nil

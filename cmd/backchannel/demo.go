@@ -67,7 +67,7 @@ func runDemo(ctx context.Context, e *env, data string, asJSON bool) error {
 		return err
 	}
 	host := ln.Addr().String()
-	signer := server.NewSigner(host)
+	signer := server.NewSigner()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "backchannel.db"), Signer: signer.Sign})
 	if err != nil {
 		ln.Close()

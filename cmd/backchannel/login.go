@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/seal"
@@ -52,11 +53,11 @@ func loginCommand(e *env) *cobra.Command {
 					"the host changed its key or someone stands in for it: ask the host out of band; only if it rotated its key, remove %s and log in again", ks.Dir()+"/servers")
 			}
 			if err := c.Login(ctx); err != nil {
-				var p *client.Problem
+				var p *api.Problem
 				switch {
-				case client.IsProblem(err, "unknown-credential"):
+				case api.IsProblem(err, api.ProblemUnknownCredential.Name):
 					return withHint(err, "publish the credential first: 'backchannel cred publish %s %s --server %s'", org, principal, server)
-				case client.IsProblem(err, "unknown-organisation"), client.IsProblem(err, "untrusted-root"):
+				case api.IsProblem(err, api.ProblemUnknownOrganisation.Name), api.IsProblem(err, api.ProblemUntrustedRoot.Name):
 					return withHint(err, "register the organisation first: 'backchannel org register %s --server %s'", org, server)
 				case errors.As(err, &p):
 					return problemHint(p, "", seal.Handle(org, principal))

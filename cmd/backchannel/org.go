@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/seal"
@@ -201,7 +202,7 @@ func orgRegisterCommand(e *env) *cobra.Command {
 				return err
 			}
 			if _, err := client.New(server, nil).RegisterOrganisation(cmd.Context(), pub, o.Name); err != nil {
-				if !client.IsProblem(err, "exists") {
+				if !api.IsProblem(err, api.ProblemExists.Name) {
 					return directoryError(err, server)
 				}
 				// Registered before: the same root is fine, another is not.
@@ -231,7 +232,7 @@ func orgRegisterCommand(e *env) *cobra.Command {
 
 // directoryError explains an error of a request that needs no login.
 func directoryError(err error, server string) error {
-	var p *client.Problem
+	var p *api.Problem
 	switch {
 	case errors.Is(err, client.ErrNoServer):
 		return noServer(err, server)
@@ -308,7 +309,7 @@ func fingerprintCompareCommand(e *env) *cobra.Command {
 				}
 				ao, err := client.New(server, nil).Organisation(cmd.Context(), org)
 				if err != nil {
-					if client.IsProblem(err, "not-found") || client.IsProblem(err, "unknown-organisation") {
+					if api.IsProblem(err, api.ProblemNotFound.Name) || api.IsProblem(err, api.ProblemUnknownOrganisation.Name) {
 						return withHint(fmt.Errorf("%s has no organisation %q registered", server, org), "ask %s to register it: 'backchannel org register %s'", org, org)
 					}
 					return directoryError(err, server)

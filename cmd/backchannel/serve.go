@@ -73,7 +73,7 @@ func serveCommand(e *env) *cobra.Command {
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "`address` to listen on (port 0 picks a free port)")
 	f.StringVar(&cfg.Data, "data", "", "`directory` of the embedded store, created if missing (default $XDG_DATA_HOME/backchannel or ~/.local/share/backchannel)")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "the store: sqlite: (in --data), sqlite:/path/to/file.db, or postgres://user@host/db")
-	f.StringVar(&cfg.Host, "host", "", "`name` of this host in checkpoints and logins, as clients reach it (default the address listened on)")
+	f.StringVar(&cfg.Host, "host", "", "`name` of this host in checkpoints and logins, as clients reach it; kept in the store at first start, and never changed (default the store's name, or for a new store the address listened on)")
 	f.Var(&cfg.MaxBody, "max-body", "largest request body (bytes, or with a KiB, MiB or GiB suffix)")
 	f.Float64Var(&cfg.Rate, "rate", cfg.Rate, "sustained requests per second of one principal (or address, before login)")
 	f.IntVar(&cfg.Burst, "burst", cfg.Burst, "requests one principal may make at once")
@@ -166,7 +166,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		return usagef(path, "--host %q: %v", host, err)
 	}
 
-	signer := server.NewSigner(host)
+	signer := server.NewSigner()
 	var commits commitMetrics
 	st, err := openStore(ctx, sp, signer, commits.observe, log)
 	if err != nil {
@@ -179,6 +179,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	}()
 	srv, err := server.New(ctx, server.Config{
 		Host:                   host,
+		KeepHost:               cfg.Host == "",
 		MaxBody:                int64(cfg.MaxBody),
 		Rate:                   cfg.Rate,
 		Burst:                  cfg.Burst,
@@ -188,9 +189,14 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		TokenTTL:               cfg.TokenTTL,
 		Version:                version(),
 	}, st, signer, log)
+	var changed *server.HostChangedError
+	if errors.As(err, &changed) {
+		return withHint(err, "start it with --host %s (a host keeps its name for as long as its records), or give this name a new store with --data or --store", changed.Stored)
+	}
 	if err != nil {
 		return err
 	}
+	host = srv.Host()
 	commits.srv.Store(srv)
 	verifier := srv.LogKey()
 

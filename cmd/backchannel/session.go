@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/record"
@@ -349,7 +350,7 @@ func (s *session) explain(ctx context.Context, talksID string, err error) error 
 	if errors.Is(err, client.ErrRecord) {
 		return withHint(err, "do not trust this host's record of %s: keep %s as evidence and tell the other parties", talksID, s.ks.Dir())
 	}
-	var p *client.Problem
+	var p *api.Problem
 	if !errors.As(err, &p) && talksID != "" {
 		// The log's tiles answer plainly (they are a standard format, not our API): ask the
 		// API about the talks, whose answer is a problem that says what is wrong.
@@ -373,44 +374,6 @@ func noServer(err error, server string) error {
 		why = op.Err
 	}
 	return withHint(fmt.Errorf("cannot reach the server at %s: %v", server, why), "is the server running? check --server (%s)", server)
-}
-
-// problemHint gives a server's refusal a hint.
-func problemHint(p *client.Problem, talksID, as string) error {
-	var err error = p
-	switch p.Name() {
-	case "unknown-talks":
-		return withHint(fmt.Errorf("no talks %q on this server that %s takes part in", talksID, as), "list yours with 'backchannel talks list'")
-	case "not-active":
-		return withHint(err, "every organisation named in the charter must accept it first: 'backchannel talks accept %s'", talksID)
-	case "motion-refused", "motion-closed", "motion-expired":
-		return withHint(err, "see where the motions stand with 'backchannel motion list %s'", talksID)
-	case "no-such-motion":
-		return withHint(err, "list the motions with 'backchannel motion list %s'", talksID)
-	case "not-on-agenda", "no-topic":
-		return withHint(err, "see the agenda with 'backchannel talks show %s'; a new topic needs a motion: 'backchannel motion propose %s ID add-topic TOPIC'", talksID, talksID)
-	case "rank-below-level":
-		return withHint(err, "a formal message needs a rank at least the talks' level; send a note, or have someone of that rank send it")
-	case "not-in-room", "no-such-room":
-		return withHint(err, "see the rooms you sit in with 'backchannel talks show %s'", talksID)
-	case "wrong-round", "no-such-round", "round-state":
-		return withHint(err, "see the rounds with 'backchannel talks show %s'", talksID)
-	case "unknown-credential":
-		return withHint(err, "publish the credential first: 'backchannel cred publish ORG PRINCIPAL --server URL'")
-	case "unknown-organisation":
-		return withHint(err, "register the organisation first: 'backchannel org register ORG --server URL'")
-	case "untrusted-root", "fingerprint-mismatch":
-		return withHint(err, "compare the organisation's fingerprint again, out of band")
-	case "unauthenticated", "token-expired":
-		return withHint(err, "log in again with 'backchannel login'")
-	case "revoked":
-		return withHint(err, "rotate to a new credential with 'backchannel cred rotate'")
-	case "rate-limited":
-		return withHint(err, "wait a moment and try again")
-	case "exists":
-		return err
-	}
-	return err
 }
 
 // parseFingerprint reads a fingerprint as people pass it: the 30-digit safety number (spaces

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
@@ -65,7 +66,7 @@ func (s *session) resolveRoot(ctx context.Context, org string, p *pinFlags) (sea
 	}
 	ao, err := s.c.Organisation(ctx, org)
 	if err != nil {
-		if client.IsProblem(err, "not-found") || client.IsProblem(err, "unknown-organisation") {
+		if api.IsProblem(err, api.ProblemNotFound.Name) || api.IsProblem(err, api.ProblemUnknownOrganisation.Name) {
 			return seal.RootKey{}, withHint(fmt.Errorf("%s has no organisation %q registered", s.server, org),
 				"ask %s to register it: 'backchannel org register %s --server %s'", org, org, s.server)
 		}
@@ -155,7 +156,7 @@ func talksCreateCommand(e *env) *cobra.Command {
 				return uncomparedError(missing, "trust-server-roots")
 			}
 			if _, err := s.c.CreateTalks(ctx, ch); err != nil {
-				if client.IsProblem(err, "malformed") || client.IsProblem(err, "exists") {
+				if api.IsProblem(err, api.ProblemMalformed.Name) || api.IsProblem(err, api.ProblemExists.Name) {
 					return usage(withHint(err, "check the charter's flags: 'backchannel talks create --help'"))
 				}
 				return s.done(ctx, ch.ID, err)

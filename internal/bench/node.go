@@ -141,7 +141,7 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		if host == "" {
 			host = ln.Addr().String()
 		}
-		signer := server.NewSigner(host)
+		signer := server.NewSigner()
 		var commits struct {
 			sync.Mutex
 			srv *server.Server

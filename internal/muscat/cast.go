@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -86,7 +87,7 @@ func (p *player) setUp() error {
 		if err != nil {
 			return err
 		}
-		if _, err := anon.RegisterOrganisation(p.ctx, root.Public(), o.name); client.IsProblem(err, "exists") {
+		if _, err := anon.RegisterOrganisation(p.ctx, root.Public(), o.name); api.IsProblem(err, api.ProblemExists.Name) {
 			return fmt.Errorf("muscat: %s (%s) is already registered on this host: the scenario needs a fresh host", o.name, o.id)
 		} else if err != nil {
 			return fmt.Errorf("muscat: registering %s: %w", o.name, err)

@@ -22,7 +22,7 @@ func host(t *testing.T) string {
 	t.Cleanup(cancel)
 	ts := httptest.NewUnstartedServer(nil)
 	addr := ts.Listener.Addr().String()
-	signer := server.NewSigner(addr)
+	signer := server.NewSigner()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "backchannel.db"), Signer: signer.Sign})
 	if err != nil {
 		t.Fatal(err)

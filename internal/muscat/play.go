@@ -143,7 +143,7 @@ func (p *player) call(s Step, want expect, fn func() (api.Accepted, error)) (Ste
 		s.Outcome, s.Index, s.OnRecord = OutcomeAccepted, acc.Index, true
 		return s, acc, nil
 	}
-	var prob *client.Problem
+	var prob *api.Problem
 	if !errors.As(err, &prob) || prob.Name() != want.problem {
 		return s, acc, p.fail(s, fmt.Errorf("the host should have refused it with %q, but answered %v", want.problem, err))
 	}

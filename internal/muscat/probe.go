@@ -9,7 +9,6 @@ import (
 	"net/url"
 
 	"github.com/backchannel/backchannel/api"
-	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/seal"
 )
 
@@ -78,7 +77,7 @@ func (p *player) exchange(req *http.Request, out any) error {
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		prob := &client.Problem{Status: resp.StatusCode}
+		prob := &api.Problem{Status: resp.StatusCode}
 		if json.Unmarshal(data, prob) != nil || prob.Type == "" {
 			return fmt.Errorf("%s %s: %s", req.Method, req.URL.Path, resp.Status)
 		}

@@ -90,7 +90,7 @@ func startNodes(t *testing.T, db string, n int) []*node {
 		if host == "" {
 			host = ts.Listener.Addr().String()
 		}
-		signer := server.NewSigner(host)
+		signer := server.NewSigner()
 		st, err := postgres.Open(ctx, postgres.Config{URL: db, Signer: signer.Sign, ListenRetry: 20 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -130,7 +131,7 @@ func (s *Server) admit(a *appender, data []byte, what string, at, now time.Time,
 func (s *Server) checkTime(what string, at, now time.Time) error {
 	skew := s.cfg.ClockSkew
 	if at.Before(now.Add(-skew)) || at.After(now.Add(skew)) {
-		return problemf(probClockSkew, "%s is dated %s, more than %s from the server's time %s: check the clock",
+		return problemf(api.ProblemClockSkew, "%s is dated %s, more than %s from the server's time %s: check the clock",
 			what, at.UTC().Format(time.RFC3339), skew, now.UTC().Format(time.RFC3339))
 	}
 	return nil
@@ -144,7 +145,7 @@ func (b *book) trustCredential(c *seal.Credential) error {
 		return nil
 	}
 	if !b.pinned[c.Org] {
-		return problemf(probUntrusted, "credential %s is issued by %q, whose root is not pinned in talks %s", c.ID(), c.Org, b.id)
+		return problemf(api.ProblemUntrustedRoot, "credential %s is issued by %q, whose root is not pinned in talks %s", c.ID(), c.Org, b.id)
 	}
 	if err := b.trust.AddCredential(c); err != nil {
 		return err
@@ -159,7 +160,7 @@ func (b *book) trustCredential(c *seal.Credential) error {
 func (s *Server) directoryCredential(ctx context.Context, id seal.CredentialID) (*seal.Credential, error) {
 	c, _, err := s.credential(ctx, id.String(), s.cfg.Now())
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return nil, problemf(probUnknownCredential, "credential %s is not published: publish it with POST /v1/credentials first", id)
+		return nil, problemf(api.ProblemUnknownCredential, "credential %s is not published: publish it with POST /v1/credentials first", id)
 	}
 	if err != nil {
 		return nil, err
@@ -174,7 +175,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		return submission{}, err
 	}
 	if env.Talks != talksID {
-		return submission{}, problemf(probWrongTalks, "the envelope is for talks %q, not %q", env.Talks, talksID)
+		return submission{}, problemf(api.ProblemWrongTalks, "the envelope is for talks %q, not %q", env.Talks, talksID)
 	}
 	sender, err := s.directoryCredential(ctx, env.Sender)
 	if err != nil {
@@ -211,15 +212,15 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if env.Relay != seal.RelayNone {
 			from, ok := b.rooms[env.RelayOf[0]]
 			if !ok {
-				return problemf(probUnknownEnvelope, "the relayed envelope %s is not on the record of talks %s", env.RelayOf[0], talksID)
+				return problemf(api.ProblemUnknownEnvelope, "the relayed envelope %s is not on the record of talks %s", env.RelayOf[0], talksID)
 			}
 			for _, link := range env.RelayOf[1:] {
 				r, ok := b.rooms[link]
 				if !ok {
-					return problemf(probUnknownEnvelope, "the summarised envelope %s is not on the record of talks %s", link, talksID)
+					return problemf(api.ProblemUnknownEnvelope, "the summarised envelope %s is not on the record of talks %s", link, talksID)
 				}
 				if !b.state.CanRead(sender.Handle(), r, now) {
-					return problemf(probNotInRoom, "%s summarises envelope %s from room %s, where it does not sit", sender.Handle(), link, r)
+					return problemf(api.ProblemNotInRoom, "%s summarises envelope %s from room %s, where it does not sit", sender.Handle(), link, r)
 				}
 			}
 			mode := talks.RelayVerbatim
@@ -237,7 +238,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		}
 		for _, rc := range recipients {
 			if !allowed[rc.Handle()] {
-				return problemf(probRecipientOutsideRoom, "recipient %s (%s) does not sit in room %s: the envelope would let it read the room", rc.Handle(), rc.ID(), env.Room)
+				return problemf(api.ProblemRecipientOutsideRoom, "recipient %s (%s) does not sit in room %s: the envelope would let it read the room", rc.Handle(), rc.ID(), env.Room)
 			}
 			if err := b.trustCredential(rc); err != nil {
 				return err
@@ -292,10 +293,10 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 		}
 		room, ok := b.rooms[rc.Envelope]
 		if !ok {
-			return problemf(probUnknownEnvelope, "envelope %s is not on the record of talks %s", rc.Envelope, talksID)
+			return problemf(api.ProblemUnknownEnvelope, "envelope %s is not on the record of talks %s", rc.Envelope, talksID)
 		}
 		if !b.canRead(signer.Handle(), room, now) {
-			return problemf(probNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
+			return problemf(api.ProblemNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
 		}
 		a.publishCredential(signer)
 		a.add(backchannel.Event{Type: evReceipt, Room: room, Data: data})
@@ -321,7 +322,7 @@ func (s *Server) parseAct(ctx context.Context, talksID string, data []byte) (*pa
 		return nil, err
 	}
 	if act.Talks != talksID {
-		return nil, problemf(probWrongTalks, "the act is for talks %q, not %q", act.Talks, talksID)
+		return nil, problemf(api.ProblemWrongTalks, "the act is for talks %q, not %q", act.Talks, talksID)
 	}
 	p := &parsedAct{act: act, event: ev}
 	if p.author, err = s.directoryCredential(ctx, act.Author); err != nil {
@@ -349,7 +350,7 @@ func (s *Server) parseAct(ctx context.Context, talksID string, data []byte) (*pa
 func (s *Server) latestCredential(ctx context.Context, handle string) (*seal.Credential, error) {
 	org, principal, ok := seal.SplitHandle(handle)
 	if !ok {
-		return nil, problemf(probMalformed, "%q is not a principal's handle, <org>:<principal>", handle)
+		return nil, problemf(api.ProblemMalformed, "%q is not a principal's handle, <org>:<principal>", handle)
 	}
 	all, err := s.store.CredentialsOf(ctx, principal)
 	if err != nil {
@@ -360,7 +361,7 @@ func (s *Server) latestCredential(ctx context.Context, handle string) (*seal.Cre
 			return seal.ParseCredential(all[i].Data)
 		}
 	}
-	return nil, problemf(probUnknownCredential, "principal %s has no published, unrevoked credential", handle)
+	return nil, problemf(api.ProblemUnknownCredential, "principal %s has no published, unrevoked credential", handle)
 }
 
 // pinnedRoot fetches an organisation's root from the directory and checks it against the
@@ -368,7 +369,7 @@ func (s *Server) latestCredential(ctx context.Context, handle string) (*seal.Cre
 func (s *Server) pinnedRoot(ctx context.Context, org, fingerprint string) (seal.RootKey, error) {
 	o, err := s.store.Organisation(ctx, org)
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return seal.RootKey{}, problemf(probUnknownOrganisation, "organisation %q is not registered: register its root with POST /v1/organisations", org)
+		return seal.RootKey{}, problemf(api.ProblemUnknownOrganisation, "organisation %q is not registered: register its root with POST /v1/organisations", org)
 	}
 	if err != nil {
 		return seal.RootKey{}, err
@@ -379,7 +380,7 @@ func (s *Server) pinnedRoot(ctx context.Context, org, fingerprint string) (seal.
 	}
 	fp := k.Fingerprint()
 	if hex.EncodeToString(fp[:]) != fingerprint {
-		return seal.RootKey{}, problemf(probFingerprintMismatch, "the root registered for %q has fingerprint %s, not the one pinned: compare it with the organisation out of band", org, fp.Short())
+		return seal.RootKey{}, problemf(api.ProblemFingerprintMismatch, "the root registered for %q has fingerprint %s, not the one pinned: compare it with the organisation out of band", org, fp.Short())
 	}
 	return k, nil
 }
@@ -391,7 +392,7 @@ func (s *Server) acceptAct(ctx context.Context, talksID string, data []byte, now
 		return submission{}, err
 	}
 	if _, ok := p.event.(talks.Charter); ok {
-		return submission{}, problemf(probMalformed, "a charter founds new talks: POST it to /v1/talks")
+		return submission{}, problemf(api.ProblemMalformed, "a charter founds new talks: POST it to /v1/talks")
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		return s.appendAct(a, talksID, p, data, now)
@@ -409,7 +410,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 		return err
 	}
 	if !p.event.When().Equal(p.act.CreatedAt) {
-		return problemf(probMalformed, "the act is dated %s but its %s event %s", p.act.CreatedAt, p.event.Type(), p.event.When())
+		return problemf(api.ProblemMalformed, "the act is dated %s but its %s event %s", p.act.CreatedAt, p.event.Type(), p.event.When())
 	}
 	if err := b.trustCredential(p.author); err != nil {
 		return err
@@ -421,13 +422,13 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 		return err
 	}
 	if got, want := talks.ActorOf(p.event), actor(p.author); got != want {
-		return problemf(probActorMismatch, "the %s event names %s (%s, rank %d) but is signed by %s (%s, rank %d)",
+		return problemf(api.ProblemActorMismatch, "the %s event names %s (%s, rank %d) but is signed by %s (%s, rank %d)",
 			p.event.Type(), got.Principal, got.Org, got.Rank, want.Principal, want.Org, want.Rank)
 	}
 	if p.member != nil {
 		m := p.event.(talks.AddMember).Member
 		if m.Org != p.member.Org || m.Rank != p.member.Rank || m.Principal != p.member.Handle() {
-			return problemf(probActorMismatch, "member %s is added as %s rank %d, but its credential says %s rank %d",
+			return problemf(api.ProblemActorMismatch, "member %s is added as %s rank %d, but its credential says %s rank %d",
 				m.Principal, m.Org, m.Rank, p.member.Org, p.member.Rank)
 		}
 		if err := b.trustCredential(p.member); err != nil {
@@ -487,7 +488,7 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 		return submission{}, err
 	}
 	if act.Type != evRedLines {
-		return submission{}, problemf(probMalformed, "red lines travel in an act of type %q, not %q", evRedLines, act.Type)
+		return submission{}, problemf(api.ProblemMalformed, "red lines travel in an act of type %q, not %q", evRedLines, act.Type)
 	}
 	r, err := talks.ParseRedLines(act.Payload)
 	if err != nil {
@@ -506,13 +507,13 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 			return err
 		}
 		if r.Talks != talksID || r.By != actor(author) {
-			return problemf(probActorMismatch, "the red lines name talks %q and %s, but the act is for %q, signed by %s", r.Talks, r.By.Principal, talksID, author.Handle())
+			return problemf(api.ProblemActorMismatch, "the red lines name talks %q and %s, but the act is for %q, signed by %s", r.Talks, r.By.Principal, talksID, author.Handle())
 		}
 		if b.state.Role(r.By.Org) != talks.RoleParty {
-			return problemf(probForbidden, "only a party holds red lines; %s is not a party to talks %s", r.By.Org, talksID)
+			return problemf(api.ProblemForbidden, "only a party holds red lines; %s is not a party to talks %s", r.By.Org, talksID)
 		}
 		if head, ok := b.state.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
-			return problemf(probForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
+			return problemf(api.ProblemForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
 		}
 		a.publishCredential(author)
 		a.add(backchannel.Event{Type: evRedLines, Room: roomPrivate(r.By.Org), Data: data})
@@ -530,10 +531,10 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 	}
 	sign, ok := p.event.(talks.Sign)
 	if !ok {
-		return submission{}, problemf(probMalformed, "a statement is published with a sign act, not a %s", p.event.Type())
+		return submission{}, problemf(api.ProblemMalformed, "a statement is published with a sign act, not a %s", p.event.Type())
 	}
 	if statementDigest(text) != sign.Digest {
-		return submission{}, problemf(probMalformed, "the text's digest is %s but the sign act signs %s", statementDigest(text), sign.Digest)
+		return submission{}, problemf(api.ProblemMalformed, "the text's digest is %s but the sign act signs %s", statementDigest(text), sign.Digest)
 	}
 	st, _ := json.Marshal(statementText{Round: sign.Round, Digest: sign.Digest, Text: text})
 	// The signature and the text reach the record in one transaction: a statement is never on
@@ -558,10 +559,10 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	}
 	c, ok := ev.(talks.Charter)
 	if !ok {
-		return "", submission{}, problemf(probMalformed, "talks are founded by a charter act, not a %s", ev.Type())
+		return "", submission{}, problemf(api.ProblemMalformed, "talks are founded by a charter act, not a %s", ev.Type())
 	}
 	if act.Talks != c.ID {
-		return "", submission{}, problemf(probMalformed, "the act is for talks %q but the charter founds %q", act.Talks, c.ID)
+		return "", submission{}, problemf(api.ProblemMalformed, "the act is for talks %q but the charter founds %q", act.Talks, c.ID)
 	}
 	if err := s.checkTime("the charter", act.CreatedAt, now); err != nil {
 		return "", submission{}, err
@@ -580,7 +581,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 			}
 		}
 		if fp == "" {
-			return "", submission{}, problemf(probMalformed, "the charter names %q but pins no root for it", org)
+			return "", submission{}, problemf(api.ProblemMalformed, "the charter names %q but pins no root for it", org)
 		}
 		k, err := s.pinnedRoot(ctx, org, fp)
 		if err != nil {
@@ -609,7 +610,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 			return err
 		}
 		if talks.ActorOf(c) != actor(author) {
-			return problemf(probActorMismatch, "the charter names %s as proposer but is signed by %s", c.Proposer.Principal, author.Handle())
+			return problemf(api.ProblemActorMismatch, "the charter names %s as proposer but is signed by %s", c.Proposer.Principal, author.Handle())
 		}
 		a.publishCredential(author)
 		return nil

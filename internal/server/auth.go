@@ -54,7 +54,7 @@ func remoteOf(ctx context.Context) string {
 // limitAnonymous applies the rate limit of an unauthenticated caller, by address.
 func (s *Server) limitAnonymous(ctx context.Context) error {
 	if !s.limits.allow("addr:"+remoteOf(ctx), s.cfg.Now()) {
-		return problemf(probRateLimited, "too many requests from %s: slow down", remoteOf(ctx))
+		return problemf(api.ProblemRateLimited, "too many requests from %s: slow down", remoteOf(ctx))
 	}
 	return nil
 }
@@ -108,7 +108,7 @@ func (s *Server) authenticate(ctx context.Context, in AuthHeader) (*caller, erro
 		if err := s.limitAnonymous(ctx); err != nil {
 			return nil, err
 		}
-		return nil, problemf(probUnauthenticated, "this operation needs an Authorization: Bearer token; get one with POST /v1/auth/challenge and /v1/auth/token")
+		return nil, problemf(api.ProblemUnauthenticated, "this operation needs an Authorization: Bearer token; get one with POST /v1/auth/challenge and /v1/auth/token")
 	}
 	id, _, err := s.tokens.check(kindToken, tok, now)
 	if err != nil {
@@ -117,10 +117,10 @@ func (s *Server) authenticate(ctx context.Context, in AuthHeader) (*caller, erro
 		}
 		if errors.Is(err, errTokenExpired) {
 			s.metrics.authFailures.WithLabelValues("expired").Inc()
-			return nil, problemf(probTokenExpired, "the token %v: log in again", err)
+			return nil, problemf(api.ProblemTokenExpired, "the token %v: log in again", err)
 		}
 		s.metrics.authFailures.WithLabelValues("invalid").Inc()
-		return nil, problemf(probUnauthenticated, "the bearer token is not valid (%v): log in again", err)
+		return nil, problemf(api.ProblemUnauthenticated, "the bearer token is not valid (%v): log in again", err)
 	}
 	c, revoked, err := s.credential(ctx, id, now)
 	if err != nil {
@@ -128,15 +128,15 @@ func (s *Server) authenticate(ctx context.Context, in AuthHeader) (*caller, erro
 	}
 	if revoked {
 		s.metrics.authFailures.WithLabelValues("revoked").Inc()
-		return nil, problemf(probUnauthenticated, "credential %s has been revoked", id)
+		return nil, problemf(api.ProblemUnauthenticated, "credential %s has been revoked", id)
 	}
 	if !c.ValidAt(now) {
 		s.metrics.authFailures.WithLabelValues("expired-credential").Inc()
-		return nil, problemf(probUnauthenticated, "credential %s is not valid now (%s to %s)", id,
+		return nil, problemf(api.ProblemUnauthenticated, "credential %s is not valid now (%s to %s)", id,
 			c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
 	}
 	if !s.limits.allow(c.Handle(), now) {
-		return nil, problemf(probRateLimited, "%s is sending more than %g requests a second: slow down", c.Handle(), s.cfg.Rate)
+		return nil, problemf(api.ProblemRateLimited, "%s is sending more than %g requests a second: slow down", c.Handle(), s.cfg.Rate)
 	}
 	return &caller{cred: c}, nil
 }
@@ -163,20 +163,20 @@ func (s *Server) challenge(ctx context.Context, req api.ChallengeRequest) (*api.
 func (s *Server) loginCredential(ctx context.Context, id string, now time.Time) (*seal.Credential, string, error) {
 	sc, err := s.store.Credential(ctx, id)
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return nil, "", problemf(probUnknownCredential, "credential %q is not published: publish it with POST /v1/credentials", id)
+		return nil, "", problemf(api.ProblemUnknownCredential, "credential %q is not published: publish it with POST /v1/credentials", id)
 	}
 	if err != nil {
 		return nil, "", err
 	}
 	if sc.Revocation != nil {
-		return nil, "", problemf(probUnauthenticated, "credential %s has been revoked", id)
+		return nil, "", problemf(api.ProblemUnauthenticated, "credential %s has been revoked", id)
 	}
 	c, err := seal.ParseCredential(sc.Data)
 	if err != nil {
 		return nil, "", err
 	}
 	if !c.ValidAt(now) {
-		return nil, "", problemf(probUnauthenticated, "credential %s is not valid now", id)
+		return nil, "", problemf(api.ProblemUnauthenticated, "credential %s is not valid now", id)
 	}
 	return c, sc.Org, nil
 }
@@ -190,12 +190,12 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 	subject, _, err := s.tokens.check(kindChallenge, req.Challenge, now)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("challenge").Inc()
-		return nil, problemf(probUnauthenticated, "the challenge is not valid (%v): ask for a new one", err)
+		return nil, problemf(api.ProblemUnauthenticated, "the challenge is not valid (%v): ask for a new one", err)
 	}
 	credID, _, _ := strings.Cut(subject, " ")
 	if credID != req.Credential {
 		s.metrics.authFailures.WithLabelValues("challenge").Inc()
-		return nil, problemf(probUnauthenticated, "the challenge was issued for credential %s, not %s", credID, req.Credential)
+		return nil, problemf(api.ProblemUnauthenticated, "the challenge was issued for credential %s, not %s", credID, req.Credential)
 	}
 	c, _, err := s.loginCredential(ctx, req.Credential, now)
 	if err != nil {
@@ -203,7 +203,7 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 	}
 	if err := seal.VerifyLogin(c, s.cfg.Host, req.Challenge, req.Signature); err != nil {
 		s.metrics.authFailures.WithLabelValues("signature").Inc()
-		return nil, problemf(probUnauthenticated, "the login signature does not verify with the identity key of credential %s", req.Credential)
+		return nil, problemf(api.ProblemUnauthenticated, "the login signature does not verify with the identity key of credential %s", req.Credential)
 	}
 	// The root's signature on the credential was checked when it was published.
 	exp := now.Add(s.cfg.TokenTTL).Truncate(time.Second)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -237,7 +238,7 @@ func actEvent(data []byte) (*seal.Act, talks.Event, error) {
 		return nil, nil, err
 	}
 	if act.Type != ev.Type() {
-		return nil, nil, problemf(probMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
+		return nil, nil, problemf(api.ProblemMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
 	}
 	return act, ev, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 
@@ -12,15 +11,10 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
 )
-
-// probRecordConflict: the store holds a record that contradicts what a party cosigned. It is a
-// failure of the host (its storage was altered or rolled back), never of the caller, so it is
-// 500-class; its detail is shown because every member is entitled to know that the record it
-// vouched for is no longer the one stored.
-var probRecordConflict = problemKind{"record-conflict", http.StatusInternalServerError, "The record conflicts with a party's cosignature"}
 
 // conflictChecks remembers, per talks, the latest checkpoint checked against the stored
 // cosignatures and the outcome, so the check runs once per new checkpoint, not per request,
@@ -42,7 +36,7 @@ type cosignedKey struct {
 	size            int64
 }
 
-// checkNotConflicting refuses, with probRecordConflict, a checkpoint of talks id that does not
+// checkNotConflicting refuses, with api.ProblemRecordConflict, a checkpoint of talks id that does not
 // extend every party's latest stored cosignature: the rule of docs/record.md ("the server
 // refuses to present any checkpoint that does not extend every stored cosigned checkpoint").
 //
@@ -59,7 +53,7 @@ func (s *Server) checkNotConflicting(ctx context.Context, id string, cp backchan
 		return last.err
 	}
 	err := s.conflicting(ctx, id, cp)
-	var p *Problem
+	var p *api.Problem
 	if err != nil && !errors.As(err, &p) {
 		return err // the store failed: check again next time
 	}
@@ -77,7 +71,7 @@ func (s *Server) checkNotConflicting(ctx context.Context, id string, cp backchan
 	return err
 }
 
-// conflicting runs the check; a conflict is a *Problem, anything else a failure to check.
+// conflicting runs the check; a conflict is a *api.Problem, anything else a failure to check.
 func (s *Server) conflicting(ctx context.Context, id string, cp backchannel.Checkpoint) error {
 	cos, err := s.store.Cosignatures(ctx, id, 0)
 	if err != nil {
@@ -93,7 +87,7 @@ func (s *Server) conflicting(ctx context.Context, id string, cp backchannel.Chec
 	})
 	for _, c := range cos {
 		conflict := func(format string, args ...any) error {
-			return problemf(probRecordConflict, "talks %s: the record conflicts with what %s cosigned at size %d: %s; the host refuses to present checkpoint %d until its operators restore the record",
+			return problemf(api.ProblemRecordConflict, "talks %s: the record conflicts with what %s cosigned at size %d: %s; the host refuses to present checkpoint %d until its operators restore the record",
 				id, c.Cosigner, c.Size, fmt.Sprintf(format, args...), cp.Size)
 		}
 		if c.Size > cp.Size {

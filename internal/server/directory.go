@@ -44,7 +44,7 @@ func (s *Server) directoryRoutes() {
 			o := backchannel.Organisation{ID: k.Org, RootKey: k.Marshal(), Name: in.Body.Name}
 			if err := s.store.PutOrganisation(ctx, o); err != nil {
 				if errors.Is(err, backchannel.ErrExists) {
-					return nil, problemf(probExists, "organisation %q is registered with another root key; a root is never replaced", k.Org)
+					return nil, problemf(api.ProblemExists, "organisation %q is registered with another root key; a root is never replaced", k.Org)
 				}
 				return nil, err
 			}
@@ -149,7 +149,7 @@ func (s *Server) directoryRoutes() {
 func (s *Server) rootOf(ctx context.Context, org string) (seal.RootKey, error) {
 	o, err := s.store.Organisation(ctx, org)
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return seal.RootKey{}, problemf(probUnknownOrganisation, "organisation %q is not registered: register its root with POST /v1/organisations", org)
+		return seal.RootKey{}, problemf(api.ProblemUnknownOrganisation, "organisation %q is not registered: register its root with POST /v1/organisations", org)
 	}
 	if err != nil {
 		return seal.RootKey{}, err
@@ -165,7 +165,7 @@ func (s *Server) revoke(ctx context.Context, id string, data []byte) (api.Creden
 		return api.Credential{}, err
 	}
 	if v.Credential.String() != id {
-		return api.Credential{}, problemf(probMalformed, "the revocation names credential %s, not %s", v.Credential, id)
+		return api.Credential{}, problemf(api.ProblemMalformed, "the revocation names credential %s, not %s", v.Credential, id)
 	}
 	root, err := s.rootOf(ctx, v.Org)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 )
@@ -53,7 +54,7 @@ func newTestServer(t *testing.T, configure func(*server.Config)) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := httptest.NewUnstartedServer(nil)
 	host := ts.Listener.Addr().String()
-	signer := server.NewSigner(host)
+	signer := server.NewSigner()
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "backchannel.db"), Signer: signer.Sign})
 	if err != nil {
 		cancel()
@@ -121,7 +122,7 @@ func (r *response) problem() problem {
 
 // name is the problem's stable name, or "" for an answer that is not a problem.
 func (r *response) name() string {
-	return strings.TrimPrefix(r.problem().Type, server.ProblemTypePrefix)
+	return strings.TrimPrefix(r.problem().Type, api.ProblemTypePrefix)
 }
 
 func (r *response) String() string {
@@ -403,8 +404,8 @@ func (r *recorder) validate(e exchange) error {
 		if err := json.Unmarshal(e.body, &p); err != nil {
 			return fmt.Errorf("problem body: %v", err)
 		}
-		if !strings.HasPrefix(p.Type, server.ProblemTypePrefix) || len(p.Type) == len(server.ProblemTypePrefix) {
-			return fmt.Errorf("problem type %q does not start with %s", p.Type, server.ProblemTypePrefix)
+		if !strings.HasPrefix(p.Type, api.ProblemTypePrefix) || len(p.Type) == len(api.ProblemTypePrefix) {
+			return fmt.Errorf("problem type %q does not start with %s", p.Type, api.ProblemTypePrefix)
 		}
 		if p.Status != e.status || p.Title == "" || p.Detail == "" {
 			return fmt.Errorf("problem %+v: want status %d, a title and a detail", p, e.status)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/server"
 )
 
@@ -168,7 +169,7 @@ func isMuxAnswer(r *response) bool {
 	if r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
 		return false
 	}
-	return !strings.HasPrefix(r.problem().Type, server.ProblemTypePrefix)
+	return !strings.HasPrefix(r.problem().Type, api.ProblemTypePrefix)
 }
 
 // TestEveryDocumentedOperationIsServed makes a request of every operation in the document and

@@ -167,12 +167,12 @@ func (s *Server) recordRoutes() {
 		if in.LastEventID != "" {
 			last, err := strconv.ParseInt(in.LastEventID, 10, 64)
 			if err != nil || last < 0 || strconv.FormatInt(last, 10) != in.LastEventID {
-				return nil, s.problemOf(ctx, problemf(probMalformed, "Last-Event-ID %q is not an event index", in.LastEventID))
+				return nil, s.problemOf(ctx, problemf(api.ProblemMalformed, "Last-Event-ID %q is not an event index", in.LastEventID))
 			}
 			from = last + 1
 		}
 		if !s.streams.acquire(c.principal(), s.cfg.MaxStreams, s.cfg.MaxStreamsPerPrincipal) {
-			return nil, s.problemOf(ctx, problemf(probTooManyStreams, "too many event streams open (at most %d for one principal)", s.cfg.MaxStreamsPerPrincipal))
+			return nil, s.problemOf(ctx, problemf(api.ProblemTooManyStreams, "too many event streams open (at most %d for one principal)", s.cfg.MaxStreamsPerPrincipal))
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			defer s.streams.release(c.principal())
@@ -307,14 +307,14 @@ func (s *Server) proof(ctx context.Context, c *caller, b *book, index, from int6
 		return api.Proof{}, err
 	}
 	if index >= l.size {
-		return api.Proof{}, problemf(probNotFound, "talks %s has %d events; there is no event %d", b.id, l.size, index)
+		return api.Proof{}, problemf(api.ProblemNotFound, "talks %s has %d events; there is no event %d", b.id, l.size, index)
 	}
 	evs, err := s.store.Events(ctx, b.id, index, 1)
 	if err != nil {
 		return api.Proof{}, err
 	}
 	if len(evs) != 1 {
-		return api.Proof{}, problemf(probNotFound, "no event %d in talks %s", index, b.id)
+		return api.Proof{}, problemf(api.ProblemNotFound, "no event %d in talks %s", index, b.id)
 	}
 	b.mu.Lock()
 	ok := b.canRead(c.principal(), evs[0].Room, s.cfg.Now())
@@ -337,7 +337,7 @@ func (s *Server) proof(ctx context.Context, c *caller, b *book, index, from int6
 	out.Checkpoint = api.Checkpoint{Size: cp.Size, Root: cp.Root.String(), Note: string(l.note)}
 	if from > 0 {
 		if from > l.size {
-			return api.Proof{}, problemf(probMalformed, "from %d is beyond the log's size %d", from, l.size)
+			return api.Proof{}, problemf(api.ProblemMalformed, "from %d is beyond the log's size %d", from, l.size)
 		}
 		tp, err := record.ProveConsistency(from, l.size, l)
 		if err != nil {
@@ -363,11 +363,11 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	_, member := b.state.Member(c.principal())
 	b.mu.Unlock()
 	if !member {
-		return api.Checkpoint{}, problemf(probForbidden, "%s is not a member of a delegation of talks %s", c.principal(), b.id)
+		return api.Checkpoint{}, problemf(api.ProblemForbidden, "%s is not a member of a delegation of talks %s", c.principal(), b.id)
 	}
 	cp, err := s.store.Checkpoint(ctx, b.id, in.Size)
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return api.Checkpoint{}, problemf(probNotFound, "talks %s has no checkpoint of size %d", b.id, in.Size)
+		return api.Checkpoint{}, problemf(api.ProblemNotFound, "talks %s has no checkpoint of size %d", b.id, in.Size)
 	}
 	if err != nil {
 		return api.Checkpoint{}, err
@@ -392,11 +392,11 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	msg := append(append(append([]byte{}, body...), '\n'), line...)
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil || len(n.Sigs) != 1 {
-		return api.Checkpoint{}, problemf(probMalformed, "the cosignature does not verify as %s's over checkpoint %d of talks %s", seal.CosignerName(c.cred), in.Size, b.id)
+		return api.Checkpoint{}, problemf(api.ProblemMalformed, "the cosignature does not verify as %s's over checkpoint %d of talks %s", seal.CosignerName(c.cred), in.Size, b.id)
 	}
 	ts, err := record.CosignatureTime(n.Sigs[0])
 	if err != nil {
-		return api.Checkpoint{}, problemf(probMalformed, "cosignature: %v", err)
+		return api.Checkpoint{}, problemf(api.ProblemMalformed, "cosignature: %v", err)
 	}
 	if err := s.checkTime("the cosignature", ts, s.cfg.Now()); err != nil {
 		return api.Checkpoint{}, err

@@ -8,6 +8,8 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/backchannel/backchannel/api"
 )
 
 // op describes one operation for registration.
@@ -115,12 +117,12 @@ func (s *Server) operationsRoutes() {
 	register(s, op{id: "readyz", method: http.MethodGet, path: "/readyz", summary: "Readiness: the store answers and the server is not shutting down", tag: "operations"},
 		func(ctx context.Context, _ *struct{}) (*body[status], error) {
 			if !s.ready.Load() {
-				return nil, problemf(probUnavailable, "the server is shutting down")
+				return nil, problemf(api.ProblemUnavailable, "the server is shutting down")
 			}
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
 			if err := s.store.Ping(ctx); err != nil {
-				return nil, problemf(probUnavailable, "the store does not answer: %v", err)
+				return nil, problemf(api.ProblemUnavailable, "the store does not answer: %v", err)
 			}
 			return &body[status]{Body: status{"ready"}}, nil
 		})

@@ -26,6 +26,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
 )
 
@@ -33,8 +34,14 @@ import (
 // default.
 type Config struct {
 	// Host is this host's name as principals reach it ("talks.example.org", "127.0.0.1:8080").
-	// It names the host in every checkpoint's origin and in every login signature. Required.
+	// It names the host in every checkpoint's origin and in every login signature, so it is
+	// kept in the store at first start and can never change: New refuses another name on a
+	// store that has one (a HostChangedError). Required.
 	Host string
+	// KeepHost makes Host only the name of a new store: a store that already has a name keeps
+	// it whatever Host says. For a Host derived from the address listened on, which may change
+	// between starts while the host stays the same.
+	KeepHost bool
 	// MaxBody bounds a request body, in bytes. Default 4 MiB: a 1 MiB letter to 64 recipients.
 	MaxBody int64
 	// Rate is the sustained requests per second allowed to one principal (or, before login, to
@@ -102,23 +109,29 @@ func (c *Config) setDefaults() {
 }
 
 // Signer signs checkpoints with the host's log key. The store calls it inside the transaction
-// that grows a log; the key itself lives in the store (as a host secret shared by every node),
-// so a Signer is made before the store is opened and given its key by New.
+// that grows a log; the key and the host's name live in the store (as host secrets shared by
+// every node), so a Signer is made before the store is opened and given both by New.
 type Signer struct {
-	host string
-	key  atomic.Pointer[record.LogKey]
+	key atomic.Pointer[signingKey]
 }
 
-// NewSigner returns a Signer for checkpoints of talks on host.
-func NewSigner(host string) *Signer { return &Signer{host: host} }
+// signingKey is what a Signer signs with: the host's name and its log key.
+type signingKey struct {
+	host string
+	key  *record.LogKey
+}
+
+// NewSigner returns a Signer for checkpoints, to open the store with and to give to New.
+func NewSigner() *Signer { return &Signer{} }
 
 // Sign implements backchannel.CheckpointSigner.
 func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) {
-	k := s.key.Load()
-	if k == nil {
+	sk := s.key.Load()
+	if sk == nil {
 		return nil, errors.New("server: checkpoint signer has no key yet")
 	}
-	origin, err := record.Origin(s.host, talks)
+	k := sk.key
+	origin, err := record.Origin(sk.host, talks)
 	if err != nil {
 		return nil, err
 	}
@@ -170,9 +183,14 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	if _, err := record.Origin(cfg.Host, "talks"); err != nil {
 		return nil, fmt.Errorf("server: Config.Host %q cannot name this host in checkpoints: %w", cfg.Host, err)
 	}
-	if signer == nil || signer.host != cfg.Host {
-		return nil, errors.New("server: the signer must be NewSigner(cfg.Host)")
+	if signer == nil {
+		return nil, errors.New("server: New needs the Signer the store was opened with")
 	}
+	host, err := keepHost(ctx, store, cfg.Host, cfg.KeepHost)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Host = host
 	cfg.setDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -202,12 +220,43 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	if s.logKey, err = record.NewLogKey(ed25519.NewKeyFromSeed(seed)); err != nil {
 		return nil, err
 	}
-	signer.key.Store(s.logKey)
+	signer.key.Store(&signingKey{host: cfg.Host, key: s.logKey})
 	s.recent = newRecent()
 	s.hub = newHub(store, log, s.recent.grew)
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
+}
+
+// HostChangedError refuses to start a host under another name than the one its store was
+// first started with: every checkpoint already signed names the first, and clients have pinned
+// the log key under it, so a new name would make every record unpresentable.
+type HostChangedError struct {
+	// Stored is the name the store keeps; Configured the one this start was given.
+	Stored, Configured string
+}
+
+func (e *HostChangedError) Error() string {
+	return fmt.Sprintf("this store belongs to host %q, not %q: every checkpoint on it names %q, and clients pinned its log key under that name", e.Stored, e.Configured, e.Stored)
+}
+
+// keepHost returns the host's name: the one the store keeps, stored now if it keeps none.
+func keepHost(ctx context.Context, store backchannel.Store, host string, keep bool) (string, error) {
+	stored, err := store.Secret(ctx, "host-name", func() ([]byte, error) { return []byte(host), nil })
+	if err != nil {
+		return "", fmt.Errorf("server: host name: %w", err)
+	}
+	switch name := string(stored); {
+	case name == host:
+		return host, nil
+	case keep:
+		if _, err := record.Origin(name, "talks"); err != nil {
+			return "", fmt.Errorf("server: the stored host name %q cannot name this host in checkpoints: %w", name, err)
+		}
+		return name, nil
+	default:
+		return "", &HostChangedError{Stored: name, Configured: host}
+	}
 }
 
 func randomBytes(n int) func() ([]byte, error) {
@@ -235,6 +284,9 @@ func (s *Server) LogKey() string {
 	}
 	return vk
 }
+
+// Host returns the host's name, as its store keeps it.
+func (s *Server) Host() string { return s.cfg.Host }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -301,7 +353,7 @@ func (s *Server) book(ctx context.Context, id string) (*book, error) {
 	}
 	if b.state == nil {
 		s.dropBook(id)
-		return nil, problemf(probUnknownTalks, "no talks %q on this host", id)
+		return nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
 	}
 	return b, nil
 }

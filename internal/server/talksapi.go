@@ -26,7 +26,7 @@ func (s *Server) access(ctx context.Context, in AuthHeader, id string) (*caller,
 	}
 	b, err := s.book(ctx, id)
 	if err != nil {
-		if isProblem(err, probUnknownTalks) {
+		if isProblem(err, api.ProblemUnknownTalks) {
 			return nil, nil, err
 		}
 		return nil, nil, err
@@ -35,14 +35,14 @@ func (s *Server) access(ctx context.Context, in AuthHeader, id string) (*caller,
 	ok := b.knows(c.org())
 	b.mu.Unlock()
 	if !ok {
-		return nil, nil, problemf(probUnknownTalks, "no talks %q on this host", id)
+		return nil, nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
 	}
 	return c, b, nil
 }
 
-func isProblem(err error, k problemKind) bool {
-	p, ok := err.(*Problem)
-	return ok && p.Type == ProblemTypePrefix+k.name
+func isProblem(err error, k api.ProblemKind) bool {
+	p, ok := err.(*api.Problem)
+	return ok && p.Type == api.ProblemTypePrefix+k.Name
 }
 
 // knows reports whether org takes part in the talks or is invited by a pending motion.
@@ -124,7 +124,7 @@ func (s *Server) talksRoutes() {
 				return nil, err
 			}
 			if act.Author.String() != c.cred.ID().String() {
-				return nil, problemf(probActorMismatch, "the charter is signed by credential %s, not by the caller's %s", act.Author, c.cred.ID())
+				return nil, problemf(api.ProblemActorMismatch, "the charter is signed by credential %s, not by the caller's %s", act.Author, c.cred.ID())
 			}
 			id, sub, err := s.createTalks(ctx, in.Body.Charter, s.cfg.Now())
 			return s.accepted(id, sub, err)
@@ -174,7 +174,7 @@ func (s *Server) talksRoutes() {
 						ok = ok || act.Type == t
 					}
 					if !ok {
-						return nil, problemf(probMalformed, "this operation takes an act of type %v, not %q; POST other acts to /v1/talks/%s/acts", types, act.Type, in.Talks)
+						return nil, problemf(api.ProblemMalformed, "this operation takes an act of type %v, not %q; POST other acts to /v1/talks/%s/acts", types, act.Type, in.Talks)
 					}
 				}
 				sub, err := s.acceptAct(ctx, in.Talks, in.Body.Act, s.cfg.Now())
@@ -235,7 +235,7 @@ func (s *Server) talksRoutes() {
 			b.mu.Lock()
 			if !b.state.CanPost(c.principal(), in.Room, now) && !b.state.CanRead(c.principal(), in.Room, now) {
 				b.mu.Unlock()
-				return nil, problemf(probNotInRoom, "%s does not sit in room %s of talks %s", c.principal(), in.Room, in.Talks)
+				return nil, problemf(api.ProblemNotInRoom, "%s does not sit in room %s of talks %s", c.principal(), in.Room, in.Talks)
 			}
 			principals := b.state.Recipients(in.Room, now)
 			b.mu.Unlock()
@@ -273,13 +273,13 @@ func (s *Server) talksRoutes() {
 					return nil, err
 				}
 				if env.Sender.String() != c.cred.ID().String() {
-					return nil, problemf(probActorMismatch, "the envelope is sealed by credential %s, not by the caller's %s", env.Sender, c.cred.ID())
+					return nil, problemf(api.ProblemActorMismatch, "the envelope is sealed by credential %s, not by the caller's %s", env.Sender, c.cred.ID())
 				}
 				if relay != (env.Relay != seal.RelayNone) {
 					if relay {
-						return nil, problemf(probMalformed, "this envelope is not a relay: POST it to /v1/talks/%s/envelopes", in.Talks)
+						return nil, problemf(api.ProblemMalformed, "this envelope is not a relay: POST it to /v1/talks/%s/envelopes", in.Talks)
 					}
-					return nil, problemf(probMalformed, "this envelope is a relay: POST it to /v1/talks/%s/relays", in.Talks)
+					return nil, problemf(api.ProblemMalformed, "this envelope is a relay: POST it to /v1/talks/%s/relays", in.Talks)
 				}
 				sub, err := s.acceptEnvelope(ctx, in.Talks, in.Body.Envelope, s.cfg.Now())
 				return s.accepted(in.Talks, sub, err)
@@ -309,7 +309,7 @@ func (s *Server) talksRoutes() {
 			b.mu.Unlock()
 			if !ok || e.Type != evEnvelope {
 				// Not "forbidden": whether another room holds an envelope is itself not the caller's to know.
-				return nil, problemf(probNotFound, "no envelope %s that %s may read in talks %s", in.Hash, c.principal(), in.Talks)
+				return nil, problemf(api.ProblemNotFound, "no envelope %s that %s may read in talks %s", in.Hash, c.principal(), in.Talks)
 			}
 			return reply(eventOf(e), nil)
 		})
@@ -328,7 +328,7 @@ func (s *Server) talksRoutes() {
 				return nil, err
 			}
 			if rc.Signer.String() != c.cred.ID().String() {
-				return nil, problemf(probActorMismatch, "the receipt is signed by credential %s, not by the caller's %s", rc.Signer, c.cred.ID())
+				return nil, problemf(api.ProblemActorMismatch, "the receipt is signed by credential %s, not by the caller's %s", rc.Signer, c.cred.ID())
 			}
 			sub, err := s.acceptReceipt(ctx, in.Talks, in.Body.Receipt, s.cfg.Now())
 			return s.accepted(in.Talks, sub, err)
