@@ -41,6 +41,15 @@ func (p *Problem) Error() string {
 // ProblemKind's Name or a talks.Rule's Name.
 func (p *Problem) Name() string { return strings.TrimPrefix(p.Type, ProblemTypePrefix) }
 
+// GetHeaders returns the headers to answer the problem with (huma.HeadersError): a refusal to
+// serve now (429, 503) says when to try again, which clients honour before they give up.
+func (p *Problem) GetHeaders() http.Header {
+	if p.Status == http.StatusTooManyRequests || p.Status == http.StatusServiceUnavailable {
+		return http.Header{"Retry-After": {"1"}}
+	}
+	return nil
+}
+
 // GetStatus returns the HTTP status (huma.StatusError).
 func (p *Problem) GetStatus() int { return p.Status }
 

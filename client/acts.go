@@ -38,14 +38,18 @@ func (c *Client) actTime(talksID string) time.Time {
 
 // act builds a talks event dated by actTime, signs and submits it. If the host refuses it as
 // earlier than the record's last event (another clock is ahead), the client reads the record
-// and tries once more, dated just after it; the host still refuses a time far from its own.
+// and tries once more, dated just after it; the host still refuses a time far from its own. An
+// act whose answer was lost is sent again as it was, not signed again with a new time.
 func (c *Client) act(ctx context.Context, talksID string, build func(at time.Time) talks.Event) (api.Accepted, error) {
-	out, err := c.Act(ctx, talksID, build(c.actTime(talksID)))
+	what := build(time.Time{})
+	in := intent("act", talksID, what.Type(), what)
+	dated := func() talks.Event { return build(c.actTime(talksID)) }
+	out, err := c.submitAct(ctx, talksID, in, dated)
 	if api.IsProblem(err, talks.ErrTimeWentBack.Name) {
 		if _, serr := c.Sync(ctx, talksID); serr != nil {
 			return out, err
 		}
-		out, err = c.Act(ctx, talksID, build(c.actTime(talksID)))
+		out, err = c.submitAct(ctx, talksID, in, dated)
 	}
 	return out, err
 }
@@ -58,6 +62,7 @@ func Pin(k seal.RootKey) talks.Pin {
 
 // CreateTalks founds talks. The charter's ID, Proposer and At are filled in if empty.
 func (c *Client) CreateTalks(ctx context.Context, ch talks.Charter) (api.Accepted, error) {
+	given := ch
 	if ch.At.IsZero() {
 		ch.At = c.stamp()
 	}
@@ -68,12 +73,14 @@ func (c *Client) CreateTalks(ctx context.Context, ch talks.Charter) (api.Accepte
 	if err != nil {
 		return api.Accepted{}, err
 	}
-	act, err := c.id.Act(ch.ID, talks.TypeCharter, payload, ch.At)
-	if err != nil {
-		return api.Accepted{}, err
-	}
 	var out api.Accepted
-	err = c.do(ctx, http.MethodPost, "/v1/talks", true, api.CreateTalks{Charter: act.Marshal()}, &out)
+	_, err = c.submit(ctx, intent("charter", ch.ID, given), "/v1/talks", func() (any, any, error) {
+		act, err := c.id.Act(ch.ID, talks.TypeCharter, payload, ch.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.CreateTalks{Charter: act.Marshal()}, act, nil
+	}, &out)
 	return out, err
 }
 
@@ -92,20 +99,28 @@ var endpoints = map[string]string{
 
 // Act signs a talks event as an act and submits it.
 func (c *Client) Act(ctx context.Context, talksID string, e talks.Event) (api.Accepted, error) {
-	payload, err := talks.Marshal(e)
-	if err != nil {
-		return api.Accepted{}, err
-	}
-	act, err := c.id.Act(talksID, e.Type(), payload, e.When())
-	if err != nil {
-		return api.Accepted{}, err
-	}
+	return c.submitAct(ctx, talksID, intent("act", talksID, e.Type(), e), func() talks.Event { return e })
+}
+
+// submitAct signs the event build makes as an act and submits it, once per intent.
+func (c *Client) submitAct(ctx context.Context, talksID, intent string, build func() talks.Event) (api.Accepted, error) {
+	var out api.Accepted
+	e := build()
 	ep, ok := endpoints[e.Type()]
 	if !ok {
 		ep = "acts"
 	}
-	var out api.Accepted
-	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/"+ep, true, api.SubmitAct{Act: act.Marshal()}, &out)
+	_, err := c.submit(ctx, intent, "/v1/talks/"+url.PathEscape(talksID)+"/"+ep, func() (any, any, error) {
+		payload, err := talks.Marshal(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		act, err := c.id.Act(talksID, e.Type(), payload, e.When())
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.SubmitAct{Act: act.Marshal()}, act, nil
+	}, &out)
 	return out, err
 }
 
@@ -152,21 +167,23 @@ func (c *Client) CloseSession(ctx context.Context, talksID string) (api.Accepted
 // SetRedLines sets the client's party's standing red lines: agenda topics refused on its behalf,
 // which the other side never learns.
 func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []string) (api.Accepted, error) {
-	salt := make([]byte, 32)
-	if _, err := c.rand.Read(salt); err != nil {
-		return api.Accepted{}, err
-	}
-	r := talks.RedLines{Talks: talksID, At: c.stamp(), By: c.Actor(), Topics: topics, Salt: hex.EncodeToString(salt)}
-	payload, err := talks.MarshalRedLines(r)
-	if err != nil {
-		return api.Accepted{}, err
-	}
-	act, err := c.id.Act(talksID, "red-lines", payload, r.At)
-	if err != nil {
-		return api.Accepted{}, err
-	}
 	var out api.Accepted
-	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", true, api.SubmitRedLines{Act: act.Marshal()}, &out)
+	_, err := c.submit(ctx, intent("red-lines", talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
+		salt := make([]byte, 32)
+		if _, err := c.rand.Read(salt); err != nil {
+			return nil, nil, err
+		}
+		r := talks.RedLines{Talks: talksID, At: c.stamp(), By: c.Actor(), Topics: topics, Salt: hex.EncodeToString(salt)}
+		payload, err := talks.MarshalRedLines(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		act, err := c.id.Act(talksID, "red-lines", payload, r.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.SubmitRedLines{Act: act.Marshal()}, act, nil
+	}, &out)
 	return out, err
 }
 
@@ -189,21 +206,24 @@ func (c *Client) Statement(ctx context.Context, talksID string, round int, text 
 }
 
 func (c *Client) statement(ctx context.Context, talksID string, round int, text string, joint bool, at time.Time) (api.Accepted, error) {
-	e := talks.Sign{At: at, By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
-	payload, err := talks.Marshal(e)
-	if err != nil {
-		return api.Accepted{}, err
-	}
-	act, err := c.id.Act(talksID, e.Type(), payload, e.At)
-	if err != nil {
-		return api.Accepted{}, err
-	}
-	in := struct {
-		Act  []byte `json:"act"`
-		Text string `json:"text"`
-	}{act.Marshal(), text}
 	var out api.Accepted
-	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/statements", true, in, &out)
+	what := intent("statement", talksID, round, StatementDigest(text), joint)
+	_, err := c.submit(ctx, what, "/v1/talks/"+url.PathEscape(talksID)+"/statements", func() (any, any, error) {
+		e := talks.Sign{At: at, By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
+		payload, err := talks.Marshal(e)
+		if err != nil {
+			return nil, nil, err
+		}
+		act, err := c.id.Act(talksID, e.Type(), payload, e.At)
+		if err != nil {
+			return nil, nil, err
+		}
+		in := struct {
+			Act  []byte `json:"act"`
+			Text string `json:"text"`
+		}{act.Marshal(), text}
+		return in, act, nil
+	}, &out)
 	return out, err
 }
 

@@ -1,14 +1,18 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/backchannel/backchannel"
@@ -22,6 +26,10 @@ import (
 // by itself. State and Trust are rebuilt from signed events only; every event is checked
 // against the log's tiles, which are checked against the host's signed checkpoints, each
 // consistent with the last one seen.
+//
+// A Book is a snapshot: Sync replays into a copy and swaps it in only when everything verified,
+// and never changes a Book it has handed out, so a Book may be read from any goroutine while
+// another syncs. Callers must not change it either.
 type Book struct {
 	ID    string
 	State *talks.Talks
@@ -41,6 +49,47 @@ type Book struct {
 	rooms      map[seal.Hash]string
 	charterAct *seal.Act
 	statements map[string]string
+	// mine are the messages this copy made or revised, which it may change in place; any other
+	// is shared with earlier snapshots and is copied before a change.
+	mine map[*Message]bool
+}
+
+// clone returns a copy of the book for a sync to replay into, sharing nothing a replay changes.
+func (b *Book) clone() *Book {
+	nb := *b
+	if b.State != nil {
+		nb.State = b.State.Clone()
+	}
+	if b.Trust != nil {
+		nb.Trust = b.Trust.Clone()
+	}
+	if b.Verifier != nil {
+		nb.Verifier = b.Verifier.Clone()
+	}
+	nb.Messages = slices.Clone(b.Messages)
+	nb.Expected = maps.Clone(b.Expected)
+	nb.byHash = maps.Clone(b.byHash)
+	nb.rooms = maps.Clone(b.rooms)
+	nb.statements = maps.Clone(b.statements)
+	nb.mine = make(map[*Message]bool)
+	return &nb
+}
+
+// revise returns message m for this copy to change: m itself if this copy made it, else a copy
+// put in m's place, so that earlier snapshots keep theirs unchanged.
+func (b *Book) revise(m *Message) *Message {
+	if b.mine[m] {
+		return m
+	}
+	nm := *m
+	nm.Relays = slices.Clip(m.Relays)
+	nm.Receipts = slices.Clip(m.Receipts)
+	if i, ok := slices.BinarySearchFunc(b.Messages, m.Index, func(x *Message, index int64) int { return cmp.Compare(x.Index, index) }); ok {
+		b.Messages[i] = &nm
+	}
+	b.byHash[m.Hash] = &nm
+	b.mine[&nm] = true
+	return &nm
 }
 
 // Message is an envelope addressed to the principal, as it opened it.
@@ -86,17 +135,43 @@ func (c *Client) Book(talksID string) *Book {
 // Expect records the root fingerprint (hex, as seal.Fingerprint bytes) that this party compared
 // out of band for org, before the first Sync of talks.
 func (c *Client) Expect(talksID, org, fingerprint string) {
+	c.change(talksID, func(b *Book) {
+		if b.Expected == nil {
+			b.Expected = make(map[string]string)
+		}
+		b.Expected[org] = fingerprint
+	})
+}
+
+// change applies fn to a copy of the book of talks and swaps the copy in, one sync or change
+// of a talks at a time.
+func (c *Client) change(talksID string, fn func(b *Book)) {
+	unlock := c.lockTalks(talksID)
+	defer unlock()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	b := c.books[talksID]
 	if b == nil {
 		b = &Book{ID: talksID}
-		c.books[talksID] = b
 	}
-	if b.Expected == nil {
-		b.Expected = make(map[string]string)
+	nb := b.clone()
+	fn(nb)
+	c.books[talksID] = nb
+}
+
+// lockTalks holds the talks' sync lock until the returned function is called: two syncs of one
+// talks would otherwise replay the same events into two copies, and the later swap would drop
+// the earlier one's cosignature.
+func (c *Client) lockTalks(talksID string) (unlock func()) {
+	c.mu.Lock()
+	l := c.syncing[talksID]
+	if l == nil {
+		l = new(sync.Mutex)
+		c.syncing[talksID] = l
 	}
-	b.Expected[org] = fingerprint
+	c.mu.Unlock()
+	l.Lock()
+	return l.Unlock
 }
 
 // RestoreVerifier gives the client the verifier of talks saved from an earlier run (the
@@ -104,14 +179,7 @@ func (c *Client) Expect(talksID, org, fingerprint string) {
 // checkpoints consistent with the ones it verified and cosigned then, so a host that rewrites
 // history between two runs of a command-line client is caught as it would be within one.
 func (c *Client) RestoreVerifier(talksID string, v *record.Verifier) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.books[talksID]
-	if b == nil {
-		b = &Book{ID: talksID}
-		c.books[talksID] = b
-	}
-	b.Verifier = v
+	c.change(talksID, func(b *Book) { b.Verifier = v.Clone() })
 }
 
 // LogTiles returns a reader of the talks' log served as tlog-tiles, authenticated as the
@@ -149,19 +217,22 @@ func (c *Client) tiles(talksID string) *record.TileClient {
 // checkpoint against the pinned log key and as consistent with every earlier one, reads the new
 // events it may see, checks each against the verified tiles, replays them, opens the envelopes
 // addressed to it, and cosigns the checkpoint. It returns the messages new since the last Sync.
-// Any failed check returns an error wrapping ErrRecord and leaves the book as it was.
+// Any failed check returns an error wrapping ErrRecord; any error at all leaves the book as it
+// was, so a sync that fails half way (a page lost, a connection cut) can simply be retried.
 func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	vkey, err := c.pinnedLogKey(ctx)
 	if err != nil {
 		return nil, err
 	}
+	unlock := c.lockTalks(talksID)
+	defer unlock()
 	c.mu.Lock()
-	b := c.books[talksID]
-	if b == nil {
-		b = &Book{ID: talksID}
-		c.books[talksID] = b
-	}
+	prev := c.books[talksID]
 	c.mu.Unlock()
+	if prev == nil {
+		prev = &Book{ID: talksID}
+	}
+	b := prev.clone()
 	if b.Verifier == nil {
 		host := c.Host()
 		if host == "" {
@@ -185,18 +256,19 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	tc := c.tiles(talksID)
 	cp, err := tc.Sync(ctx, b.Verifier)
 	if err != nil {
-		if errors.Is(err, record.ErrBadSignature) || errors.Is(err, record.ErrInconsistent) || errors.Is(err, record.ErrForked) ||
-			errors.Is(err, record.ErrRollback) || errors.Is(err, record.ErrWrongOrigin) {
-			return nil, fmt.Errorf("%w: talks %s: %w", ErrRecord, talksID, err)
-		}
-		return nil, err
+		return nil, recordError(talksID, err)
 	}
 	if cp.Size <= b.Size {
+		// Nothing new to read, but the verifier now holds the checkpoint as served, with the
+		// cosignatures gathered since.
+		c.mu.Lock()
+		c.books[talksID] = b
+		c.mu.Unlock()
 		return nil, nil
 	}
 	entries, err := tc.Entries(ctx, cp, b.Size, cp.Size-b.Size)
 	if err != nil {
-		return nil, fmt.Errorf("%w: talks %s: %w", ErrRecord, talksID, err)
+		return nil, recordError(talksID, err)
 	}
 	var fresh []*Message
 	seen := make(map[int64]bool)
@@ -238,36 +310,70 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 		}
 	}
 	b.Size = cp.Size
-	if err := c.cosign(ctx, b); err != nil {
-		return fresh, err
+	// The cosignature is part of the sync: if it cannot be sent, the copy is dropped with it and
+	// the next Sync verifies and cosigns again (the server keeps one cosignature per cosigner
+	// and size, so a cosignature sent twice is stored once).
+	note, err := c.cosignature(b)
+	if err != nil {
+		return nil, err
 	}
+	if note != nil {
+		if err := c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, *note, nil); err != nil {
+			return nil, err
+		}
+	}
+	c.mu.Lock()
+	c.books[talksID] = b
+	c.mu.Unlock()
 	return fresh, nil
 }
 
-// cosign cosigns the latest verified checkpoint if this party has not yet.
-func (c *Client) cosign(ctx context.Context, b *Book) error {
+// recordFaults are the record's refusals that only a host serving a false record can cause;
+// any other error reading the record (a connection lost, a body cut short, a 503) is the
+// network's, and a retry may succeed.
+var recordFaults = []error{
+	record.ErrMalformed, record.ErrBadSignature, record.ErrWrongOrigin, record.ErrRollback,
+	record.ErrInconsistent, record.ErrForked, record.ErrNotIncluded, record.ErrLeafMismatch,
+	record.ErrMissingEntry, record.ErrReordered, record.ErrEntryTooLarge,
+}
+
+// recordError wraps err, met reading the record of talks, in ErrRecord if it is one of the
+// record's refusals, and returns it as it is otherwise: an alarm about the host must not be
+// raised for a dropped connection.
+func recordError(talksID string, err error) error {
+	for _, f := range recordFaults {
+		if errors.Is(err, f) {
+			return fmt.Errorf("%w: talks %s: %w", ErrRecord, talksID, err)
+		}
+	}
+	return err
+}
+
+// cosignature cosigns the latest verified checkpoint in b's verifier if this party has not yet,
+// and returns the cosignature to send (nil: nothing to send).
+func (c *Client) cosignature(b *Book) (*api.Cosign, error) {
 	latest, _ := b.Verifier.Latest()
 	cosigned, _ := b.Verifier.Cosigned()
 	if latest.Size == 0 || latest.Size == cosigned.Size || b.State == nil {
-		return nil
+		return nil, nil
 	}
 	if _, member := b.State.Member(c.Credential().Handle()); !member {
-		return nil
+		return nil, nil
 	}
 	cs, err := record.NewCosigner(seal.CosignerName(c.Credential()), c.id.CosignatureSigner())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	n, err := b.Verifier.Cosign(cs, c.now())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The cosignature note is the checkpoint body, a blank line and one signature line.
 	_, sig, ok := strings.Cut(string(n), "\n\n")
 	if !ok {
-		return errf("cosignature note without signature")
+		return nil, errf("cosignature note without signature")
 	}
-	return c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, api.Cosign{Size: latest.Size, Signature: sig}, nil)
+	return &api.Cosign{Size: latest.Size, Signature: sig}, nil
 }
 
 // sharedTypes are the event types every member of the talks may read.
@@ -384,6 +490,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		}
 		for h, m := range b.byHash {
 			if h.String() == n.Original {
+				m = b.revise(m)
 				m.Relays = append(m.Relays, n)
 			}
 		}
@@ -397,6 +504,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil, err
 		}
 		if m := b.byHash[rc.Envelope]; m != nil {
+			m = b.revise(m)
 			m.Receipts = append(m.Receipts, rc)
 		}
 		return nil, nil
@@ -416,6 +524,9 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		}
 		b.Messages = append(b.Messages, m)
 		b.byHash[m.Hash] = m
+		if b.mine != nil {
+			b.mine[m] = true
+		}
 		return m, nil
 	}
 	return nil, fmt.Errorf("unknown event type %q", e.Type)

@@ -42,6 +42,8 @@ type Client struct {
 	logKey   string
 	seq      uint64
 	books    map[string]*Book
+	syncing  map[string]*sync.Mutex // by talks: one sync or change of a talks at a time
+	pending  pendingSubmissions
 }
 
 // Option configures a Client.
@@ -71,11 +73,12 @@ func New(baseURL string, id *seal.Identity, opts ...Option) *Client {
 		id:    id,
 		rand:  rand.Reader,
 		now:   time.Now,
-		books: make(map[string]*Book),
+		books: make(map[string]*Book), syncing: make(map[string]*sync.Mutex),
 	}
 	for _, o := range opts {
 		o(c)
 	}
+	c.http = withRetryLater(c.http)
 	return c
 }
 

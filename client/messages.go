@@ -82,34 +82,52 @@ func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepte
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	round := d.Round
-	if round == 0 {
-		round = b.State.InSession()
-	}
-	to, err := c.recipients(ctx, b, d.Room)
-	if err != nil {
-		return api.Accepted{}, nil, err
-	}
-	sctx := seal.Context{
-		Talks: talksID, Room: d.Room, Kind: d.Kind, Topics: d.Topics, Round: uint32(round),
-		ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
-	}
-	env, err := c.id.Seal(c.rand, sctx, d.Body, to)
-	if err != nil {
-		return api.Accepted{}, nil, err
-	}
-	out, err := c.SubmitEnvelope(ctx, talksID, env)
+	return c.submitEnvelope(ctx, talksID, seal.RelayNone, intent("envelope", talksID, d), func() (*seal.Envelope, error) {
+		round := d.Round
+		if round == 0 {
+			round = b.State.InSession()
+		}
+		to, err := c.recipients(ctx, b, d.Room)
+		if err != nil {
+			return nil, err
+		}
+		sctx := seal.Context{
+			Talks: talksID, Room: d.Room, Kind: d.Kind, Topics: d.Topics, Round: uint32(round),
+			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+		}
+		return c.id.Seal(c.rand, sctx, d.Body, to)
+	})
+}
+
+// submitEnvelope submits the envelope sealEnv seals, or, if one of the same intent is pending,
+// that one again.
+func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.RelayMode, intent string, sealEnv func() (*seal.Envelope, error)) (api.Accepted, *seal.Envelope, error) {
+	var out api.Accepted
+	signed, err := c.submit(ctx, intent, envelopePath(talksID, relay), func() (any, any, error) {
+		env, err := sealEnv()
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.SubmitEnvelope{Envelope: env.Marshal()}, env, nil
+	}, &out)
+	env, _ := signed.(*seal.Envelope)
 	return out, env, err
 }
 
-// SubmitEnvelope submits an envelope already sealed (or relayed).
-func (c *Client) SubmitEnvelope(ctx context.Context, talksID string, env *seal.Envelope) (api.Accepted, error) {
-	path := "/v1/talks/" + url.PathEscape(talksID) + "/envelopes"
-	if env.Relay != seal.RelayNone {
-		path = "/v1/talks/" + url.PathEscape(talksID) + "/relays"
+// envelopePath is the operation that takes an envelope: the sender's own words, or a
+// mediator's relay or summary.
+func envelopePath(talksID string, relay seal.RelayMode) string {
+	if relay != seal.RelayNone {
+		return "/v1/talks/" + url.PathEscape(talksID) + "/relays"
 	}
+	return "/v1/talks/" + url.PathEscape(talksID) + "/envelopes"
+}
+
+// SubmitEnvelope submits an envelope already sealed (or relayed). The same envelope submitted
+// twice is on the record once.
+func (c *Client) SubmitEnvelope(ctx context.Context, talksID string, env *seal.Envelope) (api.Accepted, error) {
 	var out api.Accepted
-	err := c.do(ctx, http.MethodPost, path, true, api.SubmitEnvelope{Envelope: env.Marshal()}, &out)
+	err := c.do(ctx, http.MethodPost, envelopePath(talksID, env.Relay), true, api.SubmitEnvelope{Envelope: env.Marshal()}, &out)
 	return out, err
 }
 
@@ -127,13 +145,10 @@ func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, 
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence()}
-	env, err := c.id.RelayVerbatim(c.rand, m.Opened, r, to)
-	if err != nil {
-		return api.Accepted{}, nil, err
-	}
-	out, err := c.SubmitEnvelope(ctx, talksID, env)
-	return out, env, err
+	return c.submitEnvelope(ctx, talksID, seal.RelayVerbatim, intent("relay", talksID, m.Hash, room), func() (*seal.Envelope, error) {
+		r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence()}
+		return c.id.RelayVerbatim(c.rand, m.Opened, r, to)
+	})
 }
 
 // Summarize passes on, in the mediator's own words, what one or more messages said.
@@ -142,39 +157,38 @@ func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, 
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	to, err := c.recipients(ctx, b, d.Room)
-	if err != nil {
-		return api.Accepted{}, nil, err
-	}
-	round := d.Round
-	if round == 0 {
-		round = b.State.InSession()
-	}
-	kind := d.Kind
-	if kind == "" {
-		kind = backchannel.KindSummary
-	}
-	sctx := seal.Context{
-		Talks: talksID, Room: d.Room, Kind: kind, Topics: d.Topics, Round: uint32(round),
-		ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
-	}
-	env, err := c.id.Summarize(c.rand, sctx, d.Body, of, to)
-	if err != nil {
-		return api.Accepted{}, nil, err
-	}
-	out, err := c.SubmitEnvelope(ctx, talksID, env)
-	return out, env, err
+	return c.submitEnvelope(ctx, talksID, seal.RelaySummary, intent("summary", talksID, of, d), func() (*seal.Envelope, error) {
+		to, err := c.recipients(ctx, b, d.Room)
+		if err != nil {
+			return nil, err
+		}
+		round := d.Round
+		if round == 0 {
+			round = b.State.InSession()
+		}
+		kind := d.Kind
+		if kind == "" {
+			kind = backchannel.KindSummary
+		}
+		sctx := seal.Context{
+			Talks: talksID, Room: d.Room, Kind: kind, Topics: d.Topics, Round: uint32(round),
+			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+		}
+		return c.id.Summarize(c.rand, sctx, d.Body, of, to)
+	})
 }
 
 // Receipt signs and submits a receipt for an envelope: it says the envelope was delivered,
 // read or formally acknowledged, and nothing of what it says.
 func (c *Client) Receipt(ctx context.Context, talksID string, env seal.Hash, kind seal.ReceiptKind) (api.Accepted, error) {
-	rc, err := c.id.Receipt(talksID, env, kind, c.stamp())
-	if err != nil {
-		return api.Accepted{}, err
-	}
 	var out api.Accepted
-	err = c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(talksID)+"/receipts", true, api.SubmitReceipt{Receipt: rc.Marshal()}, &out)
+	_, err := c.submit(ctx, intent("receipt", talksID, env, kind), "/v1/talks/"+url.PathEscape(talksID)+"/receipts", func() (any, any, error) {
+		rc, err := c.id.Receipt(talksID, env, kind, c.stamp())
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.SubmitReceipt{Receipt: rc.Marshal()}, rc, nil
+	}, &out)
 	return out, err
 }
 

@@ -27,6 +27,14 @@ type Verifier struct {
 	ccp      Checkpoint
 }
 
+// Clone returns a copy of the verifier that later checkpoints verified or cosigned by either do
+// not change in the other: a client verifies a sync on a copy, and keeps it only if everything
+// verified.
+func (v *Verifier) Clone() *Verifier {
+	c := *v
+	return &c
+}
+
 // VerifierState is the serialisable state of a Verifier. The checkpoints are kept as the signed
 // notes received, so a restored Verifier re-verifies them rather than trusting its own file.
 type VerifierState struct {

@@ -3,6 +3,7 @@ package seal
 import (
 	"crypto/ed25519"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 )
@@ -16,6 +17,19 @@ type Trust struct {
 	creds   map[CredentialID]*Credential
 	revoked map[CredentialID]*Revocation
 	latest  map[[2]string]*Credential
+}
+
+// Clone returns a copy of the trust that later changes to either do not reach the other. The
+// keys and credentials themselves are immutable, and shared.
+func (t *Trust) Clone() *Trust {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return &Trust{
+		roots:   maps.Clone(t.roots),
+		creds:   maps.Clone(t.creds),
+		revoked: maps.Clone(t.revoked),
+		latest:  maps.Clone(t.latest),
+	}
 }
 
 // NewTrust pins the given roots, at most one per organisation. Pinning is the moment to compare

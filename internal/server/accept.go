@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -563,6 +564,11 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	}
 	if act.Talks != c.ID {
 		return "", submission{}, problemf(api.ProblemMalformed, "the act is for talks %q but the charter founds %q", act.Talks, c.ID)
+	}
+	// The same charter again is an idempotent success, as any submission whose bytes are on the
+	// record already is: a founder whose answer was lost sends it again, later.
+	if evs, err := s.store.Events(ctx, c.ID, 0, 1); err == nil && len(evs) == 1 && evs[0].Type == evCharter && bytes.Equal(evs[0].Data, data) {
+		return c.ID, submission{duplicate: &evs[0]}, nil
 	}
 	if err := s.checkTime("the charter", act.CreatedAt, now); err != nil {
 		return "", submission{}, err
