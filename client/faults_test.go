@@ -517,3 +517,95 @@ func TestConcurrentSyncsOfOneTalksNeitherRaceNorDouble(t *testing.T) {
 		t.Fatalf("the book holds\n%q\nwant\n%q", got, want)
 	}
 }
+
+// The server restarts under an open event stream: the follower reconnects, resumes with
+// Last-Event-ID, and sees every event it may read once, in order, those written before the
+// restart and after.
+func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T) {
+	fw := newFaultWorld(t)
+	follower := client.New(fw.url, fw.omFM.Identity())
+	var mu sync.Mutex
+	var got []int64
+	seen := make(chan int64, 1024)
+	ctx, cancel := context.WithCancel(fw.ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- follower.Follow(ctx, "muscat", 0, func(e api.Event) error {
+			mu.Lock()
+			got = append(got, e.Index)
+			mu.Unlock()
+			seen <- e.Index
+			return nil
+		})
+	}()
+	// waitFor waits until the follower has seen the event at index last.
+	waitFor := func(last int64) {
+		t.Helper()
+		deadline := time.After(time.Minute) // a hang, not a speed: reaching it is a failure
+		for {
+			select {
+			case i := <-seen:
+				if i >= last {
+					return
+				}
+			case err := <-done:
+				t.Fatalf("the follow ended waiting for event %d: %v", last, err)
+			case <-deadline:
+				t.Fatalf("the follower never saw event %d", last)
+			}
+		}
+	}
+	// send sends a note, again if the connection broke with the restart: the retry lands once.
+	send := func(body string) api.Accepted {
+		t.Helper()
+		var err error
+		for range 5 {
+			var a api.Accepted
+			if a, _, err = fw.envoy.Send(fw.ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+				Topics: []string{"nuclear-programme"}, Body: []byte(body)}); err == nil {
+				return a
+			}
+		}
+		t.Fatal(err)
+		return api.Accepted{}
+	}
+	info, err := fw.envoy.Talks(fw.ctx, "muscat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(info.Size - 1)
+	var last api.Accepted
+	for i := range 5 {
+		last = send(fmt.Sprintf("before the restart %d", i))
+	}
+	waitFor(last.Index)
+	fw.restart(nil)
+	for i := range 5 {
+		last = send(fmt.Sprintf("after the restart %d", i))
+	}
+	waitFor(last.Index)
+	cancel()
+	<-done
+
+	// What the follower may read, page by page.
+	var want []int64
+	for from := int64(0); from <= last.Index; {
+		p, err := fw.omFM.Events(fw.ctx, "muscat", from, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range p.Events {
+			want = append(want, e.Index)
+		}
+		if p.Next <= from {
+			break
+		}
+		from = p.Next
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !equal(got, want) {
+		t.Fatalf("the follower saw %v, want %v", got, want)
+	}
+}

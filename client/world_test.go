@@ -16,6 +16,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/server"
+	"github.com/backchannel/backchannel/internal/store/faultstore"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -29,6 +30,8 @@ type world struct {
 	host   string
 	srv    *server.Server
 	store  *sqlite.Store
+	// faults wraps store, for a test to make its writes fail.
+	faults *faultstore.Store
 	roots  map[string]*seal.Root
 	people map[string]*client.Client
 	// db is the store's database file, which restart lets a test edit as the host could.
@@ -79,7 +82,8 @@ func (w *world) start(ln net.Listener) {
 	if w.configure != nil {
 		w.configure(&cfg)
 	}
-	srv, err := server.New(w.ctx, cfg, st, signer, log)
+	faults := faultstore.New(st)
+	srv, err := server.New(w.ctx, cfg, faults, signer, log)
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -89,7 +93,7 @@ func (w *world) start(ln net.Listener) {
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
-	w.srv, w.store = srv, st
+	w.srv, w.store, w.faults = srv, st, faults
 	w.drop = ts.CloseClientConnections
 	w.stop = func() {
 		ts.CloseClientConnections()
