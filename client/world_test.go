@@ -24,12 +24,12 @@ import (
 // world is a real server on loopback with its embedded store, and the organisations and
 // principals of a scenario, each principal a real client.
 type world struct {
-	t      testing.TB
-	ctx    context.Context
-	url    string
-	host   string
-	srv    *server.Server
-	store  *sqlite.Store
+	t     testing.TB
+	ctx   context.Context
+	url   string
+	host  string
+	srv   *server.Server
+	store *sqlite.Store
 	// faults wraps store, for a test to make its writes fail.
 	faults *faultstore.Store
 	roots  map[string]*seal.Root
