@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -200,17 +201,33 @@ func (c *TileClient) get(ctx context.Context, path string, limit int64) ([]byte,
 	return b, resp.StatusCode, nil
 }
 
-// tileReader is a tlog.TileReader over HTTP with the C2SP paths.
+// tileReader is a tlog.TileReader over HTTP with the C2SP paths. It keeps the tiles
+// tlog.TileHashReader verified, up to maxSavedTiles, so that the proofs of every entry of a
+// long log (an export) fetch each tile once rather than once per proof.
 type tileReader struct {
 	ctx context.Context
 	c   *TileClient
+
+	mu    sync.Mutex
+	saved map[tlog.Tile][]byte
 }
+
+// maxSavedTiles bounds a tileReader's tiles: 32 MiB of full tiles, the tiles of a log of
+// eight million entries.
+const maxSavedTiles = 4096
 
 func (r *tileReader) Height() int { return TileHeight }
 
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
+		r.mu.Lock()
+		b, ok := r.saved[t]
+		r.mu.Unlock()
+		if ok {
+			out[i] = b
+			continue
+		}
 		b, status, err := r.c.get(r.ctx, TilePath(t), maxTileBytes)
 		if status == http.StatusNotFound && t.W < TileWidth {
 			full := t
@@ -231,9 +248,21 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	return out, nil
 }
 
-// SaveTiles keeps nothing: a party re-fetches tiles, which caches and the immutable full tiles
-// make cheap.
-func (r *tileReader) SaveTiles([]tlog.Tile, [][]byte) {}
+// SaveTiles keeps the tiles tlog verified against the checkpoint's root, for the reader's
+// later proofs.
+func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.saved == nil {
+		r.saved = make(map[tlog.Tile][]byte)
+	}
+	for i, t := range tiles {
+		if len(r.saved) >= maxSavedTiles {
+			return
+		}
+		r.saved[t] = data[i]
+	}
+}
 
 // fetchError marks a failure to fetch a tile, which tlog.TileHashReader passes through, apart
 // from its own findings that fetched tiles do not hash to the root.

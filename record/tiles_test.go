@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/backchannel/backchannel/record"
@@ -69,5 +70,46 @@ func TestTileClientFollowsGrowingLog(t *testing.T) {
 	}
 	if _, err := c.Entries(t.Context(), old, 0, old.Size+1); err == nil || !strings.Contains(err.Error(), "not found") {
 		t.Fatalf("entries beyond the tree: %v", err)
+	}
+}
+
+// countingTransport counts the requests it carries.
+type countingTransport struct {
+	n    atomic.Int64
+	base http.RoundTripper
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.base.RoundTrip(r)
+}
+
+// Proving every entry of a log fetches each tile once, not once per proof: an export of a long
+// log costs its tiles, not its entries times its tiles.
+func TestHashReaderFetchesEachTileOnce(t *testing.T) {
+	m := newTestLog(t, 0)
+	const n = 3*256 + 17
+	if _, err := m.Append(entries(0, n)...); err != nil {
+		t.Fatal(err)
+	}
+	c := serve(t, m)
+	ct := &countingTransport{base: c.HTTP.Transport}
+	c.HTTP = &http.Client{Transport: ct}
+	cp, err := c.Sync(t.Context(), newTestVerifier(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := c.HashReader(t.Context(), cp)
+	before := ct.n.Load()
+	for i := range int64(n) {
+		p, err := record.ProveInclusion(cp.Size, i, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, record.CheckInclusion(cp, i, entry(int(i)), p), nil)
+	}
+	// Level 0: three full tiles and a partial one; level 1: one partial tile.
+	if got := ct.n.Load() - before; got > 5 {
+		t.Fatalf("proving %d entries fetched %d tiles", n, got)
 	}
 }
