@@ -124,11 +124,6 @@ func (c *Client) submitAct(ctx context.Context, talksID, intent string, build fu
 	return out, err
 }
 
-// Accept accepts the charter of talks for the client's organisation.
-func (c *Client) Accept(ctx context.Context, talksID string) (api.Accepted, error) {
-	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.AcceptCharter{At: at, By: c.Actor()} })
-}
-
 // Propose proposes a motion with the given id; a zero deadline means the default.
 func (c *Client) Propose(ctx context.Context, talksID, motion string, change talks.Change, deadline time.Time) (api.Accepted, error) {
 	return c.act(ctx, talksID, func(at time.Time) talks.Event {

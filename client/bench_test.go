@@ -36,8 +36,8 @@ func BenchmarkAcceptEnvelopes(b *testing.B) {
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	check(irFM.Accept(ctx, "bench"))
-	check(omFM.Accept(ctx, "bench"))
+	check(irFM.Accept(ctx, "bench", w.pins()))
+	check(omFM.Accept(ctx, "bench", w.pins()))
 	clients := []*client.Client{head}
 	for i := 1; i < senders; i++ {
 		c := w.person("us", fmt.Sprintf("delegate-%d", i), "Delegate", 2)

@@ -25,7 +25,7 @@ func TestActsSurviveAClockBehindAnother(t *testing.T) {
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1,
 	}))
-	w.ok(behind.Accept(ctx, "muscat"))
+	w.ok(behind.Accept(ctx, "muscat", w.pins()))
 	w.ok(envoy.Propose(ctx, "muscat", "venue", talks.SetVenue("Muscat"), time.Time{}))
 	w.ok(behind.Vote(ctx, "muscat", "venue", true))
 	info, err := envoy.Talks(ctx, "muscat")

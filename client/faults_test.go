@@ -164,8 +164,8 @@ func newFaultWorld(t *testing.T) *faultWorld {
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	w.ok(fw.irFM.Accept(ctx, "muscat"))
-	w.ok(fw.omFM.Accept(ctx, "muscat"))
+	w.ok(fw.irFM.Accept(ctx, "muscat", w.pins()))
+	w.ok(fw.omFM.Accept(ctx, "muscat", w.pins()))
 	for i := range 6 {
 		fw.send(fw.envoy, talks.RoomCaucus("us"), fmt.Sprintf("us note %d", i))
 		fw.send(fw.irFM, talks.RoomCaucus("ir"), fmt.Sprintf("ir note %d", i))
@@ -333,7 +333,7 @@ func TestFaultLostAnswerOfEachSubmissionLandsItOnce(t *testing.T) {
 				Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 			})
 		}},
-		{"accept a charter", irFT, func() (api.Accepted, error) { return irFM.Accept(ctx, "muscat-2") }},
+		{"accept a charter", irFT, func() (api.Accepted, error) { return irFM.Accept(ctx, "muscat-2", fw.pins()) }},
 		{"propose", envoyFT, func() (api.Accepted, error) {
 			return envoy.Propose(ctx, "muscat", "venue", talks.SetVenue("Muscat"), time.Time{})
 		}},

@@ -29,8 +29,8 @@ func TestFollowSeesEveryEventOnceInOrderAcrossReconnects(t *testing.T) {
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	w.ok(irFM.Accept(ctx, "muscat"))
-	w.ok(omFM.Accept(ctx, "muscat"))
+	w.ok(irFM.Accept(ctx, "muscat", w.pins()))
+	w.ok(omFM.Accept(ctx, "muscat", w.pins()))
 
 	var mu sync.Mutex
 	var got []api.Event

@@ -31,7 +31,7 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 		}))
 	}
 	for _, id := range ids {
-		w.ok(irFM.Accept(ctx, id))
+		w.ok(irFM.Accept(ctx, id, w.pins()))
 	}
 	for i := 0; i < 3; i++ {
 		for _, id := range ids {

@@ -24,8 +24,8 @@ func TestRelayVerbatimReachesOtherRoomWithAuthorSignature(t *testing.T) {
 		Visibility: talks.VisibilityConfidential, Format: talks.FormatIndirect, Level: 3,
 		Venue: "Muscat", Agenda: []string{"nuclear-programme", "sanctions-relief"},
 	}))
-	w.ok(irFM.Accept(ctx, "muscat"))
-	w.ok(omFM.Accept(ctx, "muscat"))
+	w.ok(irFM.Accept(ctx, "muscat", w.pins()))
+	w.ok(omFM.Accept(ctx, "muscat", w.pins()))
 	w.ok(envoy.Propose(ctx, "muscat", "round-1", talks.ScheduleRound("Muscat", time.Now().UTC().Truncate(time.Second)), time.Time{}))
 	w.ok(irFM.Vote(ctx, "muscat", "round-1", true))
 	w.ok(omFM.OpenRound(ctx, "muscat", 1))

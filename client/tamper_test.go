@@ -62,8 +62,8 @@ func newNegotiation(t *testing.T) *negotiation {
 		Visibility: talks.VisibilityConfidential, Format: talks.FormatIndirect, Level: 3,
 		Venue: "Muscat", Agenda: []string{"nuclear-programme", "sanctions-relief"},
 	}))
-	w.ok(n.irFM.Accept(ctx, muscat))
-	w.ok(n.omFM.Accept(ctx, muscat))
+	w.ok(n.irFM.Accept(ctx, muscat, w.pins()))
+	w.ok(n.omFM.Accept(ctx, muscat, w.pins()))
 	w.ok(n.envoy.Propose(ctx, muscat, "round-1", talks.ScheduleRound("Muscat", time.Now().UTC().Truncate(time.Second)), time.Time{}))
 	w.ok(n.irFM.Vote(ctx, muscat, "round-1", true))
 	open, err := n.omFM.OpenRound(ctx, muscat, 1)

@@ -148,6 +148,15 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// pins is the policy of a party that compared every organisation's root out of band.
+func (w *world) pins() client.PinPolicy {
+	var roots []seal.RootKey
+	for _, r := range w.roots {
+		roots = append(roots, r.Public())
+	}
+	return client.PinPolicy{Known: client.KnownRoots(roots...)}
+}
+
 // org creates and registers an organisation.
 func (w *world) org(id, name string) *seal.Root {
 	w.t.Helper()

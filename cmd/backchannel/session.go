@@ -376,23 +376,15 @@ func noServer(err error, server string) error {
 	return withHint(fmt.Errorf("cannot reach the server at %s: %v", server, why), "is the server running? check --server (%s)", server)
 }
 
-// parseFingerprint reads a fingerprint as people pass it: the 30-digit safety number (spaces
-// optional) or the 64 hex digits of its bytes. It returns a matcher.
+// fingerprintMatches reports whether given, as people pass a fingerprint (the 30-digit safety
+// number, spaces optional, or the 64 hex digits of its bytes), names fp.
 func fingerprintMatches(given string, fp seal.Fingerprint) (bool, error) {
-	g := strings.Join(strings.Fields(given), "")
-	switch {
-	case len(g) == 64:
-		b, err := hex.DecodeString(strings.ToLower(g))
-		if err != nil {
-			break
-		}
-		return seal.Fingerprint(b).Equal(fp), nil
-	case len(g) == 30 && strings.Trim(g, "0123456789") == "":
-		want := strings.Join(strings.Fields(fp.String()), "")
-		return g == want, nil
+	ok, err := client.MatchFingerprint(given, fp)
+	if errors.Is(err, client.ErrNotAFingerprint) {
+		return false, usage(withHint(fmt.Errorf("%q is neither a safety number (30 digits) nor a fingerprint (64 hex digits)", given),
+			"copy the safety number as 'backchannel org fingerprint ORG' prints it"))
 	}
-	return false, usage(withHint(fmt.Errorf("%q is neither a safety number (30 digits) nor a fingerprint (64 hex digits)", given),
-		"copy the safety number as 'backchannel org fingerprint ORG' prints it"))
+	return ok, err
 }
 
 // fingerprintFromHex parses the hex form of a fingerprint, as pins carry it.

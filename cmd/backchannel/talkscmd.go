@@ -204,73 +204,50 @@ func talksAcceptCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Roots compared before, or given now, are expected before the record is read:
-			// a record pinning another is refused as it is replayed.
-			for org, given := range p.parsed {
-				fp, err := comparedFingerprint(org, given)
-				if err != nil {
-					return err
-				}
-				if fp != nil {
-					s.expect(id, org, *fp)
-				}
+			if err := s.restore(id); err != nil {
+				return err
 			}
-			b, _, err := s.sync(ctx, id)
+			policy := client.PinPolicy{Known: map[string]seal.Fingerprint{}, Given: p.parsed, TrustUncompared: p.trustServer,
+				Pinned: func(org string) (seal.Fingerprint, bool, error) {
+					k, ok, err := s.ks.Pinned(org)
+					return k.Fingerprint(), ok, err
+				},
+				Uncompared: func(org string, fp seal.Fingerprint) {
+					s.e.notef("accepting the charter's root for %s uncompared: %s", org, fp)
+				}}
+			orgs, err := s.ks.Organisations()
 			if err != nil {
 				return err
 			}
-			var missing []string
-			for _, pin := range b.State.Charter().Roots {
-				fp, ok := fingerprintFromHex(pin.Fingerprint)
-				if !ok {
-					return fmt.Errorf("the charter pins %s with a malformed fingerprint", pin.Org)
+			for _, o := range orgs {
+				if fp, ok := fingerprintFromHex(o.Fingerprint); ok {
+					policy.Known[o.ID] = fp
 				}
-				if own, err := s.ks.Organisation(pin.Org); err == nil {
-					if own.Fingerprint != pin.Fingerprint {
-						return withHint(fmt.Errorf("the charter pins a root for your own organisation %s that is not yours (%s)", pin.Org, fp),
-							"do not accept: someone proposed these talks with a look-alike of %s", pin.Org)
-					}
-					continue
-				}
-				if given, ok := p.parsed[pin.Org]; ok {
-					match, err := fingerprintMatches(given, fp)
-					if err != nil {
-						return err
-					}
-					if !match {
-						return withHint(fmt.Errorf("the charter pins a root for %s (%s) that is not the one you were given (%s)", pin.Org, fp, given),
-							"do not accept: compare again with %s out of band", pin.Org)
-					}
-					continue
-				}
-				if known, ok, err := s.ks.Pinned(pin.Org); err != nil {
-					return err
-				} else if ok {
-					if known.Fingerprint() != fp {
-						return withHint(fmt.Errorf("the charter pins a root for %s (%s) that is not the one you pinned (%s)", pin.Org, fp, known.Fingerprint()),
-							"do not accept: compare again with %s out of band", pin.Org)
-					}
-					continue
-				}
-				if p.trustServer {
-					s.e.notef("accepting the charter's root for %s uncompared: %s", pin.Org, fp)
-					continue
-				}
-				s.e.notef("the charter pins %s with fingerprint %s", pin.Org, fp)
-				missing = append(missing, pin.Org)
 			}
-			if len(missing) > 0 {
+			_, err = s.c.Accept(ctx, id, policy)
+			var pe *client.PinError
+			switch {
+			case errors.As(err, &pe) && errors.Is(err, client.ErrPinUncompared):
+				var missing []string
+				for org := range pe.Uncompared {
+					missing = append(missing, org)
+				}
+				sort.Strings(missing)
+				for _, org := range missing {
+					s.e.notef("the charter pins %s with fingerprint %s", org, pe.Uncompared[org])
+				}
 				return uncomparedError(missing, "trust-charter-roots")
-			}
-			for _, pin := range b.State.Charter().Roots {
-				if fp, ok := fingerprintFromHex(pin.Fingerprint); ok {
-					s.expect(id, pin.Org, fp)
-				}
-			}
-			if _, err := s.c.Accept(ctx, id); err != nil {
+			case errors.As(err, &pe) && pe.Own:
+				return withHint(err, "do not accept: someone proposed these talks with a look-alike of %s", pe.Org)
+			case errors.As(err, &pe):
+				return withHint(err, "do not accept: compare again with %s out of band", pe.Org)
+			case errors.Is(err, client.ErrNotAFingerprint):
+				return usage(withHint(err, "copy the safety number as 'backchannel org fingerprint ORG' prints it"))
+			case err != nil:
 				return s.done(ctx, id, err)
 			}
-			if b, _, err = s.sync(ctx, id); err != nil {
+			b, _, err := s.sync(ctx, id)
+			if err != nil {
 				return err
 			}
 			if f.json {
@@ -293,20 +270,6 @@ func talksAcceptCommand(e *env) *cobra.Command {
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
-}
-
-// comparedFingerprint returns the fingerprint a --pin value names, when it is given in hex;
-// a safety number is compared later, against the charter's pin.
-func comparedFingerprint(org, given string) (*seal.Fingerprint, error) {
-	g := strings.Join(strings.Fields(given), "")
-	if len(g) == 64 {
-		fp, ok := fingerprintFromHex(strings.ToLower(g))
-		if !ok {
-			return nil, usage(fmt.Errorf("--pin %s=%s: not a fingerprint", org, given))
-		}
-		return &fp, nil
-	}
-	return nil, nil
 }
 
 // waitingFor lists the organisations that have not accepted the charter yet.

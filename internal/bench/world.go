@@ -100,7 +100,7 @@ func newWorld(ctx context.Context, nodes []Node, hc *http.Client, nTalks, nSende
 				return fmt.Errorf("create talks %s: %w", t.id, err)
 			}
 			for _, party := range []int{partyB, mediator} {
-				if _, err := t.heads[party].clients[0].Accept(gctx, t.id); err != nil {
+				if _, err := t.heads[party].clients[0].Accept(gctx, t.id, client.PinPolicy{Known: client.KnownRoots(w.roots[0].Public(), w.roots[1].Public(), w.roots[2].Public())}); err != nil {
 					return fmt.Errorf("talks %s: accept: %w", t.id, err)
 				}
 			}

@@ -51,8 +51,18 @@ func (p *player) found(who *person, c talks.Charter, detail string) error {
 
 // accept has who accept the charter of talks for its organisation.
 func (p *player) accept(who *person, talksID, detail string) error {
-	_, err := p.do(who, talksID, "accept-charter", detail, accepted, func() (api.Accepted, error) { return who.c.Accept(p.ctx, talksID) })
+	_, err := p.do(who, talksID, "accept-charter", detail, accepted, func() (api.Accepted, error) { return who.c.Accept(p.ctx, talksID, p.compared()) })
 	return err
+}
+
+// compared is the pin policy of every member of the cast: each organisation compared every
+// other's safety number out of band before the talks (step 0).
+func (p *player) compared() client.PinPolicy {
+	var roots []seal.RootKey
+	for _, r := range p.roots {
+		roots = append(roots, r.Public())
+	}
+	return client.PinPolicy{Known: client.KnownRoots(roots...)}
 }
 
 // add has the head of a delegation add a member.

@@ -247,7 +247,7 @@ func TestTwoNodesBehaveAsOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, org := range []string{"ir", "om"} {
-			if _, err := ts.heads[org].on(1).Accept(ctx, ts.id); err != nil {
+			if _, err := ts.heads[org].on(1).Accept(ctx, ts.id, client.PinPolicy{Known: client.KnownRoots(c.roots["us"].Public(), c.roots["ir"].Public(), c.roots["om"].Public())}); err != nil {
 				t.Fatal(err)
 			}
 		}
