@@ -233,6 +233,9 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 		prev = &Book{ID: talksID}
 	}
 	b := prev.clone()
+	if err := c.loadState(b); err != nil {
+		return nil, err
+	}
 	if b.Verifier == nil {
 		host := c.Host()
 		if host == "" {
@@ -261,6 +264,9 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	if cp.Size <= b.Size {
 		// Nothing new to read, but the verifier now holds the checkpoint as served, with the
 		// cosignatures gathered since.
+		if err := c.saveState(b); err != nil {
+			return nil, err
+		}
 		c.mu.Lock()
 		c.books[talksID] = b
 		c.mu.Unlock()
@@ -321,6 +327,9 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 		if err := c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, *note, nil); err != nil {
 			return nil, err
 		}
+	}
+	if err := c.saveState(b); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	c.books[talksID] = b

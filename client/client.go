@@ -44,6 +44,8 @@ type Client struct {
 	books    map[string]*Book
 	syncing  map[string]*sync.Mutex // by talks: one sync or change of a talks at a time
 	pending  pendingSubmissions
+	keeper   StateKeeper
+	loaded   map[string]bool // talks whose saved state the keeper gave
 }
 
 // Option configures a Client.
@@ -73,7 +75,7 @@ func New(baseURL string, id *seal.Identity, opts ...Option) *Client {
 		id:    id,
 		rand:  rand.Reader,
 		now:   time.Now,
-		books: make(map[string]*Book), syncing: make(map[string]*sync.Mutex),
+		books: make(map[string]*Book), syncing: make(map[string]*sync.Mutex), loaded: make(map[string]bool),
 	}
 	for _, o := range opts {
 		o(c)

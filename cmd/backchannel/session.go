@@ -15,7 +15,6 @@ import (
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
-	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
 )
 
@@ -237,40 +236,26 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 	}
 	return &session{
 		e: e, ks: ks, server: server, as: seal.Handle(org, principal), id: id,
-		c:        client.New(server, id, client.WithLogKey(sv.LogKey)),
+		c: client.New(server, id, client.WithLogKey(sv.LogKey),
+			client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))),
 		restored: make(map[string]bool),
 	}, nil
 }
 
-// restore gives the client the state of talks saved by earlier runs: the checkpoints it
-// verified and cosigned, and the roots compared out of band (the talks' own, every root pinned
-// in the keystore, and the principal's own organisation's).
+// restore tells the client, before it reads talks, the roots of the organisations whose root
+// keys this keystore holds: the principal's own, which no charter may pin a look-alike of. What
+// earlier runs verified of the talks, the client loads itself from the keystore.
 func (s *session) restore(talksID string) error {
 	if s.restored[talksID] {
 		return nil
 	}
 	s.restored[talksID] = true
-	st, _, err := s.ks.Talks(s.server, s.as, talksID)
-	if err != nil {
-		return err
-	}
-	for org, fp := range st.Expected {
-		s.c.Expect(talksID, org, fp)
-	}
 	orgs, err := s.ks.Organisations()
 	if err != nil {
 		return err
 	}
 	for _, o := range orgs {
 		s.c.Expect(talksID, o.ID, o.Fingerprint)
-	}
-	if len(st.Verifier) > 0 {
-		v, err := record.RestoreVerifier(st.Verifier)
-		if err != nil {
-			return withHint(fmt.Errorf("the saved state of talks %s does not verify: %w", talksID, err),
-				"the keystore file under %s/talks was altered", s.ks.Dir())
-		}
-		s.c.RestoreVerifier(talksID, v)
 	}
 	return nil
 }
@@ -280,28 +265,18 @@ func (s *session) expect(talksID, org string, fp seal.Fingerprint) {
 	s.c.Expect(talksID, org, hex.EncodeToString(fp[:]))
 }
 
-// save keeps the client's state of talks in the keystore for the next run.
+// save keeps the client's state of talks in the keystore for the next run, after an operation
+// that may have changed it without a sync.
 func (s *session) save(talksID string) error {
 	b := s.c.Book(talksID)
-	if b == nil {
+	if b == nil || b.Verifier == nil {
 		return nil
 	}
-	st, _, err := s.ks.Talks(s.server, s.as, talksID)
+	v, err := b.Verifier.MarshalJSON()
 	if err != nil {
 		return err
 	}
-	if st.Expected == nil {
-		st.Expected = make(map[string]string)
-	}
-	for org, fp := range b.Expected {
-		st.Expected[org] = fp
-	}
-	if b.Verifier != nil {
-		if st.Verifier, err = b.Verifier.MarshalJSON(); err != nil {
-			return err
-		}
-	}
-	return s.ks.SaveTalks(s.server, s.as, st)
+	return s.ks.Verified(s.server, s.as).SaveVerified(talksID, client.VerifiedState{Verifier: v, Expected: b.Expected})
 }
 
 // sync brings the client's book of talks up to date, verifying the record, and saves what it
@@ -346,6 +321,9 @@ func (s *session) explain(ctx context.Context, talksID string, err error) error 
 	}
 	if errors.Is(err, client.ErrNoServer) {
 		return noServer(err, s.server)
+	}
+	if errors.Is(err, client.ErrSavedState) {
+		return withHint(err, "the keystore file under %s/talks was altered", s.ks.Dir())
 	}
 	if errors.Is(err, client.ErrRecord) {
 		return withHint(err, "do not trust this host's record of %s: keep %s as evidence and tell the other parties", talksID, s.ks.Dir())

@@ -40,6 +40,7 @@ import (
 	"filippo.io/age"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/seal"
 )
 
@@ -688,4 +689,32 @@ func (s *Store) list(dir string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// VerifiedKeeper keeps what one principal verified of each talks on one server in the
+// keystore: it is the client.StateKeeper of the command-line client.
+type VerifiedKeeper struct {
+	s          *Store
+	server, as string
+}
+
+// Verified returns the keeper of what principal as verified of talks on serverURL.
+func (s *Store) Verified(serverURL, as string) *VerifiedKeeper {
+	return &VerifiedKeeper{s: s, server: serverURL, as: as}
+}
+
+var _ client.StateKeeper = (*VerifiedKeeper)(nil)
+
+// LoadVerified implements client.StateKeeper.
+func (k *VerifiedKeeper) LoadVerified(talksID string) (client.VerifiedState, bool, error) {
+	t, ok, err := k.s.Talks(k.server, k.as, talksID)
+	if err != nil || !ok {
+		return client.VerifiedState{}, false, err
+	}
+	return client.VerifiedState{Verifier: t.Verifier, Expected: t.Expected}, true, nil
+}
+
+// SaveVerified implements client.StateKeeper.
+func (k *VerifiedKeeper) SaveVerified(talksID string, st client.VerifiedState) error {
+	return k.s.SaveTalks(k.server, k.as, Talks{ID: talksID, Expected: st.Expected, Verifier: st.Verifier})
 }

@@ -1,13 +1,16 @@
 package keystore_test
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -140,5 +143,35 @@ func TestServerKeyIsAFileName(t *testing.T) {
 	}
 	if _, err := keystore.ServerKey("ftp://x"); err == nil {
 		t.Error("ftp URL accepted")
+	}
+}
+
+// The keystore keeps each principal's verified state of each talks on each server apart, and
+// gives back what it was given.
+func TestVerifiedStateRoundTripsPerServerAndPrincipal(t *testing.T) {
+	s := newStore(t)
+	a := s.Verified("https://host.example", "us:envoy")
+	st := client.VerifiedState{Verifier: []byte(`{"origin":"host.example/talks/t1"}`), Expected: map[string]string{"ir": "ab12"}}
+	if err := a.SaveVerified("t1", st); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, err := a.LoadVerified("t1")
+	var compact bytes.Buffer
+	if err == nil && ok {
+		err = json.Compact(&compact, got.Verifier)
+	}
+	if err != nil || !ok || compact.String() != string(st.Verifier) || got.Expected["ir"] != "ab12" {
+		t.Fatalf("LoadVerified = %+v, %v, %v", got, ok, err)
+	}
+	for _, other := range []*keystore.VerifiedKeeper{
+		s.Verified("https://other.example", "us:envoy"),
+		s.Verified("https://host.example", "us:adviser"),
+	} {
+		if _, ok, err := other.LoadVerified("t1"); ok || err != nil {
+			t.Fatalf("another server or principal sees the state: %v, %v", ok, err)
+		}
+	}
+	if _, ok, err := a.LoadVerified("t2"); ok || err != nil {
+		t.Fatalf("another talks: %v, %v", ok, err)
 	}
 }

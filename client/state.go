@@ -1,0 +1,102 @@
+package client
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/backchannel/backchannel/record"
+)
+
+// VerifiedState is what a party verified of one talks, kept from one run of a client to the
+// next: without it, a host could show a later run a record rolled back or forked from the one
+// an earlier run verified and cosigned, and the client would have nothing to compare it with.
+type VerifiedState struct {
+	// Verifier is the state of the talks' record.Verifier: the latest checkpoint verified and
+	// the latest cosigned (record.Verifier.MarshalJSON).
+	Verifier json.RawMessage `json:"verifier,omitempty"`
+	// Expected maps an organisation to the fingerprint (hex) of the root the party compared out
+	// of band for it.
+	Expected map[string]string `json:"expected,omitempty"`
+}
+
+// StateKeeper keeps each talks' VerifiedState between runs: a keystore on disk, a browser's
+// storage. The client loads a talks' state before its first sync and saves it after every
+// sync that verified, so that rollback protection does not depend on each program
+// remembering to do so.
+type StateKeeper interface {
+	// LoadVerified returns the state saved for talks, and false if there is none.
+	LoadVerified(talksID string) (VerifiedState, bool, error)
+	// SaveVerified replaces the state saved for talks.
+	SaveVerified(talksID string, s VerifiedState) error
+}
+
+// WithStateKeeper makes the client load and save what it verified of each talks through k.
+func WithStateKeeper(k StateKeeper) Option { return func(c *Client) { c.keeper = k } }
+
+// ErrSavedState reports a saved VerifiedState that cannot be read back: the place it is kept
+// was altered or damaged. The client refuses to sync that talks rather than start afresh,
+// which would forget what it verified.
+var ErrSavedState = errors.New("the saved state of the talks is damaged")
+
+// loadState gives b the state saved for its talks, once per client and talks.
+func (c *Client) loadState(b *Book) error {
+	if c.keeper == nil {
+		return nil
+	}
+	c.mu.Lock()
+	done := c.loaded[b.ID]
+	c.mu.Unlock()
+	if done {
+		return nil
+	}
+	st, ok, err := c.keeper.LoadVerified(b.ID)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if len(st.Verifier) > 0 {
+			v, err := record.RestoreVerifier(st.Verifier)
+			if err != nil {
+				return fmt.Errorf("%w: talks %s: %w", ErrSavedState, b.ID, err)
+			}
+			// A verifier the client already holds (RestoreVerifier, an earlier sync) is as
+			// new as the saved one or newer; keep the later of the two.
+			if b.Verifier == nil {
+				b.Verifier = v
+			} else if cur, _ := b.Verifier.Latest(); cur.Size < sizeOf(v) {
+				b.Verifier = v
+			}
+		}
+		if b.Expected == nil {
+			b.Expected = make(map[string]string)
+		}
+		for org, fp := range st.Expected {
+			if _, set := b.Expected[org]; !set {
+				b.Expected[org] = fp
+			}
+		}
+	}
+	c.mu.Lock()
+	c.loaded[b.ID] = true
+	c.mu.Unlock()
+	return nil
+}
+
+func sizeOf(v *record.Verifier) int64 {
+	cp, _ := v.Latest()
+	return cp.Size
+}
+
+// saveState saves what b verified.
+func (c *Client) saveState(b *Book) error {
+	if c.keeper == nil || b.Verifier == nil {
+		return nil
+	}
+	v, err := b.Verifier.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return c.keeper.SaveVerified(b.ID, VerifiedState{Verifier: v, Expected: maps.Clone(b.Expected)})
+}

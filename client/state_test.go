@@ -1,0 +1,101 @@
+package client_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// memKeeper is a StateKeeper in memory, shared by the clients of successive "runs".
+type memKeeper struct {
+	mu    sync.Mutex
+	saved map[string]client.VerifiedState
+	saves int
+}
+
+func (k *memKeeper) LoadVerified(id string) (client.VerifiedState, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	st, ok := k.saved[id]
+	return st, ok, nil
+}
+
+func (k *memKeeper) SaveVerified(id string, st client.VerifiedState) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.saved == nil {
+		k.saved = make(map[string]client.VerifiedState)
+	}
+	k.saved[id] = st
+	k.saves++
+	return nil
+}
+
+// copyFile copies the database file (and its write-ahead log, if any) from to.
+func copyFiles(t *testing.T, from, to string) {
+	t.Helper()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		os.Remove(to + suffix)
+		src, err := os.Open(from + suffix)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst, err := os.Create(to + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(dst, src); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		dst.Close()
+	}
+}
+
+// A client given a StateKeeper remembers, from one run to the next, what it verified: a host
+// that restores an old copy of its data between two runs is caught by the later run, as it
+// would be within one. A client without one has nothing to compare with.
+func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
+	fw := newFaultWorld(t)
+	backup := fw.db + ".backup"
+	fw.restart(func(db string) { copyFiles(t, db, backup) })
+
+	keeper := &memKeeper{}
+	run := func(k client.StateKeeper) error {
+		opts := []client.Option{}
+		if k != nil {
+			opts = append(opts, client.WithStateKeeper(k))
+		}
+		_, err := client.New(fw.url, fw.omFM.Identity(), opts...).Sync(fw.ctx, "muscat")
+		return err
+	}
+	// The record grows; a run of the mediator's client verifies and cosigns it.
+	fw.send(fw.envoy, talks.RoomCaucus("us"), "after the host's copy")
+	if err := run(keeper); err != nil {
+		t.Fatal(err)
+	}
+	if keeper.saves == 0 {
+		t.Fatal("the client saved nothing")
+	}
+	// The host serves its old copy.
+	fw.restart(func(db string) { copyFiles(t, backup, db) })
+	if err := run(nil); err != nil {
+		t.Fatalf("a client without saved state: %v", err)
+	}
+	if err := run(keeper); !errors.Is(err, client.ErrRecord) {
+		t.Fatalf("a later run with saved state: %v, want ErrRecord", err)
+	}
+	// Saved state that cannot be read back is refused, not forgotten.
+	keeper.saved["muscat"] = client.VerifiedState{Verifier: []byte(`{"origin":`)}
+	if err := run(keeper); !errors.Is(err, client.ErrSavedState) {
+		t.Fatalf("a run with damaged saved state: %v, want ErrSavedState", err)
+	}
+}
