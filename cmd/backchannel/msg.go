@@ -169,86 +169,8 @@ func findMessage(b *client.Book, prefix string) (*client.Message, error) {
 	return found, nil
 }
 
-// messageView is a message as inbox prints it.
-type messageView struct {
-	Index    int64                `json:"index"`
-	Hash     string               `json:"hash"`
-	Room     string               `json:"room"`
-	Time     time.Time            `json:"time"`
-	Kind     string               `json:"kind"`
-	Topics   []string             `json:"topics"`
-	Round    int                  `json:"round"`
-	Mode     string               `json:"mode"`
-	Author   string               `json:"author,omitempty"`
-	Title    string               `json:"title,omitempty"`
-	Rank     int                  `json:"rank,omitempty"`
-	Relayer  string               `json:"relayer,omitempty"`
-	Sender   string               `json:"sender,omitempty"`
-	ReplyTo  string               `json:"reply_to,omitempty"`
-	Of       []string             `json:"summary_of,omitempty"`
-	Verified bool                 `json:"verified"`
-	Flag     string               `json:"flag,omitempty"`
-	Body     string               `json:"body,omitempty"`
-	Relays   []client.RelayNotice `json:"relays"`
-	Receipts []receiptView        `json:"receipts"`
-}
-
-type receiptView struct {
-	By   string    `json:"by"`
-	Kind string    `json:"kind"`
-	At   time.Time `json:"at"`
-}
-
-// handleOf names a credential the book knows.
-func handleOf(b *client.Book, id seal.CredentialID) (string, *seal.Credential) {
-	if b.Trust != nil {
-		if c, err := b.Trust.Credential(id); err == nil {
-			return c.Handle(), c
-		}
-	}
-	return "credential " + id.String()[:12], nil
-}
-
-func messageViewOf(b *client.Book, m *client.Message) messageView {
-	h := m.Envelope.Header
-	v := messageView{
-		Index: m.Index, Hash: m.Hash.String(), Room: m.Room, Time: m.Time, Kind: string(h.Kind), Topics: h.Topics,
-		Round: int(h.Round), Mode: h.Relay.String(), Relays: m.Relays, Receipts: []receiptView{},
-	}
-	if v.Topics == nil {
-		v.Topics = []string{}
-	}
-	if v.Relays == nil {
-		v.Relays = []client.RelayNotice{}
-	}
-	v.Sender, _ = handleOf(b, h.Sender)
-	for _, o := range h.RelayOf {
-		v.Of = append(v.Of, o.String())
-	}
-	if m.Opened != nil {
-		o := m.Opened
-		v.Verified = true
-		v.Kind, v.Topics, v.Round = string(o.Context.Kind), o.Context.Topics, int(o.Context.Round)
-		v.Author, v.Title, v.Rank = o.Author.Handle(), o.Author.Title, int(o.Author.Rank)
-		if o.Relayer != nil {
-			v.Relayer = o.Relayer.Handle()
-		}
-		if !o.Context.ReplyTo.IsZero() {
-			v.ReplyTo = o.Context.ReplyTo.String()
-		}
-		v.Body = string(o.Body)
-	} else {
-		v.Flag = "did not verify: " + m.Err.Error()
-	}
-	for _, rc := range m.Receipts {
-		by, _ := handleOf(b, rc.Signer)
-		v.Receipts = append(v.Receipts, receiptView{By: by, Kind: rc.Kind.String(), At: rc.CreatedAt})
-	}
-	return v
-}
-
 // showMessage prints a message for reading.
-func (e *env) showMessage(v messageView) {
+func (e *env) showMessage(v client.MessageView) {
 	var head strings.Builder
 	fmt.Fprintf(&head, "#%d %s  %s  %s  %s", v.Index, v.Hash[:12], v.Time.UTC().Format(time.DateTime), v.Room, v.Kind)
 	if v.Round > 0 {
@@ -319,7 +241,7 @@ func inboxCommand(e *env) *cobra.Command {
 					e.writeText(m.Hash.String())
 					continue
 				}
-				v := messageViewOf(b, m)
+				v := client.ViewOf(b, m)
 				if f.json {
 					if err := e.writeJSON(v); err != nil {
 						return err
