@@ -2,13 +2,13 @@ package client
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
@@ -173,19 +173,13 @@ func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []strin
 		if err != nil {
 			return nil, nil, err
 		}
-		act, err := c.id.Act(talksID, "red-lines", payload, r.At)
+		act, err := c.id.Act(talksID, backchannel.EventRedLines, payload, r.At)
 		if err != nil {
 			return nil, nil, err
 		}
 		return api.SubmitRedLines{Act: act.Marshal()}, act, nil
 	}, &out)
 	return out, err
-}
-
-// StatementDigest is the digest under which a statement's text is signed.
-func StatementDigest(text string) string {
-	h := sha256.Sum256([]byte(text))
-	return hex.EncodeToString(h[:])
 }
 
 // Statement signs a statement about a closed round and publishes its text: unilateral, or one
@@ -202,9 +196,9 @@ func (c *Client) Statement(ctx context.Context, talksID string, round int, text 
 
 func (c *Client) statement(ctx context.Context, talksID string, round int, text string, joint bool, at time.Time) (api.Accepted, error) {
 	var out api.Accepted
-	what := intent("statement", talksID, round, StatementDigest(text), joint)
+	what := intent("statement", talksID, round, backchannel.StatementDigest(text), joint)
 	_, err := c.submit(ctx, what, "/v1/talks/"+url.PathEscape(talksID)+"/statements", func() (any, any, error) {
-		e := talks.Sign{At: at, By: c.Actor(), Round: round, Digest: StatementDigest(text), Joint: joint}
+		e := talks.Sign{At: at, By: c.Actor(), Round: round, Digest: backchannel.StatementDigest(text), Joint: joint}
 		payload, err := talks.Marshal(e)
 		if err != nil {
 			return nil, nil, err

@@ -106,19 +106,9 @@ type Message struct {
 	// shown as genuine.
 	Err error
 	// Relays are the mediators' notices that this message was passed on, and how.
-	Relays []RelayNotice
+	Relays []backchannel.RelayNotice
 	// Receipts are the receipts others signed for this message.
 	Receipts []*seal.Receipt
-}
-
-// RelayNotice says a message was passed on to another room.
-type RelayNotice struct {
-	Original string    `json:"original"`
-	Relay    string    `json:"relay"`
-	Mode     string    `json:"mode"`
-	To       string    `json:"to"`
-	By       string    `json:"by"`
-	At       time.Time `json:"at"`
 }
 
 // ErrRecord reports a record that fails the client's checks: the host or someone else altered,
@@ -311,7 +301,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	// caught even though it cannot be made to show rooms the principal does not sit in.
 	for i, entry := range entries {
 		index := b.Size + int64(i)
-		if typ, _, ok := backchannel.ParseEntry(entry); ok && sharedTypes[typ] && !seen[index] {
+		if typ, _, ok := backchannel.ParseEntry(entry); ok && backchannel.SharedEvent(typ) && !seen[index] {
 			return nil, fmt.Errorf("%w: talks %s: the host withheld event %d, a %s every member may read", ErrRecord, talksID, index, typ)
 		}
 	}
@@ -385,16 +375,10 @@ func (c *Client) cosignature(b *Book) (*api.Cosign, error) {
 	return &api.Cosign{Size: latest.Size, Signature: sig}, nil
 }
 
-// sharedTypes are the event types every member of the talks may read.
-var sharedTypes = map[string]bool{
-	"charter": true, "root": true, "credential": true, "revocation": true,
-	"act": true, "standing": true, "statement": true,
-}
-
 // replay applies one verified event to the book and returns the message it carried for this
 // principal, if any.
 func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
-	if e.Type == "charter" {
+	if e.Type == backchannel.EventCharter {
 		act, ev, err := actEvent(e.Data)
 		if err != nil {
 			return nil, err
@@ -419,7 +403,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		return nil, errors.New("an event before the charter")
 	}
 	switch e.Type {
-	case "root":
+	case backchannel.EventRoot:
 		k, err := seal.ParseRootKey(e.Data)
 		if err != nil {
 			return nil, err
@@ -433,7 +417,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil, fmt.Errorf("the root pinned for %q (%s) is not the one this party compared out of band", k.Org, fp.Short())
 		}
 		return nil, b.Trust.Pin(k)
-	case "credential":
+	case backchannel.EventCredential:
 		cr, err := seal.ParseCredential(e.Data)
 		if err != nil {
 			return nil, err
@@ -448,13 +432,13 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			b.charterAct = nil
 		}
 		return nil, nil
-	case "revocation":
+	case backchannel.EventRevocation:
 		v, err := seal.ParseRevocation(e.Data)
 		if err != nil {
 			return nil, err
 		}
 		return nil, b.Trust.AddRevocation(v)
-	case "act":
+	case backchannel.EventAct:
 		act, ev, err := actEvent(e.Data)
 		if err != nil {
 			return nil, err
@@ -463,7 +447,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil, err
 		}
 		return nil, b.State.Apply(ev)
-	case "standing":
+	case backchannel.EventStanding:
 		ev, err := talks.Parse(e.Data)
 		if err != nil {
 			return nil, err
@@ -472,28 +456,25 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil, errors.New("a host-cast vote that is not a standing refusal")
 		}
 		return nil, b.State.Apply(ev)
-	case "red-lines":
+	case backchannel.EventRedLines:
 		act, err := seal.ParseAct(e.Data)
 		if err != nil {
 			return nil, err
 		}
 		_, err = b.Trust.VerifyAct(act, b.ID, 0)
 		return nil, err
-	case "statement":
-		var st struct {
-			Digest string `json:"digest"`
-			Text   string `json:"text"`
-		}
+	case backchannel.EventStatement:
+		var st backchannel.StatementText
 		if err := json.Unmarshal(e.Data, &st); err != nil {
 			return nil, err
 		}
-		if StatementDigest(st.Text) != st.Digest {
+		if backchannel.StatementDigest(st.Text) != st.Digest {
 			return nil, errors.New("a statement whose text does not match its digest")
 		}
 		b.statements[st.Digest] = st.Text
 		return nil, nil
-	case "relayed":
-		var n RelayNotice
+	case backchannel.EventRelayed:
+		var n backchannel.RelayNotice
 		if err := json.Unmarshal(e.Data, &n); err != nil {
 			return nil, err
 		}
@@ -504,7 +485,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			}
 		}
 		return nil, nil
-	case "receipt":
+	case backchannel.EventReceipt:
 		rc, err := seal.ParseReceipt(e.Data)
 		if err != nil {
 			return nil, err
@@ -517,7 +498,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			m.Receipts = append(m.Receipts, rc)
 		}
 		return nil, nil
-	case "envelope":
+	case backchannel.EventEnvelope:
 		env, err := seal.ParseEnvelope(e.Data)
 		if err != nil {
 			return nil, err

@@ -184,7 +184,7 @@ func VerifyPartyExport(data []byte, pinnedLogKey string) (*PartyExportReport, er
 		if !ok || !bytes.Equal(leaf, be.Entry()) {
 			return nil, fmt.Errorf("%w: event %d (%s) is not the one its leaf commits to", ErrExport, ev.Index, ev.Type)
 		}
-		if ev.Type == "envelope" {
+		if ev.Type == backchannel.EventEnvelope {
 			h := sha256.Sum256(ev.Data)
 			hashes[ev.Index] = hex.EncodeToString(h[:])
 		}

@@ -3,32 +3,33 @@ package client
 import (
 	"time"
 
+	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/seal"
 )
 
 // MessageView is a message as a party reads it: what the envelope says of itself, and, when it
 // opened and verified, who wrote it and what. It is how the CLI prints and exports a message.
 type MessageView struct {
-	Index    int64         `json:"index"`
-	Hash     string        `json:"hash"`
-	Room     string        `json:"room"`
-	Time     time.Time     `json:"time"`
-	Kind     string        `json:"kind"`
-	Topics   []string      `json:"topics"`
-	Round    int           `json:"round"`
-	Mode     string        `json:"mode"`
-	Author   string        `json:"author,omitempty"`
-	Title    string        `json:"title,omitempty"`
-	Rank     int           `json:"rank,omitempty"`
-	Relayer  string        `json:"relayer,omitempty"`
-	Sender   string        `json:"sender,omitempty"`
-	ReplyTo  string        `json:"reply_to,omitempty"`
-	Of       []string      `json:"summary_of,omitempty"`
-	Verified bool          `json:"verified"`
-	Flag     string        `json:"flag,omitempty"`
-	Body     string        `json:"body,omitempty"`
-	Relays   []RelayNotice `json:"relays"`
-	Receipts []ReceiptView `json:"receipts"`
+	Index    int64                     `json:"index"`
+	Hash     string                    `json:"hash"`
+	Room     string                    `json:"room"`
+	Time     time.Time                 `json:"time"`
+	Kind     string                    `json:"kind"`
+	Topics   []string                  `json:"topics"`
+	Round    int                       `json:"round"`
+	Mode     string                    `json:"mode"`
+	Author   string                    `json:"author,omitempty"`
+	Title    string                    `json:"title,omitempty"`
+	Rank     int                       `json:"rank,omitempty"`
+	Relayer  string                    `json:"relayer,omitempty"`
+	Sender   string                    `json:"sender,omitempty"`
+	ReplyTo  string                    `json:"reply_to,omitempty"`
+	Of       []string                  `json:"summary_of,omitempty"`
+	Verified bool                      `json:"verified"`
+	Flag     string                    `json:"flag,omitempty"`
+	Body     string                    `json:"body,omitempty"`
+	Relays   []backchannel.RelayNotice `json:"relays"`
+	Receipts []ReceiptView             `json:"receipts"`
 }
 
 // ReceiptView is a receipt as a party reads it.
@@ -60,7 +61,7 @@ func ViewOf(b *Book, m *Message) MessageView {
 		v.Topics = []string{}
 	}
 	if v.Relays == nil {
-		v.Relays = []RelayNotice{}
+		v.Relays = []backchannel.RelayNotice{}
 	}
 	v.Sender, _ = HandleOf(b, h.Sender)
 	for _, o := range h.RelayOf {

@@ -120,7 +120,7 @@ func sendCommand(e *env) *cobra.Command {
 				return err
 			}
 			if f.json {
-				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: "envelope", Hash: env.Hash().String(), Room: d.Room})
+				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventEnvelope, Hash: env.Hash().String(), Room: d.Room})
 			}
 			e.printf("sent %s %s to %s (event %d)", kind, short(env.Hash()), d.Room, acc.Index)
 			return nil
@@ -328,7 +328,7 @@ func describeEvent(ev api.Event) string {
 		where = " in " + ev.Room
 	}
 	switch ev.Type {
-	case "charter", "act":
+	case backchannel.EventCharter, backchannel.EventAct:
 		act, err := seal.ParseAct(ev.Data)
 		if err != nil {
 			return ev.Type + " (malformed)"
@@ -338,7 +338,7 @@ func describeEvent(ev api.Event) string {
 			return ev.Type + " " + act.Type
 		}
 		return describeTalksEvent(te) + where
-	case "envelope":
+	case backchannel.EventEnvelope:
 		env, err := seal.ParseEnvelope(ev.Data)
 		if err != nil {
 			return "envelope (malformed)"
@@ -355,33 +355,33 @@ func describeEvent(ev api.Event) string {
 			s += fmt.Sprintf(", a summary of %d message(s)", len(h.RelayOf))
 		}
 		return s + " " + short(env.Hash())
-	case "receipt":
+	case backchannel.EventReceipt:
 		rc, err := seal.ParseReceipt(ev.Data)
 		if err != nil {
 			return "receipt (malformed)"
 		}
 		return rc.Kind.String() + " receipt for " + short(rc.Envelope) + where
-	case "credential":
+	case backchannel.EventCredential:
 		if c, err := seal.ParseCredential(ev.Data); err == nil {
 			return fmt.Sprintf("credential of %s (%s, rank %d) serial %d", c.Handle(), c.Title, c.Rank, c.Serial)
 		}
-	case "revocation":
+	case backchannel.EventRevocation:
 		if v, err := seal.ParseRevocation(ev.Data); err == nil {
 			return fmt.Sprintf("revocation of %s serial %d", seal.Handle(v.Org, v.Principal), v.Serial)
 		}
-	case "root":
+	case backchannel.EventRoot:
 		if k, err := seal.ParseRootKey(ev.Data); err == nil {
 			return "root of " + k.Org + " pinned, " + k.Fingerprint().Short()
 		}
-	case "standing":
+	case backchannel.EventStanding:
 		if te, err := talks.Parse(ev.Data); err == nil {
 			return describeTalksEvent(te)
 		}
-	case "relayed":
+	case backchannel.EventRelayed:
 		return "relay notice" + where
-	case "statement":
+	case backchannel.EventStatement:
 		return "statement text published"
-	case "red-lines":
+	case backchannel.EventRedLines:
 		return "red lines set" + where
 	}
 	return ev.Type + where
@@ -501,7 +501,7 @@ func relayCommand(e *env) *cobra.Command {
 				return err
 			}
 			if f.json {
-				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: "envelope", Hash: env.Hash().String(), Room: to})
+				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventEnvelope, Hash: env.Hash().String(), Room: to})
 			}
 			return nil
 		},
@@ -560,7 +560,7 @@ func ackCommand(e *env) *cobra.Command {
 				return err
 			}
 			if f.json {
-				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: "receipt", Hash: acc.Hash})
+				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventReceipt, Hash: acc.Hash})
 			}
 			e.printf("%s %s (event %d)", kind, short(m.Hash), acc.Index)
 			return nil
@@ -606,11 +606,11 @@ func statementCommand(e *env) *cobra.Command {
 				return err
 			}
 			if f.json {
-				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: "statement", Hash: client.StatementDigest(text)})
+				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventStatement, Hash: backchannel.StatementDigest(text)})
 			}
 			e.printf("signed a statement on round %d of %s (event %d)", round, id, acc.Index)
 			for _, st := range b.State.Statements() {
-				if st.Digest == client.StatementDigest(text) && st.Joint && !st.Complete {
+				if st.Digest == backchannel.StatementDigest(text) && st.Joint && !st.Complete {
 					e.notef("the joint statement is complete when every party has signed the same text")
 				}
 			}

@@ -385,7 +385,7 @@ func (b *bench) subscribe(ctx context.Context) (func(), error) {
 			go func() {
 				defer wg.Done()
 				_ = h.client().Follow(sctx, t.id, page.Size, func(e api.Event) error {
-					if e.Type != "envelope" {
+					if e.Type != backchannel.EventEnvelope {
 						return nil
 					}
 					at := time.Now()

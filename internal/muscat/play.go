@@ -223,7 +223,7 @@ func (p *player) standingIndex(who *person, talksID string, from int64, motion s
 		return 0, false
 	}
 	for _, e := range page.Events {
-		if e.Type != "standing" {
+		if e.Type != backchannel.EventStanding {
 			continue
 		}
 		if ev, err := talks.Parse(e.Data); err == nil {

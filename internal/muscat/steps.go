@@ -284,7 +284,7 @@ func (p *player) publicFeed(texts ...string) error {
 	for _, t := range texts {
 		found := false
 		for _, st := range feed {
-			found = found || (st.Text == t && st.Digest == client.StatementDigest(t))
+			found = found || (st.Text == t && st.Digest == backchannel.StatementDigest(t))
 		}
 		if !found {
 			return fmt.Errorf("muscat: step %d: the public feed does not carry %q", p.number, t)

@@ -51,7 +51,7 @@ func (a *appender) publishCredential(c *seal.Credential) {
 	if a.b.published(c.ID()) {
 		return
 	}
-	a.add(backchannel.Event{Type: evCredential, Data: c.Marshal()})
+	a.add(backchannel.Event{Type: backchannel.EventCredential, Data: c.Marshal()})
 	a.b.markPublished(c.ID())
 }
 
@@ -256,18 +256,18 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		for _, rc := range recipients {
 			a.publishCredential(rc)
 		}
-		a.add(backchannel.Event{Type: evEnvelope, Room: env.Room, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Room: env.Room, Data: data})
 		b.rooms[env.Hash()] = env.Room
 		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
 			return err
 		}
 		if env.Relay != seal.RelayNone {
 			for _, link := range env.RelayOf {
-				notice, _ := json.Marshal(relayNotice{
+				notice, _ := json.Marshal(backchannel.RelayNotice{
 					Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
 					To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
 				})
-				a.add(backchannel.Event{Type: evRelayed, Room: b.rooms[link], Data: notice})
+				a.add(backchannel.Event{Type: backchannel.EventRelayed, Room: b.rooms[link], Data: notice})
 			}
 		}
 		return nil
@@ -300,7 +300,7 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 			return problemf(api.ProblemNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
 		}
 		a.publishCredential(signer)
-		a.add(backchannel.Event{Type: evReceipt, Room: room, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventReceipt, Room: room, Data: data})
 		return nil
 	})
 }
@@ -444,13 +444,13 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 	if p.member != nil {
 		a.publishCredential(p.member)
 	}
-	a.add(backchannel.Event{Type: evAct, Data: data})
+	a.add(backchannel.Event{Type: backchannel.EventAct, Data: data})
 	if p.root != nil && !b.pinned[p.root.Org] {
 		if err := b.trust.Pin(*p.root); err != nil {
 			return err
 		}
 		b.pinned[p.root.Org] = true
-		a.add(backchannel.Event{Type: evRoot, Data: p.root.Marshal()})
+		a.add(backchannel.Event{Type: backchannel.EventRoot, Data: p.root.Marshal()})
 	}
 	if pr, ok := p.event.(talks.Propose); ok {
 		return s.standingVotes(a, pr)
@@ -477,7 +477,7 @@ func (s *Server) standingVotes(a *appender, pr talks.Propose) error {
 		if err != nil {
 			return err
 		}
-		a.add(backchannel.Event{Type: evStanding, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventStanding, Data: data})
 	}
 	return nil
 }
@@ -488,8 +488,8 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 	if err != nil {
 		return submission{}, err
 	}
-	if act.Type != evRedLines {
-		return submission{}, problemf(api.ProblemMalformed, "red lines travel in an act of type %q, not %q", evRedLines, act.Type)
+	if act.Type != backchannel.EventRedLines {
+		return submission{}, problemf(api.ProblemMalformed, "red lines travel in an act of type %q, not %q", backchannel.EventRedLines, act.Type)
 	}
 	r, err := talks.ParseRedLines(act.Payload)
 	if err != nil {
@@ -517,7 +517,7 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 			return problemf(api.ProblemForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
 		}
 		a.publishCredential(author)
-		a.add(backchannel.Event{Type: evRedLines, Room: roomPrivate(r.By.Org), Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventRedLines, Room: backchannel.RoomPrivate(r.By.Org), Data: data})
 		b.redLines[r.By.Org] = r
 		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
 		return nil
@@ -534,10 +534,10 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 	if !ok {
 		return submission{}, problemf(api.ProblemMalformed, "a statement is published with a sign act, not a %s", p.event.Type())
 	}
-	if statementDigest(text) != sign.Digest {
-		return submission{}, problemf(api.ProblemMalformed, "the text's digest is %s but the sign act signs %s", statementDigest(text), sign.Digest)
+	if backchannel.StatementDigest(text) != sign.Digest {
+		return submission{}, problemf(api.ProblemMalformed, "the text's digest is %s but the sign act signs %s", backchannel.StatementDigest(text), sign.Digest)
 	}
-	st, _ := json.Marshal(statementText{Round: sign.Round, Digest: sign.Digest, Text: text})
+	st, _ := json.Marshal(backchannel.StatementText{Round: sign.Round, Digest: sign.Digest, Text: text})
 	// The signature and the text reach the record in one transaction: a statement is never on
 	// the record without its text, whatever fails between two requests.
 	return s.withBook(ctx, talksID, func(a *appender) error {
@@ -545,7 +545,7 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 			return err
 		}
 		if _, known := a.b.statements[sign.Digest]; !known {
-			a.add(backchannel.Event{Type: evStatement, Data: st})
+			a.add(backchannel.Event{Type: backchannel.EventStatement, Data: st})
 			a.b.statements[sign.Digest] = text
 		}
 		return nil
@@ -567,7 +567,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	}
 	// The same charter again is an idempotent success, as any submission whose bytes are on the
 	// record already is: a founder whose answer was lost sends it again, later.
-	if evs, err := s.store.Events(ctx, c.ID, 0, 1); err == nil && len(evs) == 1 && evs[0].Type == evCharter && bytes.Equal(evs[0].Data, data) {
+	if evs, err := s.store.Events(ctx, c.ID, 0, 1); err == nil && len(evs) == 1 && evs[0].Type == backchannel.EventCharter && bytes.Equal(evs[0].Data, data) {
 		return c.ID, submission{duplicate: &evs[0]}, nil
 	}
 	if err := s.checkTime("the charter", act.CreatedAt, now); err != nil {
@@ -598,16 +598,16 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	b := &book{id: c.ID}
 	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
 		a := &appender{b: b, tx: tx}
-		if err := b.replayData(backchannel.Event{Type: evCharter, Data: data}); err != nil {
+		if err := b.replayData(backchannel.Event{Type: backchannel.EventCharter, Data: data}); err != nil {
 			return err
 		}
-		a.add(backchannel.Event{Type: evCharter, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventCharter, Data: data})
 		for _, k := range roots {
 			if err := b.trust.Pin(k); err != nil {
 				return err
 			}
 			b.pinned[k.Org] = true
-			a.add(backchannel.Event{Type: evRoot, Data: k.Marshal()})
+			a.add(backchannel.Event{Type: backchannel.EventRoot, Data: k.Marshal()})
 		}
 		if err := b.trustCredential(author); err != nil {
 			return err

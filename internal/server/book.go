@@ -17,62 +17,6 @@ import (
 	"github.com/backchannel/backchannel/talks"
 )
 
-// The types of event on a talks' record, as Event.Type. Each names how Data decodes.
-const (
-	// evCharter is the seal Act that founded the talks; its payload is a talks.Charter.
-	evCharter = "charter"
-	// evRoot is a pinned organisation root (seal.RootKey encoding), on the record right after
-	// the charter or the motion that pinned it, so that the record alone rebuilds the trust.
-	evRoot = "root"
-	// evCredential is a principal's credential, put on the record before its first use.
-	evCredential = "credential"
-	// evRevocation is a root's revocation of a credential.
-	evRevocation = "revocation"
-	// evAct is a signed seal Act whose payload is a talks event.
-	evAct = "act"
-	// evStanding is a vote cast on a party's behalf by its standing red lines: a talks.Vote
-	// encoded by talks.Marshal, signed by no principal but covered by the log's checkpoint and
-	// committed to the party's red lines by their commitment.
-	evStanding = "standing"
-	// evRedLines is a party's signed red lines (a seal Act of type "red-lines"), readable only
-	// by its own delegation.
-	evRedLines = "red-lines"
-	// evEnvelope is a sealed message or relay.
-	evEnvelope = "envelope"
-	// evRelayed tells the room a message came from that a mediator passed it on, and how.
-	evRelayed = "relayed"
-	// evReceipt is a signed receipt.
-	evReceipt = "receipt"
-	// evStatement is the text of a public statement whose digest a sign act carries.
-	evStatement = "statement"
-)
-
-// roomPrivate is the pseudo-room of events only an organisation's own delegation may read.
-func roomPrivate(org string) string { return "private:" + org }
-
-// relayNotice is the Data of an evRelayed event.
-type relayNotice struct {
-	Original string    `json:"original"` // hex hash of the relayed envelope
-	Relay    string    `json:"relay"`    // hex hash of the relay envelope
-	Mode     string    `json:"mode"`     // verbatim or summary
-	To       string    `json:"to"`       // the room it went to
-	By       string    `json:"by"`       // the mediator principal
-	At       time.Time `json:"at"`
-}
-
-// statementText is the Data of an evStatement event.
-type statementText struct {
-	Round  int    `json:"round"`
-	Digest string `json:"digest"`
-	Text   string `json:"text"`
-}
-
-// statementDigest is how a statement's text is committed to in a talks.Sign.
-func statementDigest(text string) string {
-	h := sha256.Sum256([]byte(text))
-	return hex.EncodeToString(h[:])
-}
-
 // book is the server's copy of one talks, rebuilt from its record: the talks' state, the trust
 // that the pinned roots and published credentials establish, the sequence numbers seen, the
 // parties' red lines, and the rooms of envelopes (for relays). Everything in it is derived from
@@ -121,7 +65,7 @@ func (b *book) replay(e backchannel.Event) error {
 
 func (b *book) replayData(e backchannel.Event) error {
 	switch e.Type {
-	case evCharter:
+	case backchannel.EventCharter:
 		if b.state != nil {
 			return errors.New("a second charter")
 		}
@@ -153,7 +97,7 @@ func (b *book) replayData(e backchannel.Event) error {
 		return errors.New("the first event is not a charter")
 	}
 	switch e.Type {
-	case evRoot:
+	case backchannel.EventRoot:
 		k, err := seal.ParseRootKey(e.Data)
 		if err != nil {
 			return err
@@ -163,7 +107,7 @@ func (b *book) replayData(e backchannel.Event) error {
 		}
 		b.pinned[k.Org] = true
 		return nil
-	case evCredential:
+	case backchannel.EventCredential:
 		c, err := seal.ParseCredential(e.Data)
 		if err != nil {
 			return err
@@ -173,25 +117,25 @@ func (b *book) replayData(e backchannel.Event) error {
 		}
 		b.markPublished(c.ID())
 		return nil
-	case evRevocation:
+	case backchannel.EventRevocation:
 		v, err := seal.ParseRevocation(e.Data)
 		if err != nil {
 			return err
 		}
 		return b.trust.AddRevocation(v)
-	case evAct:
+	case backchannel.EventAct:
 		_, ev, err := actEvent(e.Data)
 		if err != nil {
 			return err
 		}
 		return b.state.Apply(ev)
-	case evStanding:
+	case backchannel.EventStanding:
 		ev, err := talks.Parse(e.Data)
 		if err != nil {
 			return err
 		}
 		return b.state.Apply(ev)
-	case evRedLines:
+	case backchannel.EventRedLines:
 		act, err := seal.ParseAct(e.Data)
 		if err != nil {
 			return err
@@ -203,7 +147,7 @@ func (b *book) replayData(e backchannel.Event) error {
 		b.redLines[r.By.Org] = r
 		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(e.Data))
 		return nil
-	case evEnvelope:
+	case backchannel.EventEnvelope:
 		env, err := seal.ParseEnvelope(e.Data)
 		if err != nil {
 			return err
@@ -214,14 +158,14 @@ func (b *book) replayData(e backchannel.Event) error {
 			_ = b.seqs.Observe(b.id, c, env.Sequence)
 		}
 		return nil
-	case evStatement:
-		var st statementText
+	case backchannel.EventStatement:
+		var st backchannel.StatementText
 		if err := json.Unmarshal(e.Data, &st); err != nil {
 			return err
 		}
 		b.statements[st.Digest] = st.Text
 		return nil
-	case evRelayed, evReceipt:
+	case backchannel.EventRelayed, backchannel.EventReceipt:
 		return nil
 	}
 	return fmt.Errorf("unknown event type %q", e.Type)
@@ -287,7 +231,7 @@ func (b *book) canRead(principal, room string, now time.Time) bool {
 	switch {
 	case room == "":
 		return true
-	case room == roomPrivate(m.Org):
+	case room == backchannel.RoomPrivate(m.Org):
 		return true
 	case room == talks.RoomPlenary:
 		return true

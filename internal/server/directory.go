@@ -196,7 +196,7 @@ func (s *Server) revoke(ctx context.Context, id string, data []byte) (api.Creden
 			if err := a.b.trust.AddRevocation(v); err != nil {
 				return err
 			}
-			a.add(backchannel.Event{Type: evRevocation, Data: v.Marshal()})
+			a.add(backchannel.Event{Type: backchannel.EventRevocation, Data: v.Marshal()})
 			return nil
 		})
 		if err != nil {

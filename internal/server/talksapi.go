@@ -82,7 +82,7 @@ func (s *Server) accepted(talksID string, sub submission, err error) (*body[api.
 		// before are credentials and roots it brought along.
 		e = sub.events[len(sub.events)-1]
 		for _, x := range sub.events {
-			if x.Type == evEnvelope || x.Type == evAct || x.Type == evReceipt || x.Type == evRedLines || x.Type == evCharter {
+			if x.Type == backchannel.EventEnvelope || x.Type == backchannel.EventAct || x.Type == backchannel.EventReceipt || x.Type == backchannel.EventRedLines || x.Type == backchannel.EventCharter {
 				e = x
 			}
 		}
@@ -307,7 +307,7 @@ func (s *Server) talksRoutes() {
 			b.mu.Lock()
 			ok := b.canRead(c.principal(), e.Room, s.cfg.Now())
 			b.mu.Unlock()
-			if !ok || e.Type != evEnvelope {
+			if !ok || e.Type != backchannel.EventEnvelope {
 				// Not "forbidden": whether another room holds an envelope is itself not the caller's to know.
 				return nil, problemf(api.ProblemNotFound, "no envelope %s that %s may read in talks %s", in.Hash, c.principal(), in.Talks)
 			}

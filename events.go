@@ -1,0 +1,84 @@
+package backchannel
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// The types of event on a talks' record, as Event.Type. Each names how Data decodes; the host
+// appends them and every client replays them, both through these names.
+const (
+	// EventCharter is the seal Act that founded the talks; its payload is a talks.Charter.
+	EventCharter = "charter"
+	// EventRoot is a pinned organisation root (seal.RootKey encoding), on the record right after
+	// the charter or the motion that pinned it, so that the record alone rebuilds the trust.
+	EventRoot = "root"
+	// EventCredential is a principal's credential, put on the record before its first use.
+	EventCredential = "credential"
+	// EventRevocation is a root's revocation of a credential.
+	EventRevocation = "revocation"
+	// EventAct is a signed seal Act whose payload is a talks event.
+	EventAct = "act"
+	// EventStanding is a vote cast on a party's behalf by its standing red lines: a talks.Vote
+	// encoded by talks.Marshal, signed by no principal but covered by the log's checkpoint and
+	// committed to the party's red lines by their commitment.
+	EventStanding = "standing"
+	// EventRedLines is a party's signed red lines (a seal Act of type "red-lines"), readable
+	// only by its own delegation.
+	EventRedLines = "red-lines"
+	// EventEnvelope is a sealed message or relay.
+	EventEnvelope = "envelope"
+	// EventRelayed tells the room a message came from that a mediator passed it on, and how:
+	// its Data is a RelayNotice.
+	EventRelayed = "relayed"
+	// EventReceipt is a signed receipt.
+	EventReceipt = "receipt"
+	// EventStatement is the text of a public statement whose digest a sign act carries: its
+	// Data is a StatementText.
+	EventStatement = "statement"
+)
+
+// EventTypes lists every type of event, in a fixed order.
+var EventTypes = []string{
+	EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStanding,
+	EventRedLines, EventEnvelope, EventRelayed, EventReceipt, EventStatement,
+}
+
+// SharedEvent reports whether every member of the talks may read events of type t: a client
+// that is not served one the log commits to knows the host withheld it.
+func SharedEvent(t string) bool {
+	switch t {
+	case EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStanding, EventStatement:
+		return true
+	}
+	return false
+}
+
+// RoomPrivate is the pseudo-room of events only an organisation's own delegation may read
+// (its red lines).
+func RoomPrivate(org string) string { return "private:" + org }
+
+// RelayNotice is the Data of an EventRelayed event: a message was passed on to another room.
+type RelayNotice struct {
+	Original string    `json:"original"` // hex hash of the relayed envelope
+	Relay    string    `json:"relay"`    // hex hash of the relay envelope
+	Mode     string    `json:"mode"`     // verbatim or summary
+	To       string    `json:"to"`       // the room it went to
+	By       string    `json:"by"`       // the mediator principal
+	At       time.Time `json:"at"`
+}
+
+// StatementText is the Data of an EventStatement event.
+type StatementText struct {
+	Round  int    `json:"round"`
+	Digest string `json:"digest"`
+	Text   string `json:"text"`
+}
+
+// StatementDigest is the digest under which a statement's text is signed (talks.Sign.Digest):
+// hex SHA-256 of its bytes.
+func StatementDigest(text string) string {
+	h := sha256.Sum256([]byte(text))
+	return hex.EncodeToString(h[:])
+}
