@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -18,6 +17,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -31,9 +31,9 @@ import (
 // and never changes a Book it has handed out, so a Book may be read from any goroutine while
 // another syncs. Callers must not change it either.
 type Book struct {
-	ID    string
-	State *talks.Talks
-	Trust *seal.Trust
+	// Book is the talks as the record builds it (ID, State, Trust, the rooms of envelopes and
+	// the texts of statements), by the replay the host shares.
+	*replay.Book
 	// Size is the size of the record this book has read up to.
 	Size int64
 	// Messages are the envelopes addressed to this principal, opened (or flagged), in record
@@ -46,9 +46,7 @@ type Book struct {
 	Expected map[string]string
 
 	byHash     map[seal.Hash]*Message
-	rooms      map[seal.Hash]string
 	charterAct *seal.Act
-	statements map[string]string
 	// mine are the messages this copy made or revised, which it may change in place; any other
 	// is shared with earlier snapshots and is copied before a change.
 	mine map[*Message]bool
@@ -57,20 +55,13 @@ type Book struct {
 // clone returns a copy of the book for a sync to replay into, sharing nothing a replay changes.
 func (b *Book) clone() *Book {
 	nb := *b
-	if b.State != nil {
-		nb.State = b.State.Clone()
-	}
-	if b.Trust != nil {
-		nb.Trust = b.Trust.Clone()
-	}
+	nb.Book = b.Book.Clone()
 	if b.Verifier != nil {
 		nb.Verifier = b.Verifier.Clone()
 	}
 	nb.Messages = slices.Clone(b.Messages)
 	nb.Expected = maps.Clone(b.Expected)
 	nb.byHash = maps.Clone(b.byHash)
-	nb.rooms = maps.Clone(b.rooms)
-	nb.statements = maps.Clone(b.statements)
 	nb.mine = make(map[*Message]bool)
 	return &nb
 }
@@ -142,7 +133,7 @@ func (c *Client) change(talksID string, fn func(b *Book)) {
 	defer c.mu.Unlock()
 	b := c.books[talksID]
 	if b == nil {
-		b = &Book{ID: talksID}
+		b = newBook(talksID)
 	}
 	nb := b.clone()
 	fn(nb)
@@ -220,7 +211,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	prev := c.books[talksID]
 	c.mu.Unlock()
 	if prev == nil {
-		prev = &Book{ID: talksID}
+		prev = newBook(talksID)
 	}
 	b := prev.clone()
 	if err := c.loadState(b); err != nil {
@@ -375,151 +366,83 @@ func (c *Client) cosignature(b *Book) (*api.Cosign, error) {
 	return &api.Cosign{Size: latest.Size, Signature: sig}, nil
 }
 
+// newBook returns the empty book of talks id.
+func newBook(id string) *Book { return &Book{Book: replay.New(id)} }
+
 // replay applies one verified event to the book and returns the message it carried for this
 // principal, if any.
 func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
-	if e.Type == backchannel.EventCharter {
-		act, ev, err := actEvent(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		ch, ok := ev.(talks.Charter)
-		if !ok || ch.ID != b.ID {
-			return nil, errors.New("the first event is not this talks' charter")
-		}
-		if b.State, err = talks.New(ch); err != nil {
-			return nil, err
-		}
-		if b.Trust, err = seal.NewTrust(); err != nil {
-			return nil, err
-		}
-		b.charterAct = act
-		b.byHash = make(map[seal.Hash]*Message)
-		b.rooms = make(map[seal.Hash]string)
-		b.statements = make(map[string]string)
-		return nil, nil
-	}
-	if b.State == nil {
-		return nil, errors.New("an event before the charter")
-	}
-	switch e.Type {
-	case backchannel.EventRoot:
-		k, err := seal.ParseRootKey(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		fp := k.Fingerprint()
-		got := hex.EncodeToString(fp[:])
-		if !b.pinnedAs(k.Org, got) {
-			return nil, fmt.Errorf("the record pins a root for %q (%s) that neither the charter nor an invitation named", k.Org, fp.Short())
-		}
-		if want, ok := b.Expected[k.Org]; ok && want != got {
-			return nil, fmt.Errorf("the root pinned for %q (%s) is not the one this party compared out of band", k.Org, fp.Short())
-		}
-		return nil, b.Trust.Pin(k)
-	case backchannel.EventCredential:
-		cr, err := seal.ParseCredential(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		if err := b.Trust.AddCredential(cr); err != nil {
-			return nil, err
-		}
-		if b.charterAct != nil && cr.ID() == b.charterAct.Author {
-			if err := c.checkAct(b, b.charterAct, b.State.Charter()); err != nil {
-				return nil, fmt.Errorf("charter: %w", err)
+	var opened *Message
+	err := b.Apply(e, replay.Hooks{
+		Charter: func(act *seal.Act, _ talks.Charter) error {
+			// The charter's signer's credential comes later on the record: checked then.
+			b.charterAct = act
+			b.byHash = make(map[seal.Hash]*Message)
+			return nil
+		},
+		Root: func(k seal.RootKey) error {
+			fp := k.Fingerprint()
+			got := hex.EncodeToString(fp[:])
+			if !b.pinnedAs(k.Org, got) {
+				return fmt.Errorf("the record pins a root for %q (%s) that neither the charter nor an invitation named", k.Org, fp.Short())
 			}
-			b.charterAct = nil
-		}
-		return nil, nil
-	case backchannel.EventRevocation:
-		v, err := seal.ParseRevocation(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		return nil, b.Trust.AddRevocation(v)
-	case backchannel.EventAct:
-		act, ev, err := actEvent(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		if err := c.checkAct(b, act, ev); err != nil {
-			return nil, err
-		}
-		return nil, b.State.Apply(ev)
-	case backchannel.EventStanding:
-		ev, err := talks.Parse(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		if v, ok := ev.(talks.Vote); !ok || v.Standing == "" {
-			return nil, errors.New("a host-cast vote that is not a standing refusal")
-		}
-		return nil, b.State.Apply(ev)
-	case backchannel.EventRedLines:
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		_, err = b.Trust.VerifyAct(act, b.ID, 0)
-		return nil, err
-	case backchannel.EventStatement:
-		var st backchannel.StatementText
-		if err := json.Unmarshal(e.Data, &st); err != nil {
-			return nil, err
-		}
-		if backchannel.StatementDigest(st.Text) != st.Digest {
-			return nil, errors.New("a statement whose text does not match its digest")
-		}
-		b.statements[st.Digest] = st.Text
-		return nil, nil
-	case backchannel.EventRelayed:
-		var n backchannel.RelayNotice
-		if err := json.Unmarshal(e.Data, &n); err != nil {
-			return nil, err
-		}
-		for h, m := range b.byHash {
-			if h.String() == n.Original {
+			if want, ok := b.Expected[k.Org]; ok && want != got {
+				return fmt.Errorf("the root pinned for %q (%s) is not the one this party compared out of band", k.Org, fp.Short())
+			}
+			return nil
+		},
+		Credential: func(cr *seal.Credential) error {
+			if b.charterAct != nil && cr.ID() == b.charterAct.Author {
+				if err := c.checkAct(b, b.charterAct, b.State.Charter()); err != nil {
+					return fmt.Errorf("charter: %w", err)
+				}
+				b.charterAct = nil
+			}
+			return nil
+		},
+		Act: func(act *seal.Act, ev talks.Event) error { return c.checkAct(b, act, ev) },
+		RedLines: func(act *seal.Act, _ talks.RedLines, _ []byte) error {
+			_, err := b.Trust.VerifyAct(act, b.ID, 0)
+			return err
+		},
+		Relayed: func(n backchannel.RelayNotice) error {
+			for h, m := range b.byHash {
+				if h.String() == n.Original {
+					m = b.revise(m)
+					m.Relays = append(m.Relays, n)
+				}
+			}
+			return nil
+		},
+		Receipt: func(rc *seal.Receipt) error {
+			if _, err := b.Trust.VerifyReceipt(rc, b.ID); err != nil {
+				return err
+			}
+			if m := b.byHash[rc.Envelope]; m != nil {
 				m = b.revise(m)
-				m.Relays = append(m.Relays, n)
+				m.Receipts = append(m.Receipts, rc)
 			}
-		}
-		return nil, nil
-	case backchannel.EventReceipt:
-		rc, err := seal.ParseReceipt(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := b.Trust.VerifyReceipt(rc, b.ID); err != nil {
-			return nil, err
-		}
-		if m := b.byHash[rc.Envelope]; m != nil {
-			m = b.revise(m)
-			m.Receipts = append(m.Receipts, rc)
-		}
-		return nil, nil
-	case backchannel.EventEnvelope:
-		env, err := seal.ParseEnvelope(e.Data)
-		if err != nil {
-			return nil, err
-		}
-		b.rooms[env.Hash()] = env.Room
-		if !env.Addressed(c.Credential().ID()) {
-			return nil, nil
-		}
-		m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
-		m.Opened, m.Err = c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
-		if m.Err != nil {
-			m.Opened = nil
-		}
-		b.Messages = append(b.Messages, m)
-		b.byHash[m.Hash] = m
-		if b.mine != nil {
-			b.mine[m] = true
-		}
-		return m, nil
-	}
-	return nil, fmt.Errorf("unknown event type %q", e.Type)
+			return nil
+		},
+		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
+			if !env.Addressed(c.Credential().ID()) {
+				return nil
+			}
+			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
+			m.Opened, m.Err = c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+			if m.Err != nil {
+				m.Opened = nil
+			}
+			b.Messages = append(b.Messages, m)
+			b.byHash[m.Hash] = m
+			if b.mine != nil {
+				b.mine[m] = true
+			}
+			opened = m
+			return nil
+		},
+	})
+	return opened, err
 }
 
 // pinnedAs reports whether the charter, or an invitation, pins org's root with fingerprint fp.
@@ -537,22 +460,6 @@ func (b *Book) pinnedAs(org, fp string) bool {
 	return false
 }
 
-// actEvent parses an act and the talks event it carries, which must be of the act's type.
-func actEvent(data []byte) (*seal.Act, talks.Event, error) {
-	act, err := seal.ParseAct(data)
-	if err != nil {
-		return nil, nil, err
-	}
-	ev, err := talks.Parse(act.Payload)
-	if err != nil {
-		return nil, nil, err
-	}
-	if act.Type != ev.Type() {
-		return nil, nil, fmt.Errorf("an act of type %q carries a %s", act.Type, ev.Type())
-	}
-	return act, ev, nil
-}
-
 // checkAct verifies an act's signature and that it speaks for whom its event names.
 func (c *Client) checkAct(b *Book, act *seal.Act, ev talks.Event) error {
 	cr, err := b.Trust.VerifyAct(act, b.ID, 0)
@@ -568,13 +475,13 @@ func (c *Client) checkAct(b *Book, act *seal.Act, ev talks.Event) error {
 
 // Statement returns the text of a statement by its digest, if the record carries it.
 func (b *Book) Statement(digest string) (string, bool) {
-	t, ok := b.statements[digest]
+	t, ok := b.Statements[digest]
 	return t, ok
 }
 
 // Room returns the room an envelope on the record was posted in.
 func (b *Book) Room(h seal.Hash) (string, bool) {
-	r, ok := b.rooms[h]
+	r, ok := b.Rooms[h]
 	return r, ok
 }
 

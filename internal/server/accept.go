@@ -142,13 +142,13 @@ func (s *Server) checkTime(what string, at, now time.Time) error {
 // its organisation. It does not put c on the record: publishCredential does, once the
 // submission is accepted.
 func (b *book) trustCredential(c *seal.Credential) error {
-	if _, err := b.trust.Credential(c.ID()); err == nil {
+	if _, err := b.Trust.Credential(c.ID()); err == nil {
 		return nil
 	}
 	if !b.pinned[c.Org] {
-		return problemf(api.ProblemUntrustedRoot, "credential %s is issued by %q, whose root is not pinned in talks %s", c.ID(), c.Org, b.id)
+		return problemf(api.ProblemUntrustedRoot, "credential %s is issued by %q, whose root is not pinned in talks %s", c.ID(), c.Org, b.ID)
 	}
-	if err := b.trust.AddCredential(c); err != nil {
+	if err := b.Trust.AddCredential(c); err != nil {
 		return err
 	}
 	return nil
@@ -197,10 +197,10 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if err := s.admit(a, data, "the envelope", env.CreatedAt, now, sender); err != nil {
 			return err
 		}
-		if _, err := b.trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
+		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
 			return err
 		}
-		if err := b.trust.VerifyCredential(sender, now); err != nil {
+		if err := b.Trust.VerifyCredential(sender, now); err != nil {
 			return err
 		}
 		h := talks.Header{
@@ -211,16 +211,16 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 			Round:  int(env.Round),
 		}
 		if env.Relay != seal.RelayNone {
-			from, ok := b.rooms[env.RelayOf[0]]
+			from, ok := b.Rooms[env.RelayOf[0]]
 			if !ok {
 				return problemf(api.ProblemUnknownEnvelope, "the relayed envelope %s is not on the record of talks %s", env.RelayOf[0], talksID)
 			}
 			for _, link := range env.RelayOf[1:] {
-				r, ok := b.rooms[link]
+				r, ok := b.Rooms[link]
 				if !ok {
 					return problemf(api.ProblemUnknownEnvelope, "the summarised envelope %s is not on the record of talks %s", link, talksID)
 				}
-				if !b.state.CanRead(sender.Handle(), r, now) {
+				if !b.State.CanRead(sender.Handle(), r, now) {
 					return problemf(api.ProblemNotInRoom, "%s summarises envelope %s from room %s, where it does not sit", sender.Handle(), link, r)
 				}
 			}
@@ -230,11 +230,11 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 			}
 			h.Relay = &talks.Relay{From: from, Mode: mode}
 		}
-		if err := b.state.CheckMessage(h, now); err != nil {
+		if err := b.State.CheckMessage(h, now); err != nil {
 			return err
 		}
 		allowed := make(map[string]bool)
-		for _, p := range b.state.Recipients(env.Room, now) {
+		for _, p := range b.State.Recipients(env.Room, now) {
 			allowed[p] = true
 		}
 		for _, rc := range recipients {
@@ -244,7 +244,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 			if err := b.trustCredential(rc); err != nil {
 				return err
 			}
-			if err := b.trust.VerifyCredential(rc, now); err != nil {
+			if err := b.Trust.VerifyCredential(rc, now); err != nil {
 				return fmt.Errorf("recipient %s: %w", rc.Principal, err)
 			}
 		}
@@ -257,7 +257,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 			a.publishCredential(rc)
 		}
 		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Room: env.Room, Data: data})
-		b.rooms[env.Hash()] = env.Room
+		b.Rooms[env.Hash()] = env.Room
 		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
 			return err
 		}
@@ -267,7 +267,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 					Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
 					To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
 				})
-				a.add(backchannel.Event{Type: backchannel.EventRelayed, Room: b.rooms[link], Data: notice})
+				a.add(backchannel.Event{Type: backchannel.EventRelayed, Room: b.Rooms[link], Data: notice})
 			}
 		}
 		return nil
@@ -289,10 +289,10 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 		if err := s.admit(a, data, "the receipt", rc.CreatedAt, now, signer); err != nil {
 			return err
 		}
-		if _, err := b.trust.VerifyReceipt(rc, talksID); err != nil {
+		if _, err := b.Trust.VerifyReceipt(rc, talksID); err != nil {
 			return err
 		}
-		room, ok := b.rooms[rc.Envelope]
+		room, ok := b.Rooms[rc.Envelope]
 		if !ok {
 			return problemf(api.ProblemUnknownEnvelope, "envelope %s is not on the record of talks %s", rc.Envelope, talksID)
 		}
@@ -416,10 +416,10 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 	if err := b.trustCredential(p.author); err != nil {
 		return err
 	}
-	if _, err := b.trust.VerifyAct(p.act, talksID, 0); err != nil {
+	if _, err := b.Trust.VerifyAct(p.act, talksID, 0); err != nil {
 		return err
 	}
-	if err := b.trust.VerifyCredential(p.author, now); err != nil {
+	if err := b.Trust.VerifyCredential(p.author, now); err != nil {
 		return err
 	}
 	if got, want := talks.ActorOf(p.event), actor(p.author); got != want {
@@ -436,7 +436,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 			return err
 		}
 	}
-	if err := b.state.Apply(p.event); err != nil {
+	if err := b.State.Apply(p.event); err != nil {
 		return err
 	}
 	// Accepted by the rules: from here on only appends.
@@ -446,7 +446,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 	}
 	a.add(backchannel.Event{Type: backchannel.EventAct, Data: data})
 	if p.root != nil && !b.pinned[p.root.Org] {
-		if err := b.trust.Pin(*p.root); err != nil {
+		if err := b.Trust.Pin(*p.root); err != nil {
 			return err
 		}
 		b.pinned[p.root.Org] = true
@@ -461,16 +461,16 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 // standingVotes casts the refusals that parties' red lines make on a new motion.
 func (s *Server) standingVotes(a *appender, pr talks.Propose) error {
 	b := a.b
-	for _, org := range b.state.Parties() {
+	for _, org := range b.State.Parties() {
 		r, ok := b.redLines[org]
 		if !ok {
 			continue
 		}
-		v, ok := b.state.StandingVote(r, pr.Motion, pr.At)
+		v, ok := b.State.StandingVote(r, pr.Motion, pr.At)
 		if !ok {
 			continue
 		}
-		if err := b.state.Apply(v); err != nil {
+		if err := b.State.Apply(v); err != nil {
 			return fmt.Errorf("standing vote of %s: %w", org, err)
 		}
 		data, err := talks.Marshal(v)
@@ -504,16 +504,16 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 		if err := s.admit(a, data, "the red lines", act.CreatedAt, now, author); err != nil {
 			return err
 		}
-		if _, err := b.trust.VerifyAct(act, talksID, 0); err != nil {
+		if _, err := b.Trust.VerifyAct(act, talksID, 0); err != nil {
 			return err
 		}
 		if r.Talks != talksID || r.By != actor(author) {
 			return problemf(api.ProblemActorMismatch, "the red lines name talks %q and %s, but the act is for %q, signed by %s", r.Talks, r.By.Principal, talksID, author.Handle())
 		}
-		if b.state.Role(r.By.Org) != talks.RoleParty {
+		if b.State.Role(r.By.Org) != talks.RoleParty {
 			return problemf(api.ProblemForbidden, "only a party holds red lines; %s is not a party to talks %s", r.By.Org, talksID)
 		}
-		if head, ok := b.state.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
+		if head, ok := b.State.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
 			return problemf(api.ProblemForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
 		}
 		a.publishCredential(author)
@@ -544,9 +544,9 @@ func (s *Server) acceptStatement(ctx context.Context, talksID string, data []byt
 		if err := s.appendAct(a, talksID, p, data, now); err != nil {
 			return err
 		}
-		if _, known := a.b.statements[sign.Digest]; !known {
+		if _, known := a.b.Statements[sign.Digest]; !known {
 			a.add(backchannel.Event{Type: backchannel.EventStatement, Data: st})
-			a.b.statements[sign.Digest] = text
+			a.b.Statements[sign.Digest] = text
 		}
 		return nil
 	})
@@ -595,15 +595,17 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 		}
 		roots = append(roots, k)
 	}
-	b := &book{id: c.ID}
+	b := newBook(c.ID)
 	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
 		a := &appender{b: b, tx: tx}
-		if err := b.replayData(backchannel.Event{Type: backchannel.EventCharter, Data: data}); err != nil {
+		// The charter is applied as a replay applies it, and appended as it stands.
+		charter := backchannel.Event{Type: backchannel.EventCharter, Data: data}
+		if err := b.Apply(charter, b.hooks()); err != nil {
 			return err
 		}
-		a.add(backchannel.Event{Type: backchannel.EventCharter, Data: data})
+		a.add(charter)
 		for _, k := range roots {
-			if err := b.trust.Pin(k); err != nil {
+			if err := b.Trust.Pin(k); err != nil {
 				return err
 			}
 			b.pinned[k.Org] = true
@@ -612,7 +614,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 		if err := b.trustCredential(author); err != nil {
 			return err
 		}
-		if _, err := b.trust.VerifyAct(act, c.ID, 0); err != nil {
+		if _, err := b.Trust.VerifyAct(act, c.ID, 0); err != nil {
 			return err
 		}
 		if talks.ActorOf(c) != actor(author) {

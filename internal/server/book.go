@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -26,25 +26,25 @@ type book struct {
 	// used is the book's place in the server's least-recently-used list.
 	used *list.Element
 
-	id    string
-	size  int64 // the record size the book reflects
-	state *talks.Talks
-	trust *seal.Trust
-	seqs  seal.SequenceTracker
+	// Book is the talks as the record builds it, shared with every client's replay.
+	*replay.Book
+	size int64 // the record size the book reflects
+	seqs seal.SequenceTracker
 
 	redLines   map[string]talks.RedLines // by organisation; private
 	redLineAct map[string]string         // organisation -> hex hash of the red-lines act
-	rooms      map[seal.Hash]string      // envelope hash -> room it was posted in
-	statements map[string]string         // digest -> text
 	pinned     map[string]bool           // organisations whose root is pinned
 	onRecord   map[string]bool           // credential ids published on the record
 }
 
+// newBook returns the empty book of talks id.
+func newBook(id string) *book { return &book{Book: replay.New(id)} }
+
 // reset empties the book (but not its lock) for a replay from the start.
 func (b *book) reset() {
-	b.size, b.state, b.trust = 0, nil, nil
+	b.Book, b.size = replay.New(b.ID), 0
 	b.seqs = seal.SequenceTracker{}
-	b.redLines, b.redLineAct, b.rooms, b.statements, b.pinned, b.onRecord = nil, nil, nil, nil, nil, nil
+	b.redLines, b.redLineAct, b.pinned, b.onRecord = nil, nil, nil, nil
 }
 
 // errRecord reports a record that does not replay: the store holds something the server
@@ -54,137 +54,56 @@ var errRecord = errors.New("record does not replay")
 // replay applies one event already on the record to the book.
 func (b *book) replay(e backchannel.Event) error {
 	if int64(e.Index) != b.size {
-		return fmt.Errorf("%w: talks %s: event %d where %d was expected", errRecord, b.id, e.Index, b.size)
+		return fmt.Errorf("%w: talks %s: event %d where %d was expected", errRecord, b.ID, e.Index, b.size)
 	}
-	if err := b.replayData(e); err != nil {
-		return fmt.Errorf("%w: talks %s: event %d (%s): %v", errRecord, b.id, e.Index, e.Type, err)
+	if err := b.Apply(e, b.hooks()); err != nil {
+		return fmt.Errorf("%w: talks %s: event %d (%s): %v", errRecord, b.ID, e.Index, e.Type, err)
 	}
 	b.size++
 	return nil
 }
 
-func (b *book) replayData(e backchannel.Event) error {
-	switch e.Type {
-	case backchannel.EventCharter:
-		if b.state != nil {
-			return errors.New("a second charter")
-		}
-		_, ev, err := actEvent(e.Data)
-		if err != nil {
-			return err
-		}
-		c, ok := ev.(talks.Charter)
-		if !ok {
-			return fmt.Errorf("charter act carries a %s", ev.Type())
-		}
-		st, err := talks.New(c)
-		if err != nil {
-			return err
-		}
-		trust, err := seal.NewTrust()
-		if err != nil {
-			return err
-		}
-		b.state, b.trust = st, trust
-		b.redLines = make(map[string]talks.RedLines)
-		b.redLineAct = make(map[string]string)
-		b.rooms = make(map[seal.Hash]string)
-		b.statements = make(map[string]string)
-		b.pinned = make(map[string]bool)
-		return nil
+// hooks are the host's bookkeeping as it replays: which roots are pinned and credentials
+// published, each party's red lines, and the sequence numbers seen. What was on the record was
+// checked when it was accepted; the host does not check it again.
+func (b *book) hooks() replay.Hooks {
+	return replay.Hooks{
+		Charter: func(*seal.Act, talks.Charter) error {
+			b.redLines = make(map[string]talks.RedLines)
+			b.redLineAct = make(map[string]string)
+			b.pinned = make(map[string]bool)
+			return nil
+		},
+		Root: func(k seal.RootKey) error {
+			b.pinned[k.Org] = true
+			return nil
+		},
+		Credential: func(c *seal.Credential) error {
+			b.markPublished(c.ID())
+			return nil
+		},
+		RedLines: func(_ *seal.Act, r talks.RedLines, data []byte) error {
+			b.redLines[r.By.Org] = r
+			b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
+			return nil
+		},
+		Envelope: func(_ backchannel.Event, env *seal.Envelope) error {
+			if c, err := b.Trust.Credential(env.Sender); err == nil {
+				// Replaying what was accepted: the sequence was checked then.
+				_ = b.seqs.Observe(b.ID, c, env.Sequence)
+			}
+			return nil
+		},
 	}
-	if b.state == nil {
-		return errors.New("the first event is not a charter")
-	}
-	switch e.Type {
-	case backchannel.EventRoot:
-		k, err := seal.ParseRootKey(e.Data)
-		if err != nil {
-			return err
-		}
-		if err := b.trust.Pin(k); err != nil {
-			return err
-		}
-		b.pinned[k.Org] = true
-		return nil
-	case backchannel.EventCredential:
-		c, err := seal.ParseCredential(e.Data)
-		if err != nil {
-			return err
-		}
-		if err := b.trust.AddCredential(c); err != nil {
-			return err
-		}
-		b.markPublished(c.ID())
-		return nil
-	case backchannel.EventRevocation:
-		v, err := seal.ParseRevocation(e.Data)
-		if err != nil {
-			return err
-		}
-		return b.trust.AddRevocation(v)
-	case backchannel.EventAct:
-		_, ev, err := actEvent(e.Data)
-		if err != nil {
-			return err
-		}
-		return b.state.Apply(ev)
-	case backchannel.EventStanding:
-		ev, err := talks.Parse(e.Data)
-		if err != nil {
-			return err
-		}
-		return b.state.Apply(ev)
-	case backchannel.EventRedLines:
-		act, err := seal.ParseAct(e.Data)
-		if err != nil {
-			return err
-		}
-		r, err := talks.ParseRedLines(act.Payload)
-		if err != nil {
-			return err
-		}
-		b.redLines[r.By.Org] = r
-		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(e.Data))
-		return nil
-	case backchannel.EventEnvelope:
-		env, err := seal.ParseEnvelope(e.Data)
-		if err != nil {
-			return err
-		}
-		b.rooms[env.Hash()] = env.Room
-		if c, err := b.trust.Credential(env.Sender); err == nil {
-			// Replaying what was accepted: the sequence was checked then.
-			_ = b.seqs.Observe(b.id, c, env.Sequence)
-		}
-		return nil
-	case backchannel.EventStatement:
-		var st backchannel.StatementText
-		if err := json.Unmarshal(e.Data, &st); err != nil {
-			return err
-		}
-		b.statements[st.Digest] = st.Text
-		return nil
-	case backchannel.EventRelayed, backchannel.EventReceipt:
-		return nil
-	}
-	return fmt.Errorf("unknown event type %q", e.Type)
 }
 
 // actEvent parses an act and the talks event it carries, which must be of the act's type.
 func actEvent(data []byte) (*seal.Act, talks.Event, error) {
-	act, err := seal.ParseAct(data)
-	if err != nil {
-		return nil, nil, err
+	act, ev, err := replay.ParseAct(data)
+	if errors.Is(err, replay.ErrActMismatch) {
+		return nil, nil, problemf(api.ProblemMalformed, "%v", err)
 	}
-	ev, err := talks.Parse(act.Payload)
-	if err != nil {
-		return nil, nil, err
-	}
-	if act.Type != ev.Type() {
-		return nil, nil, problemf(api.ProblemMalformed, "the act's type %q does not match its payload, a %s", act.Type, ev.Type())
-	}
-	return act, ev, nil
+	return act, ev, err
 }
 
 func hashOf(b []byte) []byte {
@@ -195,14 +114,14 @@ func hashOf(b []byte) []byte {
 // invited reports whether org is invited to the talks and has not joined them yet: named in
 // the charter of talks not yet active, or by a pending invite-mediator motion.
 func (b *book) invited(org string) bool {
-	if b.state.Role(org) != "" && b.state.Status() != talks.StatusProposed {
+	if b.State.Role(org) != "" && b.State.Status() != talks.StatusProposed {
 		return false
 	}
-	ch := b.state.Charter()
-	if b.state.Status() == talks.StatusProposed && (slices.Contains(ch.Parties, org) || slices.Contains(ch.Mediators, org)) {
+	ch := b.State.Charter()
+	if b.State.Status() == talks.StatusProposed && (slices.Contains(ch.Parties, org) || slices.Contains(ch.Mediators, org)) {
 		return true
 	}
-	for _, m := range b.state.Motions() {
+	for _, m := range b.State.Motions() {
 		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org && m.Outcome == talks.OutcomePending {
 			return true
 		}
@@ -220,7 +139,7 @@ func actor(c *seal.Credential) talks.Actor {
 // History stays readable to those who sat in a room when it existed: a plenary closed after a
 // direct session is still readable by every member.
 func (b *book) canRead(principal, room string, now time.Time) bool {
-	m, ok := b.state.Member(principal)
+	m, ok := b.State.Member(principal)
 	if !ok {
 		// An organisation the talks invite (the charter's, before it accepts, or a mediator
 		// a pending motion invites) reads what every member reads: it must check the roots
@@ -236,5 +155,5 @@ func (b *book) canRead(principal, room string, now time.Time) bool {
 	case room == talks.RoomPlenary:
 		return true
 	}
-	return b.state.CanRead(principal, room, now)
+	return b.State.CanRead(principal, room, now)
 }

@@ -193,7 +193,7 @@ func (s *Server) revoke(ctx context.Context, id string, data []byte) (api.Creden
 			if err := checkDuplicate(a.tx, v.Marshal()); err != nil {
 				return err
 			}
-			if err := a.b.trust.AddRevocation(v); err != nil {
+			if err := a.b.Trust.AddRevocation(v); err != nil {
 				return err
 			}
 			a.add(backchannel.Event{Type: backchannel.EventRevocation, Data: v.Marshal()})

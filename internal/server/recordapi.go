@@ -37,13 +37,13 @@ func (s *Server) readable(ctx context.Context, b *book, principal string, from i
 	out := []api.Event{}
 	next := from
 	for len(out) < limit {
-		evs, cached := s.recent.from(b.id, next)
+		evs, cached := s.recent.from(b.ID, next)
 		if !cached {
 			var err error
-			if evs, err = s.store.Events(ctx, b.id, next, maxPage); err != nil {
+			if evs, err = s.store.Events(ctx, b.ID, next, maxPage); err != nil {
 				return nil, 0, err
 			}
-			s.recent.read(b.id, evs)
+			s.recent.read(b.ID, evs)
 		}
 		if len(evs) == 0 {
 			break
@@ -257,11 +257,11 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 	for {
 		// Register for the next growth before reading, so growth between the read and the wait
 		// is not missed.
-		woke := s.hub.wait(b.id)
+		woke := s.hub.wait(b.ID)
 		evs, n, err := s.readable(ctx, b, c.principal(), next, maxPage, "", "")
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.WarnContext(ctx, "event stream read failed", "talks", b.id, "err", err)
+				s.log.WarnContext(ctx, "event stream read failed", "talks", b.ID, "err", err)
 			}
 			return
 		}
@@ -302,19 +302,19 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 // proof builds an inclusion proof for an event the caller may read, against the latest
 // checkpoint, and a consistency proof from an older size.
 func (s *Server) proof(ctx context.Context, c *caller, b *book, index, from int64) (api.Proof, error) {
-	l, err := s.presented(ctx, b.id)
+	l, err := s.presented(ctx, b.ID)
 	if err != nil {
 		return api.Proof{}, err
 	}
 	if index >= l.size {
-		return api.Proof{}, problemf(api.ProblemNotFound, "talks %s has %d events; there is no event %d", b.id, l.size, index)
+		return api.Proof{}, problemf(api.ProblemNotFound, "talks %s has %d events; there is no event %d", b.ID, l.size, index)
 	}
-	evs, err := s.store.Events(ctx, b.id, index, 1)
+	evs, err := s.store.Events(ctx, b.ID, index, 1)
 	if err != nil {
 		return api.Proof{}, err
 	}
 	if len(evs) != 1 {
-		return api.Proof{}, problemf(api.ProblemNotFound, "no event %d in talks %s", index, b.id)
+		return api.Proof{}, problemf(api.ProblemNotFound, "no event %d in talks %s", index, b.ID)
 	}
 	b.mu.Lock()
 	ok := b.canRead(c.principal(), evs[0].Room, s.cfg.Now())
@@ -330,7 +330,7 @@ func (s *Server) proof(ctx context.Context, c *caller, b *book, index, from int6
 		return api.Proof{}, err
 	}
 	out.Inclusion = hashStrings(ip)
-	cp, err := s.store.Checkpoint(ctx, b.id, l.size)
+	cp, err := s.store.Checkpoint(ctx, b.ID, l.size)
 	if err != nil {
 		return api.Proof{}, err
 	}
@@ -360,19 +360,19 @@ func hashStrings[T ~[]tlog.Hash](hs T) []string {
 // cosign verifies a party member's cosignature of a checkpoint and stores it.
 func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) (api.Checkpoint, error) {
 	b.mu.Lock()
-	_, member := b.state.Member(c.principal())
+	_, member := b.State.Member(c.principal())
 	b.mu.Unlock()
 	if !member {
-		return api.Checkpoint{}, problemf(api.ProblemForbidden, "%s is not a member of a delegation of talks %s", c.principal(), b.id)
+		return api.Checkpoint{}, problemf(api.ProblemForbidden, "%s is not a member of a delegation of talks %s", c.principal(), b.ID)
 	}
-	cp, err := s.store.Checkpoint(ctx, b.id, in.Size)
+	cp, err := s.store.Checkpoint(ctx, b.ID, in.Size)
 	if errors.Is(err, backchannel.ErrNotFound) {
-		return api.Checkpoint{}, problemf(api.ProblemNotFound, "talks %s has no checkpoint of size %d", b.id, in.Size)
+		return api.Checkpoint{}, problemf(api.ProblemNotFound, "talks %s has no checkpoint of size %d", b.ID, in.Size)
 	}
 	if err != nil {
 		return api.Checkpoint{}, err
 	}
-	origin, err := record.Origin(s.cfg.Host, b.id)
+	origin, err := record.Origin(s.cfg.Host, b.ID)
 	if err != nil {
 		return api.Checkpoint{}, err
 	}
@@ -392,7 +392,7 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	msg := append(append(append([]byte{}, body...), '\n'), line...)
 	n, err := note.Open(msg, note.VerifierList(v))
 	if err != nil || len(n.Sigs) != 1 {
-		return api.Checkpoint{}, problemf(api.ProblemMalformed, "the cosignature does not verify as %s's over checkpoint %d of talks %s", seal.CosignerName(c.cred), in.Size, b.id)
+		return api.Checkpoint{}, problemf(api.ProblemMalformed, "the cosignature does not verify as %s's over checkpoint %d of talks %s", seal.CosignerName(c.cred), in.Size, b.ID)
 	}
 	ts, err := record.CosignatureTime(n.Sigs[0])
 	if err != nil {
@@ -401,10 +401,10 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	if err := s.checkTime("the cosignature", ts, s.cfg.Now()); err != nil {
 		return api.Checkpoint{}, err
 	}
-	if err := s.store.AddCosignature(ctx, b.id, backchannel.Cosignature{Size: cp.Size, Cosigner: n.Sigs[0].Name, Line: []byte(line), Time: s.cfg.Now()}); err != nil {
+	if err := s.store.AddCosignature(ctx, b.ID, backchannel.Cosignature{Size: cp.Size, Cosigner: n.Sigs[0].Name, Line: []byte(line), Time: s.cfg.Now()}); err != nil {
 		return api.Checkpoint{}, err
 	}
-	cos, err := s.store.Cosignatures(ctx, b.id, cp.Size)
+	cos, err := s.store.Cosignatures(ctx, b.ID, cp.Size)
 	if err != nil {
 		return api.Checkpoint{}, err
 	}

@@ -328,7 +328,7 @@ func (s *Server) book(ctx context.Context, id string) (*book, error) {
 	if ok {
 		s.lru.MoveToFront(b.used)
 	} else {
-		b = &book{id: id}
+		b = newBook(id)
 		b.used = s.lru.PushFront(id)
 		s.books[id] = b
 		// A request still holding a dropped book finishes with it: the next one to append
@@ -342,7 +342,7 @@ func (s *Server) book(ctx context.Context, id string) (*book, error) {
 	s.booksMu.Unlock()
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.state != nil {
+	if b.State != nil {
 		return b, nil
 	}
 	if err := s.rebuild(ctx, b, func(from int64) ([]backchannel.Event, error) {
@@ -351,7 +351,7 @@ func (s *Server) book(ctx context.Context, id string) (*book, error) {
 		s.dropBook(id)
 		return nil, err
 	}
-	if b.state == nil {
+	if b.State == nil {
 		s.dropBook(id)
 		return nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
 	}
@@ -371,7 +371,7 @@ func (s *Server) rebuild(ctx context.Context, b *book, page func(from int64) ([]
 		}
 		for _, e := range evs {
 			if err := b.replay(e); err != nil {
-				s.log.ErrorContext(ctx, "record does not replay", "talks", b.id, "err", err)
+				s.log.ErrorContext(ctx, "record does not replay", "talks", b.ID, "err", err)
 				return err
 			}
 		}
@@ -381,10 +381,10 @@ func (s *Server) rebuild(ctx context.Context, b *book, page func(from int64) ([]
 // catchUp brings a book level with the log inside an append transaction: another node may have
 // appended, or an earlier transaction may have failed after the book moved ahead.
 func (s *Server) catchUp(b *book, tx backchannel.AppendTx) error {
-	if b.size == tx.Size() && b.state != nil {
+	if b.size == tx.Size() && b.State != nil {
 		return nil
 	}
-	if b.size < tx.Size() && b.state != nil {
+	if b.size < tx.Size() && b.State != nil {
 		evs, err := tx.Events(b.size)
 		if err != nil {
 			return err

@@ -47,20 +47,20 @@ func isProblem(err error, k api.ProblemKind) bool {
 
 // knows reports whether org takes part in the talks or is invited by a pending motion.
 func (b *book) knows(org string) bool {
-	if b.state.Role(org) != "" {
+	if b.State.Role(org) != "" {
 		return true
 	}
-	for _, o := range b.state.Charter().Parties {
+	for _, o := range b.State.Charter().Parties {
 		if o == org {
 			return true
 		}
 	}
-	for _, o := range b.state.Charter().Mediators {
+	for _, o := range b.State.Charter().Mediators {
 		if o == org {
 			return true
 		}
 	}
-	for _, m := range b.state.Motions() {
+	for _, m := range b.State.Motions() {
 		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org {
 			return true
 		}
@@ -233,11 +233,11 @@ func (s *Server) talksRoutes() {
 			}
 			now := s.cfg.Now()
 			b.mu.Lock()
-			if !b.state.CanPost(c.principal(), in.Room, now) && !b.state.CanRead(c.principal(), in.Room, now) {
+			if !b.State.CanPost(c.principal(), in.Room, now) && !b.State.CanRead(c.principal(), in.Room, now) {
 				b.mu.Unlock()
 				return nil, problemf(api.ProblemNotInRoom, "%s does not sit in room %s of talks %s", c.principal(), in.Room, in.Talks)
 			}
-			principals := b.state.Recipients(in.Room, now)
+			principals := b.State.Recipients(in.Room, now)
 			b.mu.Unlock()
 			out := api.Recipients{Room: in.Room, Credentials: []api.Credential{}}
 			for _, p := range principals {
@@ -383,9 +383,9 @@ func (s *Server) publicStatements(ctx context.Context) (api.PublicStatements, er
 			continue
 		}
 		b.mu.Lock()
-		if b.state.Visibility() != talks.VisibilitySecret {
-			for _, st := range b.state.Statements() {
-				text, ok := b.statements[st.Digest]
+		if b.State.Visibility() != talks.VisibilitySecret {
+			for _, st := range b.State.Statements() {
+				text, ok := b.Statements[st.Digest]
 				if !st.Complete || !ok {
 					continue
 				}
@@ -415,11 +415,11 @@ func nonNil(s []string) []string {
 // view renders a book for a member. Red lines never appear: a standing refusal shows only that
 // it was one.
 func (s *Server) view(b *book) api.Talks {
-	st := b.state
+	st := b.State
 	now := s.cfg.Now()
-	host, _ := s.originPath(b.id)
+	host, _ := s.originPath(b.ID)
 	v := api.Talks{
-		ID: b.id, Status: string(st.Status()), Visibility: string(st.Visibility()), Format: string(st.Format()),
+		ID: b.ID, Status: string(st.Status()), Visibility: string(st.Visibility()), Format: string(st.Format()),
 		Level: int(st.Level()), Venue: st.Venue(), Agenda: nonNil(st.Agenda()), Parties: nonNil(st.Parties()),
 		Mediators: nonNil(st.Mediators()), Accepted: nonNil(st.Accepted()), Size: b.size, Log: host,
 		Members: []api.Member{}, Rooms: []api.Room{}, Motions: []api.Motion{}, Rounds: []api.Round{}, Statements: []api.Statement{},
@@ -427,7 +427,7 @@ func (s *Server) view(b *book) api.Talks {
 	for _, m := range st.Members("") {
 		am := api.Member{Principal: m.Principal, Org: m.Org, Rank: int(m.Rank), Title: m.Title, Head: m.Head}
 		_, principal, _ := seal.SplitHandle(m.Principal)
-		if c := b.trust.Latest(m.Org, principal); c != nil {
+		if c := b.Trust.Latest(m.Org, principal); c != nil {
 			am.Credential = c.ID().String()
 		}
 		v.Members = append(v.Members, am)
@@ -447,7 +447,7 @@ func (s *Server) view(b *book) api.Talks {
 		v.Rounds = append(v.Rounds, api.Round{Number: r.Number, Venue: r.Venue, Start: r.Start.UTC(), State: string(r.State)})
 	}
 	for _, stm := range st.Statements() {
-		as := api.Statement{Round: stm.Round, Digest: stm.Digest, Joint: stm.Joint, Complete: stm.Complete, Text: b.statements[stm.Digest], Signers: []string{}}
+		as := api.Statement{Round: stm.Round, Digest: stm.Digest, Joint: stm.Joint, Complete: stm.Complete, Text: b.Statements[stm.Digest], Signers: []string{}}
 		for _, sg := range stm.Signers {
 			as.Signers = append(as.Signers, sg.Org)
 		}

@@ -1,0 +1,230 @@
+// Package replay rebuilds one talks from its record, event by event: the talks' state, the
+// trust its pinned roots and published credentials establish, the room of each envelope and
+// the text of each statement. The host and every client replay through it, so the record means
+// one thing to all of them; each adds its own checks and bookkeeping as Hooks (a client checks
+// every signature and opens the envelopes addressed to it; the host tracks sequence numbers and
+// red lines).
+package replay
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// Book is a talks as its record so far builds it. A host applies every event; a client applies
+// those it may read, which are all it needs: the events every member reads build the state and
+// the trust, and the events of a room only that room's messages.
+type Book struct {
+	ID    string
+	State *talks.Talks
+	Trust *seal.Trust
+	// Rooms maps an envelope on the record to the room it was posted in.
+	Rooms map[seal.Hash]string
+	// Statements maps a statement's digest to its text, once the record carries it.
+	Statements map[string]string
+}
+
+// New returns the empty book of talks id, before its charter.
+func New(id string) *Book { return &Book{ID: id} }
+
+// Clone returns a copy of b that shares nothing Apply changes.
+func (b *Book) Clone() *Book {
+	nb := *b
+	if b.State != nil {
+		nb.State = b.State.Clone()
+	}
+	if b.Trust != nil {
+		nb.Trust = b.Trust.Clone()
+	}
+	nb.Rooms = maps.Clone(b.Rooms)
+	nb.Statements = maps.Clone(b.Statements)
+	return &nb
+}
+
+// Hooks are what one replayer adds to the replay. Each is called, if set, once its event has
+// parsed; an error it returns stops the replay of that event, which is then not applied.
+type Hooks struct {
+	// Charter checks the act that founded the talks (its signer's credential comes later on
+	// the record, so a client checks the signature in Credential).
+	Charter func(act *seal.Act, c talks.Charter) error
+	// Root checks a root before it is pinned.
+	Root func(k seal.RootKey) error
+	// Credential sees a credential once it is trusted.
+	Credential func(c *seal.Credential) error
+	// Act checks an act before its talks event is applied.
+	Act func(act *seal.Act, ev talks.Event) error
+	// RedLines sees a party's red lines: the act, its payload, and the event's bytes.
+	RedLines func(act *seal.Act, r talks.RedLines, data []byte) error
+	// Envelope sees an envelope once its room is recorded.
+	Envelope func(e backchannel.Event, env *seal.Envelope) error
+	// Relayed sees the notice that a message was passed on.
+	Relayed func(n backchannel.RelayNotice) error
+	// Receipt sees a receipt.
+	Receipt func(rc *seal.Receipt) error
+}
+
+// ErrActMismatch reports an act whose type is not that of the talks event it carries.
+var ErrActMismatch = errors.New("an act's type does not match its payload")
+
+// ParseAct parses an act and the talks event it carries, which must be of the act's type.
+func ParseAct(data []byte) (*seal.Act, talks.Event, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	ev, err := talks.Parse(act.Payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	if act.Type != ev.Type() {
+		return nil, nil, fmt.Errorf("%w: an act of type %q carries a %s", ErrActMismatch, act.Type, ev.Type())
+	}
+	return act, ev, nil
+}
+
+// Apply applies event e, in record order, with h's hooks. On error the book may be partly
+// changed: a caller that goes on after an error replays into a Clone.
+func (b *Book) Apply(e backchannel.Event, h Hooks) error {
+	if e.Type == backchannel.EventCharter {
+		if b.State != nil {
+			return errors.New("a second charter")
+		}
+		act, ev, err := ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		c, ok := ev.(talks.Charter)
+		if !ok || c.ID != b.ID {
+			return errors.New("the first event is not this talks' charter")
+		}
+		if h.Charter != nil {
+			if err := h.Charter(act, c); err != nil {
+				return err
+			}
+		}
+		st, err := talks.New(c)
+		if err != nil {
+			return err
+		}
+		trust, err := seal.NewTrust()
+		if err != nil {
+			return err
+		}
+		b.State, b.Trust = st, trust
+		b.Rooms = make(map[seal.Hash]string)
+		b.Statements = make(map[string]string)
+		return nil
+	}
+	if b.State == nil {
+		return errors.New("an event before the charter")
+	}
+	switch e.Type {
+	case backchannel.EventRoot:
+		k, err := seal.ParseRootKey(e.Data)
+		if err != nil {
+			return err
+		}
+		if h.Root != nil {
+			if err := h.Root(k); err != nil {
+				return err
+			}
+		}
+		return b.Trust.Pin(k)
+	case backchannel.EventCredential:
+		c, err := seal.ParseCredential(e.Data)
+		if err != nil {
+			return err
+		}
+		if err := b.Trust.AddCredential(c); err != nil {
+			return err
+		}
+		if h.Credential != nil {
+			return h.Credential(c)
+		}
+		return nil
+	case backchannel.EventRevocation:
+		v, err := seal.ParseRevocation(e.Data)
+		if err != nil {
+			return err
+		}
+		return b.Trust.AddRevocation(v)
+	case backchannel.EventAct:
+		act, ev, err := ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		if h.Act != nil {
+			if err := h.Act(act, ev); err != nil {
+				return err
+			}
+		}
+		return b.State.Apply(ev)
+	case backchannel.EventStanding:
+		ev, err := talks.Parse(e.Data)
+		if err != nil {
+			return err
+		}
+		if v, ok := ev.(talks.Vote); !ok || v.Standing == "" {
+			return errors.New("a host-cast vote that is not a standing refusal")
+		}
+		return b.State.Apply(ev)
+	case backchannel.EventRedLines:
+		act, err := seal.ParseAct(e.Data)
+		if err != nil {
+			return err
+		}
+		r, err := talks.ParseRedLines(act.Payload)
+		if err != nil {
+			return err
+		}
+		if h.RedLines != nil {
+			return h.RedLines(act, r, e.Data)
+		}
+		return nil
+	case backchannel.EventEnvelope:
+		env, err := seal.ParseEnvelope(e.Data)
+		if err != nil {
+			return err
+		}
+		b.Rooms[env.Hash()] = env.Room
+		if h.Envelope != nil {
+			return h.Envelope(e, env)
+		}
+		return nil
+	case backchannel.EventStatement:
+		var st backchannel.StatementText
+		if err := json.Unmarshal(e.Data, &st); err != nil {
+			return err
+		}
+		if backchannel.StatementDigest(st.Text) != st.Digest {
+			return errors.New("a statement whose text does not match its digest")
+		}
+		b.Statements[st.Digest] = st.Text
+		return nil
+	case backchannel.EventRelayed:
+		var n backchannel.RelayNotice
+		if err := json.Unmarshal(e.Data, &n); err != nil {
+			return err
+		}
+		if h.Relayed != nil {
+			return h.Relayed(n)
+		}
+		return nil
+	case backchannel.EventReceipt:
+		rc, err := seal.ParseReceipt(e.Data)
+		if err != nil {
+			return err
+		}
+		if h.Receipt != nil {
+			return h.Receipt(rc)
+		}
+		return nil
+	}
+	return fmt.Errorf("unknown event type %q", e.Type)
+}
