@@ -34,6 +34,7 @@ var allowedImports = map[string][]string{
 	"internal/store/migrate":    {"."},
 	"internal/store/watch":      {"."},
 	"internal/store/faultstore": {"."},
+	"internal/node":             {".", "internal/server", "internal/store/sqlite", "internal/store/postgres"},
 	"internal/keystore":         {".", "seal", "client"},
 }
 

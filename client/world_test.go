@@ -15,22 +15,21 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/internal/node"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/internal/store/faultstore"
-	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/seal"
 )
 
 // world is a real server on loopback with its embedded store, and the organisations and
 // principals of a scenario, each principal a real client.
 type world struct {
-	t     testing.TB
-	ctx   context.Context
-	url   string
-	host  string
-	srv   *server.Server
-	store *sqlite.Store
-	// faults wraps store, for a test to make its writes fail.
+	t    testing.TB
+	ctx  context.Context
+	url  string
+	host string
+	srv  *server.Server
+	// faults wraps the store, for a test to make its writes fail.
 	faults *faultstore.Store
 	roots  map[string]*seal.Root
 	people map[string]*client.Client
@@ -69,37 +68,34 @@ func newWorldWith(t testing.TB, configure func(*server.Config)) *world {
 	return w
 }
 
-// start opens the store on w.db and serves it on ln.
+// start opens the store on w.db and serves it on ln, as every node starts (internal/node),
+// with the store wrapped for faults.
 func (w *world) start(ln net.Listener) {
 	w.t.Helper()
-	signer := server.NewSigner()
-	st, err := sqlite.Open(w.ctx, sqlite.Config{Path: w.db, Signer: signer.Sign})
-	if err != nil {
-		w.t.Fatal(err)
-	}
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := server.Config{Host: w.host}
-	if w.configure != nil {
-		w.configure(&cfg)
+	cfg := node.DefaultConfig()
+	cfg.Store, cfg.Logger, cfg.Server.Host = "sqlite:"+w.db, log, w.host
+	cfg.Wrap = func(st backchannel.Store) backchannel.Store {
+		w.faults = faultstore.New(st)
+		return w.faults
 	}
-	faults := faultstore.New(st)
-	srv, err := server.New(w.ctx, cfg, faults, signer, log)
+	if w.configure != nil {
+		w.configure(&cfg.Server)
+	}
+	n, err := node.Open(w.ctx, cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	ctx, stopRun := context.WithCancel(w.ctx)
-	go srv.Run(ctx)
-	ts := httptest.NewUnstartedServer(srv.Handler())
+	ts := httptest.NewUnstartedServer(n.Handler())
 	ts.Listener.Close()
 	ts.Listener = ln
 	ts.Start()
-	w.srv, w.store, w.faults = srv, st, faults
+	w.srv = n.Server
 	w.drop = ts.CloseClientConnections
 	w.stop = func() {
 		ts.CloseClientConnections()
 		ts.Close()
-		stopRun()
-		st.Close()
+		n.Close()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel/internal/bench"
+	"github.com/backchannel/backchannel/internal/node"
 )
 
 // benchConfig is the configuration of backchannel bench: its flags, each also settable from
@@ -96,17 +97,17 @@ func runBench(cmd *cobra.Command, e *env, cfg benchConfig) error {
 				progressf(e, "cannot raise the limit on open files: %v", err)
 			}
 		}
-		sp, err := parseStore(cfg.Store)
+		sp, err := node.ParseStore(cfg.Store)
 		if err != nil {
 			return usage(withHint(err, "run '%s --help' for usage", path))
 		}
 		ec := bench.EmbeddedConfig{Nodes: cfg.Nodes, MaxStreams: max(20000, cfg.run.IdleStreams+1000),
 			MaxStreamsPerPrincipal: cfg.run.StreamsPerPrincipal}
 		switch {
-		case sp.kind == "postgres":
-			ec.Store = sp.url
-		case sp.path != "":
-			ec.Store = "sqlite:" + sp.path
+		case sp.Kind == node.Postgres:
+			ec.Store = sp.URL
+		case sp.Path != "":
+			ec.Store = "sqlite:" + sp.Path
 		default:
 			dir, err := os.MkdirTemp("", "backchannel-bench-")
 			if err != nil {
@@ -115,7 +116,7 @@ func runBench(cmd *cobra.Command, e *env, cfg benchConfig) error {
 			defer os.RemoveAll(dir)
 			ec.Dir = dir
 		}
-		if cfg.Nodes > 1 && sp.kind != "postgres" {
+		if cfg.Nodes > 1 && sp.Kind != node.Postgres {
 			return usagef(path, "--nodes %d: several nodes share one PostgreSQL database; give --store postgres://...", cfg.Nodes)
 		}
 		emb, err := bench.StartEmbedded(ctx, ec)

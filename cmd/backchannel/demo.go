@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,8 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel/internal/muscat"
-	"github.com/backchannel/backchannel/internal/server"
-	"github.com/backchannel/backchannel/internal/store/sqlite"
+	"github.com/backchannel/backchannel/internal/node"
 )
 
 // demoCommand plays the Muscat scenario against an embedded server: every organisation,
@@ -67,31 +65,20 @@ func runDemo(ctx context.Context, e *env, data string, asJSON bool) error {
 		return err
 	}
 	host := ln.Addr().String()
-	signer := server.NewSigner()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "backchannel.db"), Signer: signer.Sign})
-	if err != nil {
-		ln.Close()
-		return err
-	}
-	defer st.Close()
+	cfg := node.DefaultConfig()
+	cfg.Store, cfg.Server.Host, cfg.Server.Version = "sqlite:"+filepath.Join(dir, dbFile), host, version()
 	// The server's own log is not the demo's output: only failures are worth showing.
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := server.New(ctx, server.Config{Host: host, Version: version()}, st, signer, log)
+	cfg.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	n, err := node.Open(ctx, cfg)
 	if err != nil {
 		ln.Close()
 		return err
 	}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go srv.Run(runCtx)
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return runCtx }}
-	go hs.Serve(ln)
+	n.Serve(ln)
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
-		stop()
-		hs.Shutdown(sctx)
+		n.Shutdown(sctx)
 	}()
 
 	url := "http://" + host

@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/backchannel/backchannel/internal/node"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/record"
 )
@@ -43,16 +42,17 @@ type serveConfig struct {
 }
 
 func serveCommand(e *env) *cobra.Command {
+	d := node.DefaultConfig()
 	cfg := serveConfig{
 		Addr:                   "127.0.0.1:8080",
-		Store:                  "sqlite:",
-		MaxBody:                4 << 20,
-		Rate:                   200,
-		Burst:                  400,
-		MaxStreams:             20000,
-		MaxStreamsPerPrincipal: 32,
-		MaxTalksInMemory:       10000,
-		TokenTTL:               time.Hour,
+		Store:                  d.Store,
+		MaxBody:                byteSize(d.Server.MaxBody),
+		Rate:                   d.Server.Rate,
+		Burst:                  d.Server.Burst,
+		MaxStreams:             d.Server.MaxStreams,
+		MaxStreamsPerPrincipal: d.Server.MaxStreamsPerPrincipal,
+		MaxTalksInMemory:       d.Server.MaxTalksInMemory,
+		TokenTTL:               d.Server.TokenTTL,
 		ShutdownTimeout:        10 * time.Second,
 		LogLevel:               slog.LevelInfo,
 		LogFormat:              "text",
@@ -128,11 +128,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	if err := cfg.check(path); err != nil {
 		return err
 	}
-	sp, err := parseStore(cfg.Store)
+	sp, err := node.ParseStore(cfg.Store)
 	if err != nil {
 		return usage(withHint(err, "run '%s --help' for usage", path))
 	}
-	if sp.kind == "sqlite" && sp.path == "" {
+	if sp.Kind == node.SQLite && sp.Path == "" {
 		dir, err := cfg.dataDir(e)
 		if err != nil {
 			return err
@@ -140,7 +140,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return withHint(fmt.Errorf("data directory: %w", err), "choose another with --data")
 		}
-		sp.resolveData(dir)
+		sp.Path = filepath.Join(dir, dbFile)
 	}
 	log := newLogger(e, cfg)
 
@@ -166,94 +166,51 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		return usagef(path, "--host %q: %v", host, err)
 	}
 
-	signer := server.NewSigner()
-	var commits commitMetrics
-	st, err := openStore(ctx, sp, signer, commits.observe, log)
-	if err != nil {
-		return err
+	ncfg := node.DefaultConfig()
+	ncfg.Store, ncfg.Logger = "sqlite:"+sp.Path, log
+	if sp.Kind == node.Postgres {
+		ncfg.Store = sp.URL
 	}
-	defer func() {
-		if err := st.Close(); err != nil {
-			log.Error("closing the store", "err", err)
-		}
-	}()
-	srv, err := server.New(ctx, server.Config{
-		Host:                   host,
-		KeepHost:               cfg.Host == "",
-		MaxBody:                int64(cfg.MaxBody),
-		Rate:                   cfg.Rate,
-		Burst:                  cfg.Burst,
-		MaxStreams:             cfg.MaxStreams,
-		MaxStreamsPerPrincipal: cfg.MaxStreamsPerPrincipal,
-		MaxTalksInMemory:       cfg.MaxTalksInMemory,
-		TokenTTL:               cfg.TokenTTL,
-		Version:                version(),
-	}, st, signer, log)
+	sc := &ncfg.Server
+	sc.Host, sc.KeepHost, sc.Version = host, cfg.Host == "", version()
+	sc.MaxBody, sc.Rate, sc.Burst = int64(cfg.MaxBody), cfg.Rate, cfg.Burst
+	sc.MaxStreams, sc.MaxStreamsPerPrincipal = cfg.MaxStreams, cfg.MaxStreamsPerPrincipal
+	sc.MaxTalksInMemory, sc.TokenTTL = cfg.MaxTalksInMemory, cfg.TokenTTL
+	n, err := node.Open(ctx, ncfg)
 	var changed *server.HostChangedError
-	if errors.As(err, &changed) {
+	var storeErr *node.StoreError
+	switch {
+	case errors.As(err, &changed):
 		return withHint(err, "start it with --host %s (a host keeps its name for as long as its records), or give this name a new store with --data or --store", changed.Stored)
-	}
-	if err != nil {
+	case errors.As(err, &storeErr) && sp.Kind == node.Postgres:
+		return withHint(err, "check that PostgreSQL is running at %s and that --store names the right database and user", sp)
+	case errors.As(err, &storeErr):
+		return withHint(err, "check that the directory of %s is writable, or choose another with --data or --store", sp.Path)
+	case err != nil:
 		return err
 	}
-	host = srv.Host()
-	commits.srv.Store(srv)
-	verifier := srv.LogKey()
-
-	// Every request's context descends from base, which lives until the server has shut down;
-	// event streams end earlier, when shutdown begins (see streamEnder).
-	base, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelBase()
-	var streams streamEnder
-	hs := &http.Server{
-		Handler:           streams.wrap(srv.Handler()),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: event streams stay open for hours.
-		BaseContext: func(net.Listener) context.Context { return base },
-		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	runCtx, stopRun := context.WithCancel(base)
-	defer stopRun()
-	go srv.Run(runCtx)
-	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	host = n.Server.Host()
+	n.Serve(ln)
 
 	url := "http://" + ln.Addr().String()
-	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", verifier)
+	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", n.Server.LogKey())
 	e.printf("listening on %s", url)
 
 	select {
 	case <-ctx.Done():
-	case err := <-served:
-		return fmt.Errorf("serve: %w", err)
+	case <-n.Stopped():
+		n.Close()
+		return fmt.Errorf("serve: %w", n.Err())
 	}
 
 	log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
-	srv.SetReady(false)
-	streams.end()
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
-	err = hs.Shutdown(sctx)
-	cancelBase()
-	if err != nil {
-		log.Warn("requests still in flight at the shutdown timeout were cut off", "err", err)
-		hs.Close()
+	if err := n.Shutdown(sctx); err != nil {
+		log.Warn("stopping", "err", err)
 	}
-	<-served
 	log.Info("stopped")
 	return nil
-}
-
-// commitMetrics forwards the store's commits to the server's metrics. The store is opened
-// before the server exists (the server keeps its keys in the store), so the hook given to the
-// store finds the server here once it is built; nothing commits in between.
-type commitMetrics struct{ srv atomic.Pointer[server.Server] }
-
-func (c *commitMetrics) observe(appends int, took time.Duration) {
-	if s := c.srv.Load(); s != nil {
-		s.ObserveCommit(appends, took)
-	}
 }
 
 // newLogger returns the structured logger on stderr.

@@ -147,35 +147,6 @@ func TestServeBadFlagsBinary(t *testing.T) {
 	}
 }
 
-func TestParseStore(t *testing.T) {
-	tests := []struct {
-		in   string
-		want storeSpec
-		err  bool
-	}{
-		{in: "", want: storeSpec{kind: "sqlite"}},
-		{in: "sqlite:", want: storeSpec{kind: "sqlite"}},
-		{in: "sqlite:/var/lib/bc.db", want: storeSpec{kind: "sqlite", path: "/var/lib/bc.db"}},
-		{in: "sqlite:///var/lib/bc.db", want: storeSpec{kind: "sqlite", path: "/var/lib/bc.db"}},
-		{in: "sqlite:bc.db", want: storeSpec{kind: "sqlite", path: "bc.db"}},
-		{in: "sqlite://host/bc.db", err: true},
-		{in: "postgres://u@db/bc", want: storeSpec{kind: "postgres", url: "postgres://u@db/bc"}},
-		{in: "postgresql://u@db/bc", want: storeSpec{kind: "postgres", url: "postgresql://u@db/bc"}},
-		{in: "mysql://u@db/bc", err: true},
-		{in: "/var/lib/bc.db", err: true},
-	}
-	for _, tt := range tests {
-		got, err := parseStore(tt.in)
-		if (err != nil) != tt.err || got != tt.want {
-			t.Errorf("parseStore(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.err)
-		}
-	}
-	sp, _ := parseStore("postgres://u:hunter2@db/bc")
-	if s := sp.String(); strings.Contains(s, "hunter2") {
-		t.Errorf("String() = %q shows the password", s)
-	}
-}
-
 func TestByteSize(t *testing.T) {
 	for in, want := range map[string]int64{"0": 0, "4194304": 4 << 20, "4MiB": 4 << 20, "512 KiB": 512 << 10, "1GiB": 1 << 30, "10B": 10} {
 		var b byteSize

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,14 +13,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
-	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/server"
-	"github.com/backchannel/backchannel/internal/store/postgres"
-	"github.com/backchannel/backchannel/internal/store/sqlite"
+	"github.com/backchannel/backchannel/internal/node"
 )
 
 // Node is one API node the load goes to.
@@ -141,65 +135,34 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		if host == "" {
 			host = ln.Addr().String()
 		}
-		signer := server.NewSigner()
-		var commits struct {
-			sync.Mutex
-			srv *server.Server
-		}
-		onCommit := func(n int, took time.Duration) {
-			commits.Lock()
-			s := commits.srv
-			commits.Unlock()
-			if s != nil {
-				s.ObserveCommit(n, took)
-			}
-		}
-		var st backchannel.Store
+		nc := node.DefaultConfig()
+		nc.Server.Host, nc.Server.Rate, nc.Server.Burst = host, 1e9, 1<<30
+		nc.Server.MaxStreams, nc.Server.MaxStreamsPerPrincipal = cfg.MaxStreams, cfg.MaxStreamsPerPrincipal
 		switch {
 		case pg:
-			st, err = postgres.Open(ctx, postgres.Config{URL: cfg.Store, Signer: signer.Sign, OnCommit: onCommit})
-			e.Store = "postgres"
+			nc.Store, e.Store = cfg.Store, "postgres"
 		default:
 			path := strings.TrimPrefix(cfg.Store, "sqlite:")
 			if path == "" {
 				if cfg.Dir == "" {
-					err = errors.New("bench: EmbeddedConfig.Dir is required for a fresh SQLite store")
-					break
+					ln.Close()
+					e.Close()
+					return nil, errors.New("bench: EmbeddedConfig.Dir is required for a fresh SQLite store")
 				}
 				path = filepath.Join(cfg.Dir, "backchannel.db")
 			}
-			st, err = sqlite.Open(ctx, sqlite.Config{Path: path, Signer: signer.Sign, OnCommit: onCommit})
-			e.Store = "sqlite"
+			nc.Store, e.Store = "sqlite:"+path, "sqlite"
 		}
+		n, err := node.Open(ctx, nc)
 		if err != nil {
 			ln.Close()
 			e.Close()
-			return nil, fmt.Errorf("bench: store: %w", err)
+			return nil, fmt.Errorf("bench: %w", err)
 		}
-		srv, err := server.New(ctx, server.Config{
-			Host: host, Rate: 1e9, Burst: 1 << 30,
-			MaxStreams: cfg.MaxStreams, MaxStreamsPerPrincipal: cfg.MaxStreamsPerPrincipal,
-		}, st, signer, slog.New(slog.DiscardHandler))
-		if err != nil {
-			ln.Close()
-			st.Close()
-			e.Close()
-			return nil, err
-		}
-		commits.Lock()
-		commits.srv = srv
-		commits.Unlock()
-		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		go srv.Run(rctx)
-		hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog: nil, BaseContext: func(net.Listener) context.Context { return rctx }}
-		go hs.Serve(ln)
+		n.Serve(ln)
 		url := "http://" + ln.Addr().String()
-		e.stop = append(e.stop, func() {
-			cancel()
-			hs.Close()
-			st.Close()
-		})
+		e.stop = append(e.stop, func() { n.Close() })
+
 		e.Nodes = append(e.Nodes, Node{URL: url, Memory: func(ctx context.Context, gc bool) (Memory, error) {
 			m, err := scrape(ctx, url)
 			if err != nil {

@@ -11,8 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/backchannel/backchannel/internal/server"
-	"github.com/backchannel/backchannel/internal/store/sqlite"
+	"github.com/backchannel/backchannel/internal/node"
 )
 
 // host starts a real server on loopback with its embedded SQLite store and returns its URL.
@@ -22,23 +21,19 @@ func host(t *testing.T) string {
 	t.Cleanup(cancel)
 	ts := httptest.NewUnstartedServer(nil)
 	addr := ts.Listener.Addr().String()
-	signer := server.NewSigner()
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(t.TempDir(), "backchannel.db"), Signer: signer.Sign})
+	cfg := node.DefaultConfig()
+	cfg.Store, cfg.Server.Host = "sqlite:"+filepath.Join(t.TempDir(), "backchannel.db"), addr
+	cfg.Logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	n, err := node.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := server.New(ctx, server.Config{Host: addr}, st, signer, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Run(ctx)
-	ts.Config.Handler = srv.Handler()
+	ts.Config.Handler = n.Handler()
 	ts.Start()
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		ts.Close()
-		st.Close()
+		n.Close()
 	})
 	return ts.URL
 }

@@ -69,6 +69,14 @@ type Config struct {
 	Version string
 }
 
+// DefaultConfig returns the configuration of a server with every default filled in and no
+// host: what serve's flags start from.
+func DefaultConfig() Config {
+	var c Config
+	c.setDefaults()
+	return c
+}
+
 func (c *Config) setDefaults() {
 	if c.MaxBody <= 0 {
 		c.MaxBody = 4 << 20
