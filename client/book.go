@@ -133,7 +133,7 @@ func (c *Client) change(talksID string, fn func(b *Book)) {
 	defer c.mu.Unlock()
 	b := c.books[talksID]
 	if b == nil {
-		b = newBook(talksID)
+		b = c.newBook(talksID)
 	}
 	nb := b.clone()
 	fn(nb)
@@ -211,7 +211,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	prev := c.books[talksID]
 	c.mu.Unlock()
 	if prev == nil {
-		prev = newBook(talksID)
+		prev = c.newBook(talksID)
 	}
 	b := prev.clone()
 	if err := c.loadState(b); err != nil {
@@ -366,8 +366,10 @@ func (c *Client) cosignature(b *Book) (*api.Cosign, error) {
 	return &api.Cosign{Size: latest.Size, Signature: sig}, nil
 }
 
-// newBook returns the empty book of talks id.
-func newBook(id string) *Book { return &Book{Book: replay.New(id)} }
+// newBook returns the empty book of talks id, expecting the roots the client expects everywhere.
+func (c *Client) newBook(id string) *Book {
+	return &Book{Book: replay.New(id), Expected: maps.Clone(c.expectAll)}
+}
 
 // replay applies one verified event to the book and returns the message it carried for this
 // principal, if any.

@@ -45,7 +45,9 @@ type Client struct {
 	syncing  map[string]*sync.Mutex // by talks: one sync or change of a talks at a time
 	pending  pendingSubmissions
 	keeper   StateKeeper
-	loaded   map[string]bool // talks whose saved state the keeper gave
+	// expectAll are roots expected in every talks (WithExpectedRoots).
+	expectAll map[string]string
+	loaded    map[string]bool // talks whose saved state the keeper gave
 }
 
 // Option configures a Client.

@@ -35,6 +35,13 @@ type StateKeeper interface {
 // WithStateKeeper makes the client load and save what it verified of each talks through k.
 func WithStateKeeper(k StateKeeper) Option { return func(c *Client) { c.keeper = k } }
 
+// WithExpectedRoots gives the roots, by organisation (hex fingerprints), that the party
+// compared out of band for every talks: its own organisation's, typically. A talks whose
+// record pins another root for one of them is refused as it is replayed.
+func WithExpectedRoots(roots map[string]string) Option {
+	return func(c *Client) { c.expectAll = maps.Clone(roots) }
+}
+
 // ErrSavedState reports a saved VerifiedState that cannot be read back: the place it is kept
 // was altered or damaged. The client refuses to sync that talks rather than start afresh,
 // which would forget what it verified.

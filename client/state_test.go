@@ -1,6 +1,8 @@
 package client_test
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
 
@@ -97,5 +100,32 @@ func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
 	keeper.saved["muscat"] = client.VerifiedState{Verifier: []byte(`{"origin":`)}
 	if err := run(keeper); !errors.Is(err, client.ErrSavedState) {
 		t.Fatalf("a run with damaged saved state: %v, want ErrSavedState", err)
+	}
+}
+
+// Roots expected everywhere (a party's own organisation's) are checked in every talks: a
+// record that pins a look-alike is refused as it is replayed.
+func TestExpectedRootsAreCheckedInEveryTalks(t *testing.T) {
+	fw := newFaultWorld(t)
+	lookAlike, err := seal.NewRoot(rand.Reader, "om")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hexOf := func(r *seal.Root) string {
+		fp := r.Public().Fingerprint()
+		return hex.EncodeToString(fp[:])
+	}
+	for _, tc := range []struct {
+		name string
+		root *seal.Root
+		want error
+	}{
+		{"its own root", fw.roots["om"], nil},
+		{"a look-alike", lookAlike, client.ErrRecord},
+	} {
+		c := client.New(fw.url, fw.omFM.Identity(), client.WithExpectedRoots(map[string]string{"om": hexOf(tc.root)}))
+		if _, err := c.Sync(fw.ctx, "muscat"); !errors.Is(err, tc.want) {
+			t.Errorf("%s: Sync = %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }

@@ -146,15 +146,12 @@ func motionProposeCommand(e *env) *cobra.Command {
 				}
 				ch = talks.InviteMediator(arg, client.Pin(key).Fingerprint)
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			var deadline time.Time
 			if ttl > 0 {
 				deadline = now().Add(ttl).Truncate(time.Second)
 			}
 			if _, err := s.c.Propose(ctx, id, motion, ch, deadline); err != nil {
-				return s.done(ctx, id, err)
+				return s.explain(ctx, id, err)
 			}
 			b, _, err := s.sync(ctx, id)
 			if err != nil {
@@ -268,7 +265,7 @@ func motionVoteCommand(e *env, accept bool) *cobra.Command {
 				return withHint(fmt.Errorf("motion %s is already %s", motion, out), "see how it was decided with 'backchannel motion list %s'", id)
 			}
 			if _, err := s.c.Vote(ctx, id, motion, accept); err != nil {
-				return s.done(ctx, id, err)
+				return s.explain(ctx, id, err)
 			}
 			if b, _, err = s.sync(ctx, id); err != nil {
 				return err
@@ -398,16 +395,13 @@ func roundChangeCommand(e *env, open bool) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			if open {
 				_, err = s.c.OpenRound(ctx, id, n)
 			} else {
 				_, err = s.c.CloseRound(ctx, id, n)
 			}
 			if err != nil {
-				return s.done(ctx, id, err)
+				return s.explain(ctx, id, err)
 			}
 			b, _, err := s.sync(ctx, id)
 			if err != nil {

@@ -114,10 +114,7 @@ func sendCommand(e *env) *cobra.Command {
 			}
 			acc, env, err := s.c.Send(ctx, id, d)
 			if err != nil {
-				return s.done(ctx, id, err)
-			}
-			if err := s.save(id); err != nil {
-				return err
+				return s.explain(ctx, id, err)
 			}
 			if f.json {
 				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventEnvelope, Hash: env.Hash().String(), Room: d.Room})
@@ -475,7 +472,7 @@ func relayCommand(e *env) *cobra.Command {
 					return err
 				}
 				if acc, env, err = s.c.RelayVerbatim(ctx, id, m, to); err != nil {
-					return s.done(ctx, id, err)
+					return s.explain(ctx, id, err)
 				}
 				if !f.json {
 					e.printf("relayed %s verbatim to %s as %s (event %d)", short(m.Hash), to, short(env.Hash()), acc.Index)
@@ -491,14 +488,11 @@ func relayCommand(e *env) *cobra.Command {
 				}
 				d := client.Draft{Room: to, Kind: backchannel.Kind(kind), Topics: topics, Body: msg}
 				if acc, env, err = s.c.Summarize(ctx, id, hashes, d); err != nil {
-					return s.done(ctx, id, err)
+					return s.explain(ctx, id, err)
 				}
 				if !f.json {
 					e.printf("sent a summary of %d message(s) to %s as %s (event %d)", len(hashes), to, short(env.Hash()), acc.Index)
 				}
-			}
-			if err := s.save(id); err != nil {
-				return err
 			}
 			if f.json {
 				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventEnvelope, Hash: env.Hash().String(), Room: to})
@@ -554,10 +548,7 @@ func ackCommand(e *env) *cobra.Command {
 			}
 			acc, err := s.c.Receipt(ctx, id, m.Hash, rk)
 			if err != nil {
-				return s.done(ctx, id, err)
-			}
-			if err := s.save(id); err != nil {
-				return err
+				return s.explain(ctx, id, err)
 			}
 			if f.json {
 				return e.writeJSON(sentView{Talks: id, Index: acc.Index, Type: backchannel.EventReceipt, Hash: acc.Hash})
@@ -594,12 +585,9 @@ func statementCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			acc, err := s.c.Statement(ctx, id, round, text, joint)
 			if err != nil {
-				return s.done(ctx, id, err)
+				return s.explain(ctx, id, err)
 			}
 			b, _, err := s.sync(ctx, id)
 			if err != nil {
@@ -644,15 +632,9 @@ func redlinesCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			acc, err := s.c.SetRedLines(ctx, id, topics)
 			if err != nil {
-				return s.done(ctx, id, err)
-			}
-			if err := s.save(id); err != nil {
-				return err
+				return s.explain(ctx, id, err)
 			}
 			if f.json {
 				return e.writeJSON(map[string]any{"talks": id, "index": acc.Index, "topics": topics})

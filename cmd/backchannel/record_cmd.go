@@ -36,9 +36,6 @@ func exportCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			prog := e.progress("exporting " + id)
 			px, err := s.c.Export(ctx, id, prog.set)
 			prog.done()

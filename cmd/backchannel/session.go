@@ -203,8 +203,6 @@ type session struct {
 	as     string
 	id     *seal.Identity
 	c      *client.Client
-	// restored are the talks whose saved state was given to the client.
-	restored map[string]bool
 }
 
 // openSession opens the keystore, decrypts the principal's identity and makes a client with
@@ -234,30 +232,21 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The roots of the organisations whose root keys this keystore holds are the principal's
+	// own: no talks may pin a look-alike of one.
+	own, err := ks.Organisations()
+	if err != nil {
+		return nil, err
+	}
+	expected := make(map[string]string, len(own))
+	for _, o := range own {
+		expected[o.ID] = o.Fingerprint
+	}
 	return &session{
 		e: e, ks: ks, server: server, as: seal.Handle(org, principal), id: id,
-		c: client.New(server, id, client.WithLogKey(sv.LogKey),
+		c: client.New(server, id, client.WithLogKey(sv.LogKey), client.WithExpectedRoots(expected),
 			client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))),
-		restored: make(map[string]bool),
 	}, nil
-}
-
-// restore tells the client, before it reads talks, the roots of the organisations whose root
-// keys this keystore holds: the principal's own, which no charter may pin a look-alike of. What
-// earlier runs verified of the talks, the client loads itself from the keystore.
-func (s *session) restore(talksID string) error {
-	if s.restored[talksID] {
-		return nil
-	}
-	s.restored[talksID] = true
-	orgs, err := s.ks.Organisations()
-	if err != nil {
-		return err
-	}
-	for _, o := range orgs {
-		s.c.Expect(talksID, o.ID, o.Fingerprint)
-	}
-	return nil
 }
 
 // expect records that this party compared org's root (fingerprint fp) for talks.
@@ -265,30 +254,10 @@ func (s *session) expect(talksID, org string, fp seal.Fingerprint) {
 	s.c.Expect(talksID, org, hex.EncodeToString(fp[:]))
 }
 
-// save keeps the client's state of talks in the keystore for the next run, after an operation
-// that may have changed it without a sync.
-func (s *session) save(talksID string) error {
-	b := s.c.Book(talksID)
-	if b == nil || b.Verifier == nil {
-		return nil
-	}
-	v, err := b.Verifier.MarshalJSON()
-	if err != nil {
-		return err
-	}
-	return s.ks.Verified(s.server, s.as).SaveVerified(talksID, client.VerifiedState{Verifier: v, Expected: b.Expected})
-}
-
-// sync brings the client's book of talks up to date, verifying the record, and saves what it
-// verified.
+// sync brings the client's book of talks up to date, verifying the record (the client saves
+// what it verified in the keystore).
 func (s *session) sync(ctx context.Context, talksID string) (*client.Book, []*client.Message, error) {
-	if err := s.restore(talksID); err != nil {
-		return nil, nil, err
-	}
 	fresh, err := s.c.Sync(ctx, talksID)
-	if serr := s.save(talksID); err == nil {
-		err = serr
-	}
 	if err != nil {
 		return nil, nil, s.explain(ctx, talksID, err)
 	}
@@ -297,17 +266,6 @@ func (s *session) sync(ctx context.Context, talksID string) (*client.Book, []*cl
 		return nil, nil, fmt.Errorf("talks %s: nothing readable on the record yet", talksID)
 	}
 	return b, fresh, nil
-}
-
-// done saves the state of talks after an operation, and explains its error.
-func (s *session) done(ctx context.Context, talksID string, err error) error {
-	if serr := s.save(talksID); err == nil {
-		err = serr
-	}
-	if err != nil {
-		return s.explain(ctx, talksID, err)
-	}
-	return nil
 }
 
 // explain turns an error of the client library into one that says what to do.

@@ -159,7 +159,7 @@ func talksCreateCommand(e *env) *cobra.Command {
 				if api.IsProblem(err, api.ProblemMalformed.Name) || api.IsProblem(err, api.ProblemExists.Name) {
 					return usage(withHint(err, "check the charter's flags: 'backchannel talks create --help'"))
 				}
-				return s.done(ctx, ch.ID, err)
+				return s.explain(ctx, ch.ID, err)
 			}
 			b, _, err := s.sync(ctx, ch.ID)
 			if err != nil {
@@ -204,9 +204,6 @@ func talksAcceptCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := s.restore(id); err != nil {
-				return err
-			}
 			policy := client.PinPolicy{Known: map[string]seal.Fingerprint{}, Given: p.parsed, TrustUncompared: p.trustServer,
 				Pinned: func(org string) (seal.Fingerprint, bool, error) {
 					k, ok, err := s.ks.Pinned(org)
@@ -244,7 +241,7 @@ func talksAcceptCommand(e *env) *cobra.Command {
 			case errors.Is(err, client.ErrNotAFingerprint):
 				return usage(withHint(err, "copy the safety number as 'backchannel org fingerprint ORG' prints it"))
 			case err != nil:
-				return s.done(ctx, id, err)
+				return s.explain(ctx, id, err)
 			}
 			b, _, err := s.sync(ctx, id)
 			if err != nil {
