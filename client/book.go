@@ -296,6 +296,12 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 			return nil, fmt.Errorf("%w: talks %s: the host withheld event %d, a %s every member may read", ErrRecord, talksID, index, typ)
 		}
 	}
+	// The host publishes the founder's credential in the commit that founds the talks, so the
+	// first checkpoint that holds a charter verifies it; a charter still unchecked here is one
+	// the host could have made up in a party's name.
+	if b.charterAct != nil {
+		return nil, fmt.Errorf("%w: talks %s: the charter's author's credential is not on the record, so nothing verifies that its proposer signed it", ErrRecord, talksID)
+	}
 	b.Size = cp.Size
 	// The cosignature is part of the sync: if it cannot be sent, the copy is dropped with it and
 	// the next Sync verifies and cosigns again (the server keeps one cosignature per cosigner

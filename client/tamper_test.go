@@ -209,6 +209,8 @@ type hostDB struct {
 	t    *testing.T
 	db   *sql.DB
 	host string
+	// talks is the talks whose log the edits touch: muscat unless editTalksDB says otherwise.
+	talks string
 }
 
 // editDB returns an edit for world.restart that runs fn on the opened database.
@@ -220,8 +222,16 @@ func editDB(t *testing.T, host string, fn func(h *hostDB)) func(string) {
 			t.Fatal(err)
 		}
 		defer db.Close()
-		fn(&hostDB{t: t, db: db, host: host})
+		fn(&hostDB{t: t, db: db, host: host, talks: muscat})
 	}
+}
+
+// editTalksDB is editDB for the log of another talks.
+func editTalksDB(t *testing.T, host, talksID string, fn func(h *hostDB)) func(string) {
+	return editDB(t, host, func(h *hostDB) {
+		h.talks = talksID
+		fn(h)
+	})
 }
 
 func (h *hostDB) exec(q string, args ...any) {
@@ -234,7 +244,7 @@ func (h *hostDB) exec(q string, args ...any) {
 // envelopes returns the indexes of the envelopes on the record.
 func (h *hostDB) envelopes() []int64 {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT idx FROM events WHERE talks = ? AND type = 'envelope' ORDER BY idx`, muscat)
+	rows, err := h.db.Query(`SELECT idx FROM events WHERE talks = ? AND type = 'envelope' ORDER BY idx`, h.talks)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -256,7 +266,7 @@ func (h *hostDB) envelopes() []int64 {
 func (h *hostDB) size() int64 {
 	h.t.Helper()
 	var n int64
-	if err := h.db.QueryRow(`SELECT size FROM talks WHERE id = ?`, muscat).Scan(&n); err != nil {
+	if err := h.db.QueryRow(`SELECT size FROM talks WHERE id = ?`, h.talks).Scan(&n); err != nil {
 		h.t.Fatal(err)
 	}
 	return n
@@ -264,11 +274,11 @@ func (h *hostDB) size() int64 {
 
 // deleteEvent deletes event i; with renumber, the later events move down to close the gap.
 func (h *hostDB) deleteEvent(i int64, renumber bool) {
-	h.exec(`DELETE FROM events WHERE talks = ? AND idx = ?`, muscat, i)
+	h.exec(`DELETE FROM events WHERE talks = ? AND idx = ?`, h.talks, i)
 	if renumber {
 		// Two steps, so that no index is ever taken twice.
-		h.exec(`UPDATE events SET idx = -idx WHERE talks = ? AND idx > ?`, muscat, i)
-		h.exec(`UPDATE events SET idx = -idx - 1 WHERE talks = ? AND idx < 0`, muscat)
+		h.exec(`UPDATE events SET idx = -idx WHERE talks = ? AND idx > ?`, h.talks, i)
+		h.exec(`UPDATE events SET idx = -idx - 1 WHERE talks = ? AND idx < 0`, h.talks)
 	}
 }
 
@@ -283,7 +293,7 @@ func (h *hostDB) swapEvents(i, j int64) {
 	}
 	read := func(x int64) row {
 		var r row
-		if err := h.db.QueryRow(`SELECT type, room, hash, data, time_ms FROM events WHERE talks = ? AND idx = ?`, muscat, x).
+		if err := h.db.QueryRow(`SELECT type, room, hash, data, time_ms FROM events WHERE talks = ? AND idx = ?`, h.talks, x).
 			Scan(&r.typ, &r.room, &r.hash, &r.data, &r.ms); err != nil {
 			h.t.Fatal(err)
 		}
@@ -292,9 +302,9 @@ func (h *hostDB) swapEvents(i, j int64) {
 	ri, rj := read(i), read(j)
 	write := func(x int64, r row) {
 		h.exec(`UPDATE events SET type = ?, room = ?, hash = ?, data = ?, time_ms = ? WHERE talks = ? AND idx = ?`,
-			r.typ, r.room, r.hash, r.data, r.ms, muscat, x)
+			r.typ, r.room, r.hash, r.data, r.ms, h.talks, x)
 	}
-	h.exec(`UPDATE events SET hash = x'00' WHERE talks = ? AND idx = ?`, muscat, i) // free i's hash for j
+	h.exec(`UPDATE events SET hash = x'00' WHERE talks = ? AND idx = ?`, h.talks, i) // free i's hash for j
 	write(j, ri)
 	write(i, rj)
 }
@@ -304,29 +314,29 @@ func (h *hostDB) swapEvents(i, j int64) {
 func (h *hostDB) alterCiphertext(i int64, fixHash bool) {
 	h.t.Helper()
 	var data []byte
-	if err := h.db.QueryRow(`SELECT data FROM events WHERE talks = ? AND idx = ?`, muscat, i).Scan(&data); err != nil {
+	if err := h.db.QueryRow(`SELECT data FROM events WHERE talks = ? AND idx = ?`, h.talks, i).Scan(&data); err != nil {
 		h.t.Fatal(err)
 	}
 	data[len(data)-ed25519.SignatureSize-3] ^= 0x01
-	h.exec(`UPDATE events SET data = ? WHERE talks = ? AND idx = ?`, data, muscat, i)
+	h.exec(`UPDATE events SET data = ? WHERE talks = ? AND idx = ?`, data, h.talks, i)
 	if fixHash {
 		sum := sha256.Sum256(data)
-		h.exec(`UPDATE events SET hash = ? WHERE talks = ? AND idx = ?`, sum[:], muscat, i)
+		h.exec(`UPDATE events SET hash = ? WHERE talks = ? AND idx = ?`, sum[:], h.talks, i)
 	}
 }
 
 // truncate cuts the log back to its first k entries: events, stored hashes, checkpoints and the
 // size, everything the store keeps of the log beyond k.
 func (h *hostDB) truncate(k int64) {
-	h.exec(`DELETE FROM events WHERE talks = ? AND idx >= ?`, muscat, k)
-	h.exec(`DELETE FROM hashes WHERE talks = ? AND idx >= ?`, muscat, tlog.StoredHashCount(k))
-	h.exec(`DELETE FROM checkpoints WHERE talks = ? AND size > ?`, muscat, k)
-	h.exec(`UPDATE talks SET size = ? WHERE id = ?`, k, muscat)
+	h.exec(`DELETE FROM events WHERE talks = ? AND idx >= ?`, h.talks, k)
+	h.exec(`DELETE FROM hashes WHERE talks = ? AND idx >= ?`, h.talks, tlog.StoredHashCount(k))
+	h.exec(`DELETE FROM checkpoints WHERE talks = ? AND size > ?`, h.talks, k)
+	h.exec(`UPDATE talks SET size = ? WHERE id = ?`, k, h.talks)
 }
 
 // dropCosignatures deletes every cosignature, so that the server has nothing to check against.
 func (h *hostDB) dropCosignatures() {
-	h.exec(`DELETE FROM cosignatures WHERE talks = ?`, muscat)
+	h.exec(`DELETE FROM cosignatures WHERE talks = ?`, h.talks)
 }
 
 // resign is the careful host: it recomputes the tree from the events as they now are (and each
@@ -335,7 +345,7 @@ func (h *hostDB) dropCosignatures() {
 // that merely tells another history.
 func (h *hostDB) resign() {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT idx, type, data FROM events WHERE talks = ? ORDER BY idx`, muscat)
+	rows, err := h.db.Query(`SELECT idx, type, data FROM events WHERE talks = ? ORDER BY idx`, h.talks)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -355,7 +365,7 @@ func (h *hostDB) resign() {
 	rows.Close()
 	for i, d := range datas {
 		sum := sha256.Sum256(d)
-		h.exec(`UPDATE events SET hash = ? WHERE talks = ? AND idx = ?`, sum[:], muscat, i)
+		h.exec(`UPDATE events SET hash = ? WHERE talks = ? AND idx = ?`, sum[:], h.talks, i)
 	}
 	hashes, err := record.StoredHashesForLeaves(0, leaves, tlog.HashReaderFunc(func([]int64) ([]tlog.Hash, error) {
 		return nil, errors.New("no hashes before the first")
@@ -363,9 +373,9 @@ func (h *hostDB) resign() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.exec(`DELETE FROM hashes WHERE talks = ?`, muscat)
+	h.exec(`DELETE FROM hashes WHERE talks = ?`, h.talks)
 	for i, x := range hashes {
-		h.exec(`INSERT INTO hashes (talks, idx, hash) VALUES (?, ?, ?)`, muscat, i, x[:])
+		h.exec(`INSERT INTO hashes (talks, idx, hash) VALUES (?, ?, ?)`, h.talks, i, x[:])
 	}
 	var seed []byte
 	if err := h.db.QueryRow(`SELECT value FROM secrets WHERE name = 'log-key'`).Scan(&seed); err != nil {
@@ -375,14 +385,14 @@ func (h *hostDB) resign() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	origin, _ := record.Origin(h.host, muscat)
+	origin, _ := record.Origin(h.host, h.talks)
 	signer, err := key.Signer(origin)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	n := int64(len(leaves))
 	sizes := map[int64]bool{n: true}
-	srows, err := h.db.Query(`SELECT size FROM checkpoints WHERE talks = ? AND size <= ?`, muscat, n)
+	srows, err := h.db.Query(`SELECT size FROM checkpoints WHERE talks = ? AND size <= ?`, h.talks, n)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -394,7 +404,7 @@ func (h *hostDB) resign() {
 		sizes[s] = true
 	}
 	srows.Close()
-	h.exec(`DELETE FROM checkpoints WHERE talks = ?`, muscat)
+	h.exec(`DELETE FROM checkpoints WHERE talks = ?`, h.talks)
 	for size := range sizes {
 		root, err := tlog.TreeHash(size, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 			out := make([]tlog.Hash, len(idx))
@@ -410,9 +420,9 @@ func (h *hostDB) resign() {
 		if err != nil {
 			h.t.Fatal(err)
 		}
-		h.exec(`INSERT INTO checkpoints (talks, size, root, note) VALUES (?, ?, ?, ?)`, muscat, size, root[:], note)
+		h.exec(`INSERT INTO checkpoints (talks, size, root, note) VALUES (?, ?, ?, ?)`, h.talks, size, root[:], note)
 	}
-	h.exec(`UPDATE talks SET size = ? WHERE id = ?`, n, muscat)
+	h.exec(`UPDATE talks SET size = ? WHERE id = ?`, n, h.talks)
 }
 
 // Each edit of the host's database is caught, by every party's client or by the server itself,

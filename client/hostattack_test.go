@@ -1,0 +1,73 @@
+package client_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// The host founds talks in a party's name: it keeps a charter naming the US envoy as proposer
+// but with a signature the envoy never made, and leaves the envoy's credential off the record,
+// so that nothing on it could check the charter. A party invited to the talks must refuse the
+// record, not take the charter as verified and accept it.
+func TestACharterWithoutItsAuthorIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	us, ir, om := fw.roots["us"], fw.roots["ir"], fw.roots["om"]
+	fw.ok(fw.envoy.CreateTalks(fw.ctx, talks.Charter{
+		ID: "forged", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
+		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
+	}))
+	fw.restart(editTalksDB(t, fw.host, "forged", func(h *hostDB) {
+		var credential int64
+		if err := h.db.QueryRow(`SELECT idx FROM events WHERE talks = ? AND type = 'credential'`, h.talks).Scan(&credential); err != nil {
+			t.Fatal(err)
+		}
+		if credential != h.size()-1 {
+			t.Fatalf("the founder's credential is event %d of %d", credential, h.size())
+		}
+		h.truncate(credential)
+		var charter []byte
+		if err := h.db.QueryRow(`SELECT data FROM events WHERE talks = ? AND idx = 0`, h.talks).Scan(&charter); err != nil {
+			t.Fatal(err)
+		}
+		charter[len(charter)-1] ^= 0x01 // the act's signature ends it
+		h.exec(`UPDATE events SET data = ? WHERE talks = ? AND idx = 0`, charter, h.talks)
+		h.resign()
+	}))
+	for _, c := range []*client.Client{
+		client.New(fw.url, fw.irFM.Identity(), client.WithLogKey(fw.irFM.PinnedLogKey())),
+		client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey())),
+	} {
+		_, err := c.Sync(fw.ctx, "forged")
+		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "charter") {
+			t.Fatalf("%s: Sync = %v, want ErrRecord about the charter", c.Credential().Handle(), err)
+		}
+		if _, err := c.Accept(fw.ctx, "forged", fw.pins()); !errors.Is(err, client.ErrRecord) {
+			t.Fatalf("%s: Accept = %v, want ErrRecord", c.Credential().Handle(), err)
+		}
+	}
+	if orgs := acceptedBesidesTheFounder(t, fw, "forged"); len(orgs) != 0 {
+		t.Fatalf("%v accepted the forged charter", orgs)
+	}
+}
+
+// acceptedBesidesTheFounder returns the organisations other than the US that accepted talks, as
+// the server reports.
+func acceptedBesidesTheFounder(t *testing.T, fw *faultWorld, id string) []string {
+	t.Helper()
+	info, err := fw.envoy.Talks(fw.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, org := range info.Accepted {
+		if org != "us" {
+			out = append(out, org)
+		}
+	}
+	return out
+}
