@@ -265,7 +265,12 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 		if err := c.do(ctx, http.MethodGet, q, true, nil, &page); err != nil {
 			return nil, err
 		}
-		for _, ae := range page.Events {
+		for i, ae := range page.Events {
+			// A page holds events from its start, each after the one before it; anything else
+			// is the host's doing (and would index outside the verified entries).
+			if ae.Index < from || (i > 0 && ae.Index <= page.Events[i-1].Index) {
+				return nil, fmt.Errorf("%w: talks %s: the host served event %d out of order in the page from %d", ErrRecord, talksID, ae.Index, from)
+			}
 			if ae.Index >= cp.Size {
 				break
 			}

@@ -1,10 +1,15 @@
 package client_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -70,4 +75,49 @@ func acceptedBesidesTheFounder(t *testing.T, fw *faultWorld, id string) []string
 		}
 	}
 	return out
+}
+
+// pageRewriter is a host that rewrites the pages of events it serves.
+type pageRewriter struct {
+	base    http.RoundTripper
+	rewrite func(p *api.EventPage)
+}
+
+func (r pageRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/events") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	var p api.EventPage
+	err = json.NewDecoder(resp.Body).Decode(&p)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.rewrite(&p)
+	b, _ := json.Marshal(p)
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A host that serves a page whose events are not in order (an index before the page's start,
+// negative, or repeated) is refused with the reason; the client neither crashes nor skips.
+func TestAnEventsPageOutOfOrderIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	for _, tc := range []struct {
+		name    string
+		rewrite func(p *api.EventPage)
+	}{
+		{"an index of -1", func(p *api.EventPage) { p.Events[0].Index = -1 }},
+		{"an event twice", func(p *api.EventPage) { p.Events[2] = p.Events[1] }},
+		{"two events swapped", func(p *api.EventPage) { p.Events[1], p.Events[2] = p.Events[2], p.Events[1] }},
+	} {
+		c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
+			client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: tc.rewrite}}))
+		_, err := c.Sync(fw.ctx, "muscat")
+		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "out of order") {
+			t.Errorf("%s: Sync = %v, want ErrRecord saying the events are out of order", tc.name, err)
+		}
+	}
 }
