@@ -178,6 +178,9 @@ func badInputs() []badInput {
 		{name: "Last-Event-ID not an index", build: func(m *muscat) request {
 			return request{method: "STREAM", path: talksPath(m.id, "events", "stream"), token: m.us.token, header: map[string]string{"Last-Event-ID": "07"}}
 		}, status: 400, problem: "malformed", detail: []string{"Last-Event-ID", `"07"`}},
+		{name: "Last-Event-ID without a successor", build: func(m *muscat) request {
+			return request{method: "STREAM", path: talksPath(m.id, "events", "stream"), token: m.us.token, header: map[string]string{"Last-Event-ID": "9223372036854775807"}}
+		}, status: 400, problem: "malformed", detail: []string{"Last-Event-ID", `"9223372036854775807"`}},
 		{name: "no token", build: func(m *muscat) request {
 			return request{method: http.MethodGet, path: talksPath(m.id)}
 		}, status: 401, problem: "unauthenticated", detail: []string{"Authorization", "Bearer"}},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -166,7 +167,8 @@ func (s *Server) recordRoutes() {
 		from := in.From
 		if in.LastEventID != "" {
 			last, err := strconv.ParseInt(in.LastEventID, 10, 64)
-			if err != nil || last < 0 || strconv.FormatInt(last, 10) != in.LastEventID {
+			// The largest index has no successor: from would wrap to the start.
+			if err != nil || last < 0 || last == math.MaxInt64 || strconv.FormatInt(last, 10) != in.LastEventID {
 				return nil, s.problemOf(ctx, problemf(api.ProblemMalformed, "Last-Event-ID %q is not an event index", in.LastEventID))
 			}
 			from = last + 1
