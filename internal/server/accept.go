@@ -595,21 +595,21 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 		}
 		roots = append(roots, k)
 	}
-	b := newBook(c.ID)
-	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
-		a := &appender{b: b, tx: tx}
+	// found applies the charter and what it pins to b, and checks the charter's signature and
+	// proposer, calling add for each event the record gets.
+	found := func(b *book, add func(backchannel.Event)) error {
 		// The charter is applied as a replay applies it, and appended as it stands.
 		charter := backchannel.Event{Type: backchannel.EventCharter, Data: data}
 		if err := b.Apply(charter, b.hooks()); err != nil {
 			return err
 		}
-		a.add(charter)
+		add(charter)
 		for _, k := range roots {
 			if err := b.Trust.Pin(k); err != nil {
 				return err
 			}
 			b.pinned[k.Org] = true
-			a.add(backchannel.Event{Type: backchannel.EventRoot, Data: k.Marshal()})
+			add(backchannel.Event{Type: backchannel.EventRoot, Data: k.Marshal()})
 		}
 		if err := b.trustCredential(author); err != nil {
 			return err
@@ -619,6 +619,20 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 		}
 		if talks.ActorOf(c) != actor(author) {
 			return problemf(api.ProblemActorMismatch, "the charter names %s as proposer but is signed by %s", c.Proposer.Principal, author.Handle())
+		}
+		return nil
+	}
+	// Everything is checked before the id is looked up: a charter that does not verify is
+	// refused the same whether its id is taken or free, so forged charters cannot probe for
+	// the ids of secret talks.
+	if err := found(newBook(c.ID), func(backchannel.Event) {}); err != nil {
+		return "", submission{}, err
+	}
+	b := newBook(c.ID)
+	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
+		a := &appender{b: b, tx: tx}
+		if err := found(b, func(e backchannel.Event) { a.add(e) }); err != nil {
+			return err
 		}
 		a.publishCredential(author)
 		return nil

@@ -1,0 +1,28 @@
+package server_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/talks"
+)
+
+// An outsider (any principal of a self-registered organisation) cannot probe for the ids of
+// secret talks with forged charters: a charter whose signature does not verify is refused the
+// same way whether its id is taken or free.
+func TestForgedChartersCannotProbeForTalksIDs(t *testing.T) {
+	m := newMuscat(t, nil)
+	forged := func(id string) []byte {
+		data := m.charter(m.ae, talks.Charter{ID: id, Parties: []string{"ae", "ir"},
+			Visibility: talks.VisibilitySecret, Format: talks.FormatDirect, Level: 1})
+		data[len(data)-1] ^= 0x01 // the act's signature ends it
+		return data
+	}
+	for _, id := range []string{m.geneva, "free-talks"} {
+		r := m.do(request{method: http.MethodPost, path: "/v1/talks", token: m.ae.token, body: api.CreateTalks{Charter: forged(id)}})
+		if r.status != http.StatusUnprocessableEntity || r.name() != "tampered" {
+			t.Errorf("a forged charter for %s: %s, want 422 tampered", id, r)
+		}
+	}
+}
