@@ -44,6 +44,7 @@ type Client struct {
 	books    map[string]*Book
 	syncing  map[string]*sync.Mutex // by talks: one sync or change of a talks at a time
 	pending  pendingSubmissions
+	audience string // the host this client logs in to (WithHost)
 	keeper   StateKeeper
 	// expectAll are roots expected in every talks (WithExpectedRoots).
 	expectAll map[string]string
@@ -63,6 +64,25 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 // WithRand sets the randomness of content keys (default crypto/rand).
 func WithRand(r io.Reader) Option { return func(c *Client) { c.rand = r } }
 
+// WithHost names the host the client means to reach, as its server is configured (serve
+// --host): the name it signs logins for and expects in every checkpoint's origin. Without it,
+// the client expects the host and port of the URL it dials. A server that asks for a login to
+// another host is refused: a look-alike relaying another host's challenge would otherwise get
+// a token for the principal there.
+func WithHost(name string) Option { return func(c *Client) { c.audience = name } }
+
+// HostMismatchError is a server asking the client to sign a login for another host than the
+// one the client means to reach.
+type HostMismatchError struct {
+	URL      string // the server dialled
+	Asked    string // the host its challenge names
+	Expected string // the host the client means to reach
+}
+
+func (e *HostMismatchError) Error() string {
+	return fmt.Sprintf("the server at %s asks for a login to host %q, not %q: it may be relaying another host's challenge", e.URL, e.Asked, e.Expected)
+}
+
 // WithLogKey pins the host's log key (a signed-note verifier key, as GET /v1/log-key gives
 // it). Without it the client pins what the server first presents, as an SSH client does.
 func WithLogKey(vkey string) Option { return func(c *Client) { c.logKey = vkey } }
@@ -81,6 +101,11 @@ func New(baseURL string, id *seal.Identity, opts ...Option) *Client {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	if c.audience == "" {
+		if u, err := url.Parse(c.base); err == nil {
+			c.audience = u.Host
+		}
 	}
 	c.http = withRetryLater(c.http)
 	return c
@@ -174,7 +199,10 @@ func (c *Client) Login(ctx context.Context) error {
 	if err := c.do(ctx, http.MethodPost, "/v1/auth/challenge", false, api.ChallengeRequest{Credential: cred}, &ch); err != nil {
 		return fmt.Errorf("login: %w", err)
 	}
-	sig, err := c.id.SignLogin(ch.Host, ch.Challenge)
+	if ch.Host != c.audience {
+		return &HostMismatchError{URL: c.base, Asked: ch.Host, Expected: c.audience}
+	}
+	sig, err := c.id.SignLogin(c.audience, ch.Challenge)
 	if err != nil {
 		return err
 	}

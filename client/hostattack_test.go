@@ -6,7 +6,11 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/backchannel/backchannel/api"
@@ -119,5 +123,39 @@ func TestAnEventsPageOutOfOrderIsRefused(t *testing.T) {
 		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "out of order") {
 			t.Errorf("%s: Sync = %v, want ErrRecord saying the events are out of order", tc.name, err)
 		}
+	}
+}
+
+// A look-alike server relays everything to the real host, the login challenge included. A
+// client that dials the look-alike must not sign a login to the real host there, which would
+// hand the look-alike a token for the principal on the real host.
+func TestALoginRelayedByALookAlikeIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	target, err := url.Parse(fw.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens atomic.Int64
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	lookAlike := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/auth/token" {
+			tokens.Add(1)
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer lookAlike.Close()
+
+	victim := client.New(lookAlike.URL, fw.irFM.Identity())
+	err = victim.Login(fw.ctx)
+	var mismatch *client.HostMismatchError
+	if !errors.As(err, &mismatch) || mismatch.Asked != fw.host {
+		t.Fatalf("Login through a look-alike = %v, want a HostMismatchError naming %s", err, fw.host)
+	}
+	if n := tokens.Load(); n != 0 {
+		t.Fatalf("the client asked the look-alike for %d token(s)", n)
+	}
+	// Told the real host's name, on purpose, it logs in (a host behind a proxy of its own).
+	if err := client.New(lookAlike.URL, fw.irFM.Identity(), client.WithHost(fw.host)).Login(fw.ctx); err != nil {
+		t.Fatalf("Login naming the host: %v", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 func loginCommand(e *env) *cobra.Command {
 	var f clientFlags
+	var host string
 	cmd := &cobra.Command{
 		Use:   "login --server URL --as ORG:PRINCIPAL",
 		Short: "Log in to a server, pin its log key and remember it as the default",
@@ -43,7 +44,12 @@ func loginCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c := client.New(server, id)
+			// The host to log in to: --host, else the one the first login here pinned, else
+			// the URL's host and port.
+			if host == "" {
+				host = sv.Host
+			}
+			c := client.New(server, id, client.WithHost(host))
 			lk, err := c.LogKey(ctx)
 			if err != nil {
 				return directoryError(err, server)
@@ -54,7 +60,10 @@ func loginCommand(e *env) *cobra.Command {
 			}
 			if err := c.Login(ctx); err != nil {
 				var p *api.Problem
+				var mismatch *client.HostMismatchError
 				switch {
+				case errors.As(err, &mismatch):
+					return withHint(err, "if %s is the host you mean to reach there (a server named otherwise than its address), log in with --host %s; otherwise do not", mismatch.Asked, mismatch.Asked)
 				case api.IsProblem(err, api.ProblemUnknownCredential.Name):
 					return withHint(err, "publish the credential first: 'backchannel cred publish %s %s --server %s'", org, principal, server)
 				case api.IsProblem(err, api.ProblemUnknownOrganisation.Name), api.IsProblem(err, api.ProblemUntrustedRoot.Name):
@@ -86,6 +95,7 @@ func loginCommand(e *env) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&host, "host", "", "the `name` of the host to log in to, as its server was started with --host (default the one pinned at the first login here, else the URL's host and port)")
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd

@@ -102,7 +102,7 @@ func TestLongRecordOf100000Events(t *testing.T) {
 		}
 	})
 
-	c := client.New(w.url, reader.id, client.WithLogKey(w.logKey))
+	c := client.New(w.url, reader.id, client.WithLogKey(w.logKey), client.WithHost(crashHost))
 	var b *client.Book
 	stage("sync from scratch", func() {
 		if _, err := c.Sync(t.Context(), crashTalks); err != nil {

@@ -244,7 +244,7 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 	}
 	return &session{
 		e: e, ks: ks, server: server, as: seal.Handle(org, principal), id: id,
-		c: client.New(server, id, client.WithLogKey(sv.LogKey), client.WithExpectedRoots(expected),
+		c: client.New(server, id, client.WithLogKey(sv.LogKey), client.WithHost(sv.Host), client.WithExpectedRoots(expected),
 			client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))),
 	}, nil
 }

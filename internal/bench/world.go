@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -181,7 +182,17 @@ func (w *world) person(ctx context.Context, org int, name string, rank backchann
 	}
 	p := &principal{id: id}
 	for _, n := range w.nodes {
-		p.clients = append(p.clients, client.New(n.URL, id, client.WithHTTPClient(w.http)))
+		// The nodes are one host, named by the first node's address.
+		p.clients = append(p.clients, client.New(n.URL, id, client.WithHTTPClient(w.http), client.WithHost(w.host())))
 	}
 	return p, nil
+}
+
+// host is the name of the host the nodes serve: the first node's address, as it was started
+// with, or as a load-balanced service is reached.
+func (w *world) host() string {
+	if u, err := url.Parse(w.nodes[0].URL); err == nil {
+		return u.Host
+	}
+	return ""
 }

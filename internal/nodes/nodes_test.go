@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,7 +166,8 @@ func (c *cluster) person(org, name string, rank backchannel.Rank) *principal {
 	}
 	p := &principal{id: id}
 	for _, n := range c.nodes {
-		p.clients = append(p.clients, client.New(n.url, id))
+		// Every node serves one host, named by the first node's address.
+		p.clients = append(p.clients, client.New(n.url, id, client.WithHost(strings.TrimPrefix(c.nodes[0].url, "http://"))))
 	}
 	return p
 }
