@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
-	"os"
 	"sync"
 	"testing"
 
@@ -39,37 +37,13 @@ func (k *memKeeper) SaveVerified(id string, st client.VerifiedState) error {
 	return nil
 }
 
-// copyFile copies the database file (and its write-ahead log, if any) from to.
-func copyFiles(t *testing.T, from, to string) {
-	t.Helper()
-	for _, suffix := range []string{"", "-wal", "-shm"} {
-		os.Remove(to + suffix)
-		src, err := os.Open(from + suffix)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		dst, err := os.Create(to + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.Copy(dst, src); err != nil {
-			t.Fatal(err)
-		}
-		src.Close()
-		dst.Close()
-	}
-}
-
 // A client given a StateKeeper remembers, from one run to the next, what it verified: a host
 // that restores an old copy of its data between two runs is caught by the later run, as it
 // would be within one. A client without one has nothing to compare with.
 func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
 	fw := newFaultWorld(t)
 	backup := fw.db + ".backup"
-	fw.restart(func(db string) { copyFiles(t, db, backup) })
+	fw.restart(func(db string) { copyDB(t, db, backup) })
 
 	keeper := &memKeeper{}
 	run := func(k client.StateKeeper) error {
@@ -89,7 +63,7 @@ func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
 		t.Fatal("the client saved nothing")
 	}
 	// The host serves its old copy.
-	fw.restart(func(db string) { copyFiles(t, backup, db) })
+	fw.restart(func(db string) { copyDB(t, backup, db) })
 	if err := run(nil); err != nil {
 		t.Fatalf("a client without saved state: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/backchannel/backchannel/internal/node"
 	"github.com/backchannel/backchannel/internal/server"
+	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/record"
 )
 
@@ -182,6 +183,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	switch {
 	case errors.As(err, &changed):
 		return withHint(err, "start it with --host %s (a host keeps its name for as long as its records), or give this name a new store with --data or --store", changed.Stored)
+	case errors.Is(err, sqlite.ErrNotPrivate):
+		return withHint(err, "the database holds the host's log and token keys: make it and its -wal and -shm files readable by this user only (chmod 600), and find out who could read them")
 	case errors.As(err, &storeErr) && sp.Kind == node.Postgres:
 		return withHint(err, "check that PostgreSQL is running at %s and that --store names the right database and user", sp)
 	case errors.As(err, &storeErr):

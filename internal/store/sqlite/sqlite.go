@@ -84,6 +84,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
 	}
+	if err := private(cfg.Path); err != nil {
+		return nil, err
+	}
 	// fdatasync is as durable as fsync for a commit (it syncs the data and the size) and saves
 	// the journal write of a timestamp on every commit.
 	if _, err := sqlite.Fdatasync(true); err != nil && !errors.Is(err, sqlite.ErrFdatasyncUnavailable) {
@@ -119,6 +122,37 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	go s.writer()
 	return s, nil
+}
+
+// ErrNotPrivate reports a database file that others than its owner may read or write. It holds
+// the host's log key and token key: anyone who reads it can sign checkpoints and tokens as
+// the host.
+var ErrNotPrivate = errors.New("the database file is not private to its owner")
+
+// private creates the database file readable and writable by its owner only, if it does not
+// exist, and refuses one (or its write-ahead log) that others may read or write. SQLite
+// creates the write-ahead log and its index with the database file's permissions.
+func private(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("sqlite: create %s: %w", path, err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) && p != path {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			return fmt.Errorf("sqlite: %w: %s has mode %04o; make it %04o (chmod 600 %s)", ErrNotPrivate, p, perm, perm&0o700, p)
+		}
+	}
+	return nil
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {
