@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
@@ -157,5 +158,31 @@ func TestALoginRelayedByALookAlikeIsRefused(t *testing.T) {
 	// Told the real host's name, on purpose, it logs in (a host behind a proxy of its own).
 	if err := client.New(lookAlike.URL, fw.irFM.Identity(), client.WithHost(fw.host)).Login(fw.ctx); err != nil {
 		t.Fatalf("Login naming the host: %v", err)
+	}
+}
+
+// A host that dates the events it serves as it likes cannot change when a message says it was
+// written: the view shows the author's signed time, and the host's only as when it received it.
+func TestAMessageShowsItsAuthorsTimeNotTheHosts(t *testing.T) {
+	fw := newFaultWorld(t)
+	lie := 365 * 24 * time.Hour
+	c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
+		client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: func(p *api.EventPage) {
+			for i := range p.Events {
+				p.Events[i].Time = p.Events[i].Time.Add(-lie)
+			}
+		}}}))
+	b := mustSync(t, fw.ctx, c)
+	if len(b.Messages) == 0 {
+		t.Fatal("no messages")
+	}
+	for _, m := range b.Messages {
+		v := client.ViewOf(b, m)
+		if !v.Verified {
+			t.Fatalf("message %d did not verify: %s", m.Index, v.Flag)
+		}
+		if signed := m.Opened.Context.CreatedAt; !v.Time.Equal(signed) || v.Received.Equal(signed) {
+			t.Fatalf("message %d shows %v (received %v), signed at %v", m.Index, v.Time, v.Received, signed)
+		}
 	}
 }

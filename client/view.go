@@ -10,10 +10,13 @@ import (
 // MessageView is a message as a party reads it: what the envelope says of itself, and, when it
 // opened and verified, who wrote it and what. It is how the CLI prints and exports a message.
 type MessageView struct {
-	Index    int64                     `json:"index"`
-	Hash     string                    `json:"hash"`
-	Room     string                    `json:"room"`
+	Index int64  `json:"index"`
+	Hash  string `json:"hash"`
+	Room  string `json:"room"`
+	// Time is when the author signed the message; for a message that did not verify, when
+	// the host says it received it. Received is always the host's word.
 	Time     time.Time                 `json:"time"`
+	Received time.Time                 `json:"received"`
 	Kind     string                    `json:"kind"`
 	Topics   []string                  `json:"topics"`
 	Round    int                       `json:"round"`
@@ -54,7 +57,7 @@ func HandleOf(b *Book, id seal.CredentialID) (string, *seal.Credential) {
 func ViewOf(b *Book, m *Message) MessageView {
 	h := m.Envelope.Header
 	v := MessageView{
-		Index: m.Index, Hash: m.Hash.String(), Room: m.Room, Time: m.Time, Kind: string(h.Kind), Topics: h.Topics,
+		Index: m.Index, Hash: m.Hash.String(), Room: m.Room, Time: m.Time, Received: m.Time, Kind: string(h.Kind), Topics: h.Topics,
 		Round: int(h.Round), Mode: h.Relay.String(), Relays: m.Relays, Receipts: []ReceiptView{},
 	}
 	if v.Topics == nil {
@@ -70,6 +73,8 @@ func ViewOf(b *Book, m *Message) MessageView {
 	if m.Opened != nil {
 		o := m.Opened
 		v.Verified = true
+		// The host's time is not signed: a host could date a message as it liked.
+		v.Time = o.Context.CreatedAt
 		v.Kind, v.Topics, v.Round = string(o.Context.Kind), o.Context.Topics, int(o.Context.Round)
 		v.Author, v.Title, v.Rank = o.Author.Handle(), o.Author.Title, int(o.Author.Rank)
 		if o.Relayer != nil {
