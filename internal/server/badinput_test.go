@@ -144,6 +144,14 @@ func badInputs() []badInput {
 			return request{method: http.MethodPost, path: talksPath(m.id, "motions"), token: m.us.token,
 				body: api.SubmitAct{Act: m.act(m.us, m.id, talks.Propose{At: m.now(), By: m.usAide.actor(), Motion: "x", Change: talks.SetVenue("Doha")})}}
 		}, status: 422, problem: "actor-mismatch", detail: []string{"us:aide", "us:special-envoy"}},
+		{name: "act signed by someone else than the caller", build: func(m *muscat) request {
+			return request{method: http.MethodPost, path: talksPath(m.id, "motions"), token: m.us.token,
+				body: api.SubmitAct{Act: m.act(m.ir, m.id, talks.Propose{At: m.now(), By: m.ir.actor(), Motion: "relayed", Change: talks.SetVenue("Doha")})}}
+		}, status: 422, problem: "actor-mismatch", detail: []string{"signed by credential", "not by the caller's"}},
+		{name: "red lines signed by someone else than the caller", build: func(m *muscat) request {
+			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token,
+				body: api.SubmitRedLines{Act: m.redLines(m.ir, m.id, "missiles")}}
+		}, status: 422, problem: "actor-mismatch", detail: []string{"signed by credential", "not by the caller's"}},
 		{name: "vote on no motion", build: func(m *muscat) request {
 			return request{method: http.MethodPost, path: talksPath(m.id, "votes"), token: m.ir.token,
 				body: api.SubmitAct{Act: m.act(m.ir, m.id, talks.Vote{At: m.now(), By: m.ir.actor(), Motion: "nothing", Accept: true})}}

@@ -161,14 +161,15 @@ func (s *Server) talksRoutes() {
 	actOp := func(id, path, summary string, types ...string) {
 		register(s, op{id: id, method: http.MethodPost, path: path, summary: summary, tag: "talks", authed: true, status: http.StatusCreated},
 			func(ctx context.Context, in *ActBody) (*body[api.Accepted], error) {
-				if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+				c, _, err := s.access(ctx, in.AuthHeader, in.Talks)
+				if err != nil {
+					return nil, err
+				}
+				act, err := signedByCaller(c, in.Body.Act)
+				if err != nil {
 					return nil, err
 				}
 				if len(types) > 0 {
-					act, err := seal.ParseAct(in.Body.Act)
-					if err != nil {
-						return nil, err
-					}
 					ok := false
 					for _, t := range types {
 						ok = ok || act.Type == t
@@ -215,7 +216,11 @@ func (s *Server) talksRoutes() {
 			TalksPath
 			Body api.SubmitRedLines
 		}) (*body[api.Accepted], error) {
-			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+			c, _, err := s.access(ctx, in.AuthHeader, in.Talks)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := signedByCaller(c, in.Body.Act); err != nil {
 				return nil, err
 			}
 			sub, err := s.acceptRedLines(ctx, in.Talks, in.Body.Act, s.cfg.Now())
@@ -342,7 +347,11 @@ func (s *Server) talksRoutes() {
 				Text string `json:"text" maxLength:"65536" doc:"The statement's text; its SHA-256 (hex) is the sign act's digest."`
 			}
 		}) (*body[api.Accepted], error) {
-			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+			c, _, err := s.access(ctx, in.AuthHeader, in.Talks)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := signedByCaller(c, in.Body.Act); err != nil {
 				return nil, err
 			}
 			sub, err := s.acceptStatement(ctx, in.Talks, in.Body.Act, in.Body.Text, s.cfg.Now())
@@ -464,4 +473,18 @@ func (s *Server) originPath(id string) (string, error) {
 func eventOf(e backchannel.Event) api.Event {
 	h := e.Hash()
 	return api.Event{Index: int64(e.Index), Type: e.Type, Room: e.Room, Time: e.Time.UTC(), Hash: hex.EncodeToString(h[:]), Data: e.Data}
+}
+
+// signedByCaller parses an act and refuses it unless the caller signed it: a principal submits
+// its own acts, as it submits its own envelopes and receipts, so that no one can replay
+// another's signed act under their own name, or act through a host that does.
+func signedByCaller(c *caller, data []byte) (*seal.Act, error) {
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, err
+	}
+	if act.Author.String() != c.cred.ID().String() {
+		return nil, problemf(api.ProblemActorMismatch, "the act is signed by credential %s, not by the caller's %s", act.Author, c.cred.ID())
+	}
+	return act, nil
 }
