@@ -23,6 +23,8 @@ import (
 // caller is an authenticated principal.
 type caller struct {
 	cred *seal.Credential
+	// expires is when the caller's token does.
+	expires time.Time
 }
 
 func (c *caller) principal() string { return c.cred.Handle() }
@@ -110,7 +112,7 @@ func (s *Server) authenticate(ctx context.Context, in AuthHeader) (*caller, erro
 		}
 		return nil, problemf(api.ProblemUnauthenticated, "this operation needs an Authorization: Bearer token; get one with POST /v1/auth/challenge and /v1/auth/token")
 	}
-	id, _, err := s.tokens.check(kindToken, tok, now)
+	id, expires, err := s.tokens.check(kindToken, tok, now)
 	if err != nil {
 		if err := s.limitAnonymous(ctx); err != nil {
 			return nil, err
@@ -138,7 +140,19 @@ func (s *Server) authenticate(ctx context.Context, in AuthHeader) (*caller, erro
 	if !s.limits.allow(c.Handle(), now) {
 		return nil, problemf(api.ProblemRateLimited, "%s is sending more than %g requests a second: slow down", c.Handle(), s.cfg.Rate)
 	}
-	return &caller{cred: c}, nil
+	return &caller{cred: c, expires: expires}, nil
+}
+
+// stillAllowed reports whether a caller authenticated earlier (an open event stream's) may
+// still be served: its token has not expired, and its credential is neither revoked nor past
+// its validity. A revocation reaches it within the credential cache's few seconds.
+func (s *Server) stillAllowed(ctx context.Context, c *caller) bool {
+	now := s.cfg.Now()
+	if !now.Before(c.expires) {
+		return false
+	}
+	cred, revoked, err := s.credential(ctx, c.cred.ID().String(), now)
+	return err == nil && !revoked && cred.ValidAt(now)
 }
 
 // challenge issues a login challenge for a published, unrevoked credential.

@@ -256,6 +256,11 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 	keep := time.NewTimer(s.cfg.KeepAlive)
 	defer keep.Stop()
 	next := from
+	// The stream ends when the token expires or the credential is revoked: it is checked
+	// after every read, before anything read is sent, and at the token's expiry by the
+	// server's own clock.
+	expiry := time.NewTimer(c.expires.Sub(s.cfg.Now()))
+	defer expiry.Stop()
 	for {
 		// Register for the next growth before reading, so growth between the read and the wait
 		// is not missed.
@@ -265,6 +270,9 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 			if ctx.Err() == nil {
 				s.log.WarnContext(ctx, "event stream read failed", "talks", b.ID, "err", err)
 			}
+			return
+		}
+		if !s.stillAllowed(ctx, c) {
 			return
 		}
 		next = n
@@ -289,6 +297,7 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 		case <-ctx.Done():
 			return
 		case <-woke:
+		case <-expiry.C:
 		case <-keep.C:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil {
 				return

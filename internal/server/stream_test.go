@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -110,4 +111,61 @@ func TestNotReadyWhileShuttingDown(t *testing.T) {
 	want(t, s.do(request{method: http.MethodGet, path: "/healthz"}), http.StatusOK, "")
 	s.srv.SetReady(true)
 	want(t, s.do(request{method: http.MethodGet, path: "/readyz"}), http.StatusOK, "")
+}
+
+// An open event stream ends when its token expires or its credential is revoked: what is
+// accepted after is not delivered on it.
+func TestStreamEndsWhenItsTokenExpiresOrItsCredentialIsRevoked(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		end  func(tr *trio, reader *person)
+	}{
+		{"the token expires", func(tr *trio, _ *person) {
+			tr.clock.advance(2 * time.Hour) // past the default token lifetime of an hour
+			tr.login(tr.us)                 // the writer logs in again; the reader does not
+		}},
+		{"the credential is revoked", func(tr *trio, reader *person) {
+			tr.revoke(reader)
+			tr.clock.advance(10 * time.Second) // past the server's credential cache
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTrio(t, 0, nil)
+			reader := tr.person("ir", "aide", "Aide", 2)
+			tr.accepted(tr.submit(tr.ir, tr.id, talks.AddMember{At: tr.now(), By: tr.ir.actor(),
+				Member: talks.Member{Actor: reader.actor()}}))
+			size := tr.size(tr.id)
+			opened := make(chan struct{})
+			type result struct {
+				r   *response
+				evs []sseEvent
+			}
+			done := make(chan result, 1)
+			go func() {
+				var once sync.Once
+				r, evs := tr.stream(talksPath(tr.id, "events", "stream"), reader.token, nil, 20*time.Second, func(evs []sseEvent) bool {
+					if int64(len(evs)) >= size {
+						once.Do(func() { close(opened) })
+					}
+					return false
+				})
+				done <- result{r, evs}
+			}()
+			<-opened
+			tc.end(tr, reader)
+			after := tr.accepted(tr.submit(tr.us, tr.id, talks.Propose{At: tr.now(), By: tr.us.actor(), Motion: "after", Change: talks.SetVenue("Doha")}))
+			res := <-done
+			want(t, res.r, http.StatusOK, "")
+			// Events appended before it ended (the reader's own revocation) may come; the
+			// motion proposed after may not.
+			for _, e := range checkStreamEvents(t, tr.world, res.evs) {
+				if e.Index >= after.Index {
+					t.Fatalf("the stream sent event %d, accepted after it should have ended", e.Index)
+				}
+			}
+			if int64(len(res.evs)) < size {
+				t.Fatalf("the stream sent %d events, fewer than the %d before", len(res.evs), size)
+			}
+		})
+	}
 }
