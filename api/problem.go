@@ -103,6 +103,7 @@ var (
 	ProblemBodyTooLarge         = ProblemKind{"body-too-large", http.StatusRequestEntityTooLarge, "Request body too large"}
 	ProblemUnsupportedMediaType = ProblemKind{"unsupported-media-type", http.StatusUnsupportedMediaType, "Unsupported media type"}
 	ProblemNotFound             = ProblemKind{"not-found", http.StatusNotFound, "Not found"}
+	ProblemMethodNotAllowed     = ProblemKind{"method-not-allowed", http.StatusMethodNotAllowed, "Method not allowed"}
 	ProblemUnknownTalks         = ProblemKind{"unknown-talks", http.StatusNotFound, "Unknown talks"}
 	ProblemUnauthenticated      = ProblemKind{"unauthenticated", http.StatusUnauthorized, "Authentication required"}
 	ProblemTokenExpired         = ProblemKind{"token-expired", http.StatusUnauthorized, "Token expired"}
@@ -147,7 +148,7 @@ var (
 // talks.Rules lists), in a fixed order.
 func ProblemKinds() []ProblemKind {
 	return []ProblemKind{
-		ProblemMalformed, ProblemBodyTooLarge, ProblemUnsupportedMediaType, ProblemNotFound,
+		ProblemMalformed, ProblemBodyTooLarge, ProblemUnsupportedMediaType, ProblemNotFound, ProblemMethodNotAllowed,
 		ProblemUnknownTalks, ProblemUnauthenticated, ProblemTokenExpired, ProblemForbidden,
 		ProblemNotInRoom, ProblemRateLimited, ProblemTooManyStreams, ProblemExists,
 		ProblemClockSkew, ProblemWrongTalks, ProblemUntrustedRoot, ProblemUnknownCredential,

@@ -17,6 +17,7 @@ var problemHints = map[string]string{
 	api.ProblemBodyTooLarge.Name:         "send less at once: a shorter message, or fewer recipients",
 	api.ProblemUnsupportedMediaType.Name: "the server expects another format: it may run another version than this client",
 	api.ProblemNotFound.Name:             "check the names and hashes given: the server has nothing under them",
+	api.ProblemMethodNotAllowed.Name:     "this server does not take that request there: is it a backchannel server of this version?",
 	api.ProblemUnknownTalks.Name:         "list the talks {as} takes part in with 'backchannel talks list'",
 	api.ProblemUnauthenticated.Name:      "log in again with 'backchannel login --as {as}'",
 	api.ProblemTokenExpired.Name:         "log in again with 'backchannel login --as {as}'",

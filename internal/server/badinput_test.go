@@ -356,3 +356,26 @@ func TestExpiredTokenIsRefused(t *testing.T) {
 	w.login(p)
 	want(t, w.do(request{method: http.MethodGet, path: "/v1/talks", token: p.token}), http.StatusOK, "")
 }
+
+// Whatever answers outside the operations (an unknown path, a method a path does not take, a
+// tile the log does not have) answers a problem, as every operation does.
+func TestEveryErrorIsAProblem(t *testing.T) {
+	m := newMuscat(t, nil)
+	for _, tc := range []struct {
+		name    string
+		req     request
+		status  int
+		problem string
+	}{
+		{"an unknown path", request{method: http.MethodGet, path: "/v1/nothing-here"}, 404, "not-found"},
+		{"a method the path does not take", request{method: http.MethodDelete, path: "/v1/talks"}, 405, "method-not-allowed"},
+		{"a tile beyond the tree", request{method: http.MethodGet, path: talksPath(m.id, "log", "tile", "0", "x001", "000"), token: m.us.token}, 404, "not-found"},
+		{"a tile path that is no tile", request{method: http.MethodGet, path: talksPath(m.id, "log", "tile", "nonsense"), token: m.us.token}, 404, "not-found"},
+	} {
+		// Unrecorded: the recorder checks answers against the operations, which these are not.
+		r := m.probe(tc.req)
+		if r.status != tc.status || r.name() != tc.problem || !strings.HasPrefix(r.header.Get("Content-Type"), "application/problem+json") {
+			t.Errorf("%s: %s (%s), want %d %q as problem+json", tc.name, r, r.header.Get("Content-Type"), tc.status, tc.problem)
+		}
+	}
+}

@@ -16,7 +16,6 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/server"
 )
 
@@ -163,13 +162,13 @@ func pathFor(template string, values map[string]string) string {
 }
 
 // isMuxAnswer reports whether an answer came from the mux finding no route (404) or no route
-// for the method (405), rather than from an operation's handler: the mux writes plain text,
-// every operation writes JSON or, for an error, a problem of ours.
+// for the method (405), rather than from an operation's handler: the server answers those
+// with a problem whose detail says no operation is there.
 func isMuxAnswer(r *response) bool {
 	if r.status != http.StatusNotFound && r.status != http.StatusMethodNotAllowed {
 		return false
 	}
-	return !strings.HasPrefix(r.problem().Type, api.ProblemTypePrefix)
+	return strings.HasPrefix(r.problem().Detail, "no operation at ")
 }
 
 // TestEveryDocumentedOperationIsServed makes a request of every operation in the document and

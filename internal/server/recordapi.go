@@ -231,7 +231,7 @@ func (s *Server) recordRoutes() {
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
 			r, w := unwrapHuma(hc)
-			tiles.NewHandler(l).ServeLogPath(w, r, in.Path)
+			tiles.NewHandler(l).Refuse(writeProblemStatus).ServeLogPath(w, r, in.Path)
 		}}, nil
 	})
 }

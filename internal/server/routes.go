@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -90,7 +92,58 @@ func (s *Server) routes() {
 	documentWildcards(s.api.OpenAPI())
 	base64Unchecked(s.api)
 
-	s.handler = withRemote(s.mux)
+	s.handler = withRemote(unknownRoutes(s.mux))
+}
+
+// unknownRoutes answers a path no operation serves with the problem not-found, as every other
+// error of the API is answered, rather than the mux's plain text.
+func unknownRoutes(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		// The mux's own answer: 404, or 405 for a path served under other methods.
+		var c statusOnly
+		h.ServeHTTP(&c, r)
+		if allow := c.Header().Get("Allow"); allow != "" {
+			w.Header().Set("Allow", allow)
+		}
+		writeProblemStatus(w, c.status, fmt.Sprintf("no operation at %s %s: see /v1/openapi.json", r.Method, r.URL.Path))
+	})
+}
+
+// statusOnly is a ResponseWriter that keeps the status and headers written to it.
+type statusOnly struct {
+	header http.Header
+	status int
+}
+
+func (c *statusOnly) Header() http.Header {
+	if c.header == nil {
+		c.header = make(http.Header)
+	}
+	return c.header
+}
+func (c *statusOnly) Write(b []byte) (int, error) { return len(b), nil }
+func (c *statusOnly) WriteHeader(status int)      { c.status = status }
+
+// writeProblemStatus writes a problem of the kind the status names, with detail, for the
+// handlers that answer outside huma (the tiles, unknown routes).
+func writeProblemStatus(w http.ResponseWriter, status int, detail string) {
+	k := api.ProblemInternal
+	switch status {
+	case http.StatusNotFound:
+		k = api.ProblemNotFound
+	case http.StatusMethodNotAllowed:
+		k = api.ProblemMethodNotAllowed
+	}
+	p := k.New("%s", detail)
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
 }
 
 // documentWildcards renames the paths of the document whose last segment is a wildcard of

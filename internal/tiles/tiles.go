@@ -37,7 +37,24 @@ const (
 // tile does not exist (a client of an older checkpoint falls back to the full tile and keeps
 // its first W hashes, as record.TileClient does), so each tile has one current URL.
 type Handler struct {
-	log record.Log
+	log    record.Log
+	refuse func(w http.ResponseWriter, status int, detail string)
+}
+
+// Refuse makes fn write the handler's refusals (status 404, 405 or 500, and what was wrong)
+// in the form its server answers errors in; by default they are plain text, as a bare
+// tlog-tiles server answers.
+func (h *Handler) Refuse(fn func(w http.ResponseWriter, status int, detail string)) *Handler {
+	h.refuse = fn
+	return h
+}
+
+func (h *Handler) fail(w http.ResponseWriter, status int, detail string) {
+	if h.refuse != nil {
+		h.refuse(w, status, detail)
+		return
+	}
+	http.Error(w, detail, status)
 }
 
 // NewHandler returns a Handler serving log.
@@ -54,16 +71,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) ServeLogPath(w http.ResponseWriter, r *http.Request, path string) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		h.fail(w, http.StatusMethodNotAllowed, "method not allowed")
 		return
 	}
 	body, ctype, cache, err := h.read(r.Context(), path)
 	switch {
 	case errors.Is(err, record.ErrNotFound), errors.Is(err, record.ErrMalformed):
-		http.Error(w, err.Error(), http.StatusNotFound)
+		h.fail(w, http.StatusNotFound, err.Error())
 		return
 	case err != nil:
-		http.Error(w, "record: cannot read the log", http.StatusInternalServerError)
+		h.fail(w, http.StatusInternalServerError, "record: cannot read the log")
 		return
 	}
 	w.Header().Set("Content-Type", ctype)
