@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,7 +228,7 @@ func TestFaultEachRequestOfASyncChangesNothingOrEverything(t *testing.T) {
 					t.Fatalf("%s: a false alarm: %v", name, err)
 				}
 				if err != nil {
-					if b := c.Book("muscat"); b != nil && !equal(bodies(b), before) {
+					if b := c.Book("muscat"); b != nil && !slices.Equal(bodies(b), before) {
 						t.Fatalf("%s: the failed sync (%v) changed the book:\n%q\nwas\n%q", name, err, bodies(b), before)
 					}
 					ft.arm(0, "")
@@ -235,7 +236,7 @@ func TestFaultEachRequestOfASyncChangesNothingOrEverything(t *testing.T) {
 						t.Fatalf("%s: the retry after %v failed: %v", name, err, err2)
 					}
 				}
-				if got := bodies(c.Book("muscat")); !equal(got, want) {
+				if got := bodies(c.Book("muscat")); !slices.Equal(got, want) {
 					t.Fatalf("%s: the book holds\n%q\nwant\n%q", name, got, want)
 				}
 			}
@@ -413,7 +414,7 @@ func TestFaultEachRequestOfAFollowDeliversEveryEventOnce(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
-			if !equal(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("%s: the follower saw %v, want %v", name, got, want)
 			}
 		}
@@ -432,18 +433,6 @@ func mustSync(t *testing.T, ctx context.Context, c *client.Client) *client.Book 
 		t.Fatal(err)
 	}
 	return c.Book("muscat")
-}
-
-func equal[T comparable](a, b []T) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // Syncs of one talks from many goroutines, while others read the book and another party
@@ -513,7 +502,7 @@ func TestConcurrentSyncsOfOneTalksNeitherRaceNorDouble(t *testing.T) {
 	}
 	got := bodies(mustSync(t, fw.ctx, c))
 	want := bodies(mustSync(t, fw.ctx, fw.omFM))
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("the book holds\n%q\nwant\n%q", got, want)
 	}
 }
@@ -605,7 +594,7 @@ func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if !equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("the follower saw %v, want %v", got, want)
 	}
 }

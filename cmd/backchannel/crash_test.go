@@ -152,6 +152,22 @@ type principal struct {
 	seq   uint64
 }
 
+// nextNote seals p's next note to its delegation's caucus, addressed to p alone, and returns
+// its bytes and their hash (hex), as the server names the envelope.
+func (p *principal) nextNote() ([]byte, string, error) {
+	p.seq++
+	env, err := p.id.Seal(rand.Reader, seal.Context{
+		Talks: crashTalks, Room: talks.RoomCaucus("a"), Kind: backchannel.KindNote,
+		CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: p.seq,
+	}, []byte("note "+strconv.FormatUint(p.seq, 10)), []*seal.Credential{p.id.Credential()})
+	if err != nil {
+		return nil, "", err
+	}
+	data := env.Marshal()
+	sum := sha256.Sum256(data)
+	return data, hex.EncodeToString(sum[:]), nil
+}
+
 func (p *principal) actor() talks.Actor {
 	c := p.id.Credential()
 	return talks.Actor{Principal: c.Handle(), Org: c.Org, Rank: c.Rank, Title: c.Title}
@@ -343,18 +359,11 @@ func (w *crashWorld) load(p *process, iteration int) {
 // It calls ack with the count of acknowledgments so far after each one.
 func (w *crashWorld) send(s *principal, killed *atomic.Bool, acked, lost *atomic.Int64, ack func(int64)) {
 	for {
-		s.seq++
-		env, err := s.id.Seal(rand.Reader, seal.Context{
-			Talks: crashTalks, Room: talks.RoomCaucus("a"), Kind: backchannel.KindNote,
-			CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: s.seq,
-		}, []byte("note "+strconv.FormatUint(s.seq, 10)), []*seal.Credential{s.id.Credential()})
+		data, h, err := s.nextNote()
 		if err != nil {
 			w.t.Error(err)
 			return
 		}
-		data := env.Marshal()
-		sum := sha256.Sum256(data)
-		h := hex.EncodeToString(sum[:])
 		w.mu.Lock()
 		w.sent[h] = true
 		w.mu.Unlock()

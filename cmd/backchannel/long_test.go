@@ -2,11 +2,7 @@ package main
 
 import (
 	"bufio"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"strconv"
@@ -19,8 +15,6 @@ import (
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/record"
-	"github.com/backchannel/backchannel/seal"
-	"github.com/backchannel/backchannel/talks"
 )
 
 // longEvents is the size of the long record: enough that every page, tile level and cache of
@@ -172,18 +166,11 @@ func TestLongRecordOf100000Events(t *testing.T) {
 // sendNotes has s seal and submit count notes to its delegation's caucus, each acknowledged.
 func (w *crashWorld) sendNotes(s *principal, count int64) {
 	for range count {
-		s.seq++
-		env, err := s.id.Seal(rand.Reader, seal.Context{
-			Talks: crashTalks, Room: talks.RoomCaucus("a"), Kind: backchannel.KindNote,
-			CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: s.seq,
-		}, fmt.Appendf(nil, "note %d", s.seq), []*seal.Credential{s.id.Credential()})
+		data, h, err := s.nextNote()
 		if err != nil {
 			w.t.Error(err)
 			return
 		}
-		data := env.Marshal()
-		sum := sha256.Sum256(data)
-		h := hex.EncodeToString(sum[:])
 		var out api.Accepted
 		status, body, err := w.do(s.token, http.MethodPost, "/v1/talks/"+crashTalks+"/envelopes", api.SubmitEnvelope{Envelope: data}, &out)
 		if err != nil || status != http.StatusCreated || out.Hash != h {

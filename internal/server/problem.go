@@ -107,40 +107,39 @@ func (s *Server) problemOf(ctx context.Context, err error) *api.Problem {
 	return p
 }
 
+// problemKindOf names the kind of problem an HTTP status stands for, for the errors the
+// operations do not raise themselves (huma's validation, the mux, the tile handler).
+func problemKindOf(status int) api.ProblemKind {
+	switch status {
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+		return api.ProblemMalformed
+	case http.StatusRequestEntityTooLarge:
+		return api.ProblemBodyTooLarge
+	case http.StatusUnsupportedMediaType:
+		return api.ProblemUnsupportedMediaType
+	case http.StatusNotFound:
+		return api.ProblemNotFound
+	case http.StatusMethodNotAllowed:
+		return api.ProblemMethodNotAllowed
+	case http.StatusUnauthorized:
+		return api.ProblemUnauthenticated
+	case http.StatusForbidden:
+		return api.ProblemForbidden
+	case http.StatusTooManyRequests:
+		return api.ProblemRateLimited
+	case http.StatusServiceUnavailable:
+		return api.ProblemUnavailable
+	}
+	if status >= 500 {
+		return api.ProblemInternal
+	}
+	return api.ProblemKind{Name: "http-" + fmt.Sprint(status), Status: status, Title: http.StatusText(status)}
+}
+
 // newHumaError makes huma's own errors (validation, body size, content type) problems of ours,
 // so that every error the API returns has a stable type.
 func newHumaError(status int, msg string, errs ...error) huma.StatusError {
-	k := api.ProblemMalformed
-	switch status {
-	case http.StatusRequestEntityTooLarge:
-		k = api.ProblemBodyTooLarge
-	case http.StatusUnsupportedMediaType:
-		k = api.ProblemUnsupportedMediaType
-	case http.StatusNotFound:
-		k = api.ProblemNotFound
-	case http.StatusUnauthorized:
-		k = api.ProblemUnauthenticated
-	case http.StatusForbidden:
-		k = api.ProblemForbidden
-	case http.StatusTooManyRequests:
-		k = api.ProblemRateLimited
-	case http.StatusInternalServerError:
-		k = api.ProblemInternal
-	case http.StatusServiceUnavailable:
-		k = api.ProblemUnavailable
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		status = http.StatusBadRequest
-	default:
-		if status >= 500 {
-			k = api.ProblemInternal
-		} else {
-			k = api.ProblemKind{Name: "http-" + fmt.Sprint(status), Status: status, Title: http.StatusText(status)}
-		}
-	}
-	p := k.New("%s", msg)
-	if k == api.ProblemMalformed {
-		p.Status = status
-	}
+	p := problemKindOf(status).New("%s", msg)
 	for _, e := range errs {
 		if e == nil {
 			continue

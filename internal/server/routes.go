@@ -132,14 +132,7 @@ func (c *statusOnly) WriteHeader(status int)      { c.status = status }
 // writeProblemStatus writes a problem of the kind the status names, with detail, for the
 // handlers that answer outside huma (the tiles, unknown routes).
 func writeProblemStatus(w http.ResponseWriter, status int, detail string) {
-	k := api.ProblemInternal
-	switch status {
-	case http.StatusNotFound:
-		k = api.ProblemNotFound
-	case http.StatusMethodNotAllowed:
-		k = api.ProblemMethodNotAllowed
-	}
-	p := k.New("%s", detail)
+	p := problemKindOf(status).New("%s", detail)
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
