@@ -9,11 +9,13 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/talks"
@@ -184,5 +186,53 @@ func TestAMessageShowsItsAuthorsTimeNotTheHosts(t *testing.T) {
 		if signed := m.Opened.Context.CreatedAt; !v.Time.Equal(signed) || v.Received.Equal(signed) {
 			t.Fatalf("message %d shows %v (received %v), signed at %v", m.Index, v.Time, v.Received, signed)
 		}
+	}
+}
+
+// recipientsRewriter is a host that edits the list of a room's readers it gives a sender.
+type recipientsRewriter struct {
+	base    http.RoundTripper
+	rewrite func(rs *api.Recipients)
+}
+
+func (r recipientsRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/recipients") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	var rs api.Recipients
+	err = json.NewDecoder(resp.Body).Decode(&rs)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	r.rewrite(&rs)
+	b, _ := json.Marshal(rs)
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A host that leaves the mediator out of the readers it lists for a caucus cannot keep a
+// message from the mediator: the sender seals to every member its own replay seats in the room.
+func TestAHostCannotLeaveAReaderOutOfARoom(t *testing.T) {
+	fw := newFaultWorld(t)
+	envoy := client.New(fw.url, fw.envoy.Identity(), client.WithLogKey(fw.envoy.PinnedLogKey()),
+		client.WithHTTPClient(&http.Client{Transport: recipientsRewriter{base: http.DefaultTransport, rewrite: func(rs *api.Recipients) {
+			kept := rs.Credentials[:0]
+			for _, c := range rs.Credentials {
+				if c.Org != "om" {
+					kept = append(kept, c)
+				}
+			}
+			rs.Credentials = kept
+		}}}))
+	if _, _, err := envoy.Send(fw.ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+		Topics: []string{"nuclear-programme"}, Body: []byte("for the mediator too")}); err != nil {
+		t.Fatal(err)
+	}
+	got := bodies(mustSync(t, fw.ctx, fw.omFM))
+	if !slices.Contains(got, "for the mediator too") {
+		t.Fatalf("the mediator's book holds %q, without the message the host kept from it", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,28 +31,47 @@ type Draft struct {
 	Round int
 }
 
-// recipients returns the credentials to seal to in a room: the server's list, each checked
-// against the client's own replay of the record, so that a host cannot add a reader.
+// recipients returns the credentials to seal to in a room. Who reads the room comes from the
+// client's own replay of the record, never from the host: the host's list is only a hint of
+// each reader's newest credential, taken when it chains to the reader's pinned root and is
+// newer than any the record holds. So a host can neither add a reader nor leave one out (a
+// mediator, say), nor make the sender seal to a key its reader has rotated away from. A reader
+// whose newest credential is revoked or expired cannot be sealed to, and is left out rather
+// than blocking every message to the room.
 func (c *Client) recipients(ctx context.Context, b *Book, room string) ([]*seal.Credential, error) {
 	var rs api.Recipients
 	if err := c.do(ctx, http.MethodGet, "/v1/talks/"+url.PathEscape(b.ID)+"/rooms/"+url.PathEscape(room)+"/recipients", true, nil, &rs); err != nil {
 		return nil, err
 	}
-	members := make(map[string]bool)
-	for _, p := range b.State.Recipients(room, c.now()) {
-		members[p] = true
-	}
-	out := make([]*seal.Credential, 0, len(rs.Credentials))
+	now := c.now()
+	members := b.State.Recipients(room, now)
+	listed := make(map[string]*seal.Credential)
 	for _, ac := range rs.Credentials {
 		cr, err := seal.ParseCredential(ac.Data)
 		if err != nil {
 			return nil, err
 		}
-		if !members[cr.Handle()] {
+		if !slices.Contains(members, cr.Handle()) {
 			return nil, fmt.Errorf("%w: the host lists %s/%s as a reader of room %s, where the record does not seat it", ErrRecord, cr.Org, cr.Principal, room)
 		}
-		if err := b.Trust.VerifyCredential(cr, c.now()); err != nil {
-			return nil, fmt.Errorf("%w: recipient %s/%s: %v", ErrRecord, cr.Org, cr.Principal, err)
+		if err := b.Trust.VerifyCredential(cr, now); err == nil {
+			if prev := listed[cr.Handle()]; prev == nil || cr.Serial > prev.Serial {
+				listed[cr.Handle()] = cr
+			}
+		}
+	}
+	out := make([]*seal.Credential, 0, len(members))
+	for _, p := range members {
+		org, principal, _ := seal.SplitHandle(p)
+		cr := b.Trust.Latest(org, principal)
+		if hc := listed[p]; hc != nil && (cr == nil || hc.Serial > cr.Serial) {
+			cr = hc
+		}
+		if cr == nil {
+			return nil, fmt.Errorf("%w: room %s seats %s, for whom neither the record nor the host gives a credential", ErrRecord, room, p)
+		}
+		if err := b.Trust.VerifyCredential(cr, now); err != nil {
+			continue // revoked or expired: nobody holds a key to seal to
 		}
 		out = append(out, cr)
 	}
