@@ -236,3 +236,23 @@ func TestAHostCannotLeaveAReaderOutOfARoom(t *testing.T) {
 		t.Fatalf("the mediator's book holds %q, without the message the host kept from it", got)
 	}
 }
+
+// A member whose credential its root revoked cannot be sealed to; the room's other readers
+// still can, and a message to the room is sent to them rather than refused.
+func TestARevokedReaderDoesNotBlockItsRoom(t *testing.T) {
+	fw := newFaultWorld(t)
+	aide := fw.person("us", "aide", "Aide", 2)
+	fw.ok(fw.envoy.AddMember(fw.ctx, "muscat", aide.Credential()))
+	mustSync(t, fw.ctx, fw.envoy)
+	v, err := fw.roots["us"].Revoke(aide.Credential(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.New(fw.url, nil).Revoke(fw.ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	fw.send(fw.envoy, talks.RoomCaucus("us"), "after the aide's revocation")
+	if got := bodies(mustSync(t, fw.ctx, fw.omFM)); !slices.Contains(got, "after the aide's revocation") {
+		t.Fatalf("the mediator's book holds %q", got)
+	}
+}

@@ -247,6 +247,11 @@ func (s *Server) talksRoutes() {
 			out := api.Recipients{Room: in.Room, Credentials: []api.Credential{}}
 			for _, p := range principals {
 				cred, err := s.latestCredential(ctx, p)
+				if api.IsProblem(err, api.ProblemUnknownCredential.Name) {
+					// Revoked, with no newer credential: nobody holds a key to seal to,
+					// and the room's other readers must still be reachable.
+					continue
+				}
 				if err != nil {
 					return nil, err
 				}
