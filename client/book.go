@@ -439,6 +439,21 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		},
 		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
 			if !env.Addressed(c.Credential().ID()) {
+				// The state replayed so far is the talks when the envelope was sent: a room's
+				// reader then, left out by the sender (by any of its credentials), is told so,
+				// rather than never learning that a message passed it by.
+				me := c.Credential().Handle()
+				if !b.State.CanRead(me, env.Room, env.CreatedAt) || addressedTo(b, env, me) {
+					return nil
+				}
+				m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env,
+					Err: fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)}
+				b.Messages = append(b.Messages, m)
+				b.byHash[m.Hash] = m
+				if b.mine != nil {
+					b.mine[m] = true
+				}
+				opened = m
 				return nil
 			}
 			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
@@ -456,6 +471,16 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		},
 	})
 	return opened, err
+}
+
+// addressedTo reports whether env is sealed to any credential of principal the book knows.
+func addressedTo(b *Book, env *seal.Envelope, principal string) bool {
+	for _, id := range env.Recipients {
+		if cr, err := b.Trust.Credential(id); err == nil && cr.Handle() == principal {
+			return true
+		}
+	}
+	return false
 }
 
 // pinnedAs reports whether the charter, or an invitation, pins org's root with fingerprint fp.

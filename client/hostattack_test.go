@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
 
@@ -254,5 +256,35 @@ func TestARevokedReaderDoesNotBlockItsRoom(t *testing.T) {
 	fw.send(fw.envoy, talks.RoomCaucus("us"), "after the aide's revocation")
 	if got := bodies(mustSync(t, fw.ctx, fw.omFM)); !slices.Contains(got, "after the aide's revocation") {
 		t.Fatalf("the mediator's book holds %q", got)
+	}
+}
+
+// A sender who seals a message to its room but leaves a reader out is found out by that
+// reader: the envelope the record files under its room shows as flagged, not addressed to it.
+// A member who joins later is not told of what was sent before it sat in the room.
+func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
+	fw := newFaultWorld(t)
+	b := mustSync(t, fw.ctx, fw.envoy)
+	env, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: "muscat", Room: talks.RoomCaucus("us"),
+		Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"}, Round: uint32(b.State.InSession()),
+		CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: uint64(time.Now().UnixNano())},
+		[]byte("not for the mediator"), []*seal.Credential{fw.envoy.Credential()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fw.envoy.SubmitEnvelope(fw.ctx, "muscat", env); err != nil {
+		t.Fatal(err)
+	}
+	m := mustSync(t, fw.ctx, fw.omFM).Message(env.Hash())
+	if m == nil || m.Opened != nil || !errors.Is(m.Err, seal.ErrNotAddressed) {
+		t.Fatalf("the mediator's view of the message sealed without it: %+v", m)
+	}
+
+	aide := fw.person("us", "aide", "Aide", 2)
+	fw.ok(fw.envoy.AddMember(fw.ctx, "muscat", aide.Credential()))
+	for _, m := range mustSync(t, fw.ctx, aide).Messages {
+		if m.Err != nil {
+			t.Fatalf("the aide, who joined after, is told of message %d: %v", m.Index, m.Err)
+		}
 	}
 }
