@@ -201,7 +201,7 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 		return nil, err
 	}
 	now := s.cfg.Now()
-	subject, _, err := s.tokens.check(kindChallenge, req.Challenge, now)
+	subject, challengeExp, err := s.tokens.check(kindChallenge, req.Challenge, now)
 	if err != nil {
 		s.metrics.authFailures.WithLabelValues("challenge").Inc()
 		return nil, problemf(api.ProblemUnauthenticated, "the challenge is not valid (%v): ask for a new one", err)
@@ -219,6 +219,12 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 		s.metrics.authFailures.WithLabelValues("signature").Inc()
 		return nil, problemf(api.ProblemUnauthenticated, "the login signature does not verify with the identity key of credential %s", req.Credential)
 	}
+	// A signed challenge buys one token: whoever saw the signature (a proxy, a log) cannot
+	// buy another with it.
+	if !s.usedChallenges.claim(req.Challenge, challengeExp, now) {
+		s.metrics.authFailures.WithLabelValues("challenge").Inc()
+		return nil, problemf(api.ProblemUnauthenticated, "the challenge was used already: ask for a new one")
+	}
 	// The root's signature on the credential was checked when it was published.
 	exp := now.Add(s.cfg.TokenTTL).Truncate(time.Second)
 	if c.NotAfter.Before(exp) {
@@ -231,4 +237,35 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 		Principal:  c.Principal,
 		Org:        c.Org,
 	}, nil
+}
+
+// challengeLedger remembers the challenges that bought a token until they expire, so that each
+// buys one. It is this node's: behind a load balancer, a challenge buys at most one token on
+// each node.
+type challengeLedger struct {
+	mu    sync.Mutex
+	used  map[string]time.Time // challenge -> its expiry
+	swept time.Time
+}
+
+// claim records challenge as used, unless it was; it forgets challenges expired at now.
+func (l *challengeLedger) claim(challenge string, expires, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.used == nil {
+		l.used = make(map[string]time.Time)
+	}
+	if now.Sub(l.swept) > 10*time.Second {
+		for c, exp := range l.used {
+			if !now.Before(exp) {
+				delete(l.used, c)
+			}
+		}
+		l.swept = now
+	}
+	if _, ok := l.used[challenge]; ok {
+		return false
+	}
+	l.used[challenge] = expires
+	return true
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/backchannel/backchannel/api"
@@ -25,4 +26,20 @@ func TestForgedChartersCannotProbeForTalksIDs(t *testing.T) {
 			t.Errorf("a forged charter for %s: %s, want 422 tampered", id, r)
 		}
 	}
+}
+
+// A signed login challenge buys one token: whoever saw the signature cannot buy another.
+func TestASignedChallengeBuysOneToken(t *testing.T) {
+	m := newMuscat(t, nil)
+	req := m.tokenRequest(m.ir, m.challenge(m.ir))
+	want(t, m.do(request{method: http.MethodPost, path: "/v1/auth/token", body: req}), http.StatusOK, "")
+	for range 2 {
+		r := m.do(request{method: http.MethodPost, path: "/v1/auth/token", body: req})
+		want(t, r, http.StatusUnauthorized, "unauthenticated")
+		if !strings.Contains(r.problem().Detail, "used already") {
+			t.Fatalf("a second token for one challenge: %s", r)
+		}
+	}
+	// A new challenge buys a new token.
+	want(t, m.do(request{method: http.MethodPost, path: "/v1/auth/token", body: m.tokenRequest(m.ir, m.challenge(m.ir))}), http.StatusOK, "")
 }
