@@ -438,7 +438,13 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil
 		},
 		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
-			if !env.Addressed(c.Credential().ID()) {
+			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
+			if env.Addressed(c.Credential().ID()) {
+				m.Opened, m.Err = c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+				if m.Err != nil {
+					m.Opened = nil
+				}
+			} else {
 				// The state replayed so far is the talks when the envelope was sent: a room's
 				// reader then, left out by the sender (by any of its credentials), is told so,
 				// rather than never learning that a message passed it by.
@@ -446,20 +452,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 				if !b.State.CanRead(me, env.Room, env.CreatedAt) || addressedTo(b, env, me) {
 					return nil
 				}
-				m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env,
-					Err: fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)}
-				b.Messages = append(b.Messages, m)
-				b.byHash[m.Hash] = m
-				if b.mine != nil {
-					b.mine[m] = true
-				}
-				opened = m
-				return nil
-			}
-			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
-			m.Opened, m.Err = c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
-			if m.Err != nil {
-				m.Opened = nil
+				m.Err = fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)
 			}
 			b.Messages = append(b.Messages, m)
 			b.byHash[m.Hash] = m
