@@ -1,7 +1,6 @@
 package backchannel
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"time"
@@ -101,11 +100,6 @@ type Notice struct {
 	Size  int64
 }
 
-// CheckpointSigner signs a checkpoint for a talks' log of the given size and root; the store
-// calls it inside the transaction that grows the log, so that every acknowledged event is
-// covered by a signed checkpoint stored in the same commit.
-type CheckpointSigner func(talks string, size int64, root tlog.Hash) ([]byte, error)
-
 // Errors that stores return, for callers to test with errors.Is.
 var (
 	// ErrNotFound reports an unknown talks, event, credential or organisation.
@@ -118,104 +112,6 @@ var (
 	// refuses to open it rather than run old code on a schema it does not know.
 	ErrSchemaTooNew = errors.New("database schema is newer than this program")
 )
-
-// Store is where the server keeps everything: the talks' logs and their Merkle hashes,
-// checkpoints and cosignatures, and the directory of organisations and credentials. Two
-// implementations exist, SQLite (embedded, the default) and PostgreSQL (several server nodes on
-// one database); one conformance suite, internal/store/storetest, holds both to this contract.
-//
-// Durability: a method that writes returns only after its transaction has committed durably
-// (fsync'd). Concurrent Append calls may be committed together in one transaction (group
-// commit) but each returns only after the commit that holds its events.
-//
-// Concurrency: every method is safe to call from many goroutines, and from several processes
-// on one database where the implementation supports it: appends to one talks are serialised,
-// appends to different talks may proceed in parallel.
-type Store interface {
-	// CreateTalks creates the log of talks id, with the organisations taking part, and runs fn
-	// to append its first events (the charter, and what it pins), all in one transaction, as
-	// Append does. It returns ErrExists if the talks exists.
-	CreateTalks(ctx context.Context, id string, members []string, fn func(tx AppendTx) error) ([]Event, Checkpoint, error)
-
-	// Append runs fn exactly once inside a transaction that holds the talks' log exclusively,
-	// appends the
-	// events fn added with tx.Append, stores their Merkle hashes and a checkpoint signed for the
-	// new size, and commits. If fn returns an error, nothing fn did is stored and Append returns
-	// that error. Append returns ErrNotFound for an unknown talks. On any error the caller must
-	// assume that state it derived inside fn was not committed.
-	Append(ctx context.Context, talks string, fn func(tx AppendTx) error) ([]Event, Checkpoint, error)
-
-	// Talks returns the summary of a talks' log, or ErrNotFound.
-	Talks(ctx context.Context, id string) (TalksInfo, error)
-	// ListTalks lists the ids of every talks, oldest first.
-	ListTalks(ctx context.Context) ([]string, error)
-	// TalksOf lists the talks in which organisation org is a member, oldest first.
-	TalksOf(ctx context.Context, org string) ([]TalksInfo, error)
-
-	// Events returns up to limit events of a talks' log starting at index from, in order.
-	Events(ctx context.Context, talks string, from int64, limit int) ([]Event, error)
-	// EventByHash returns the event of a talks whose Data hashes to h, or ErrNotFound.
-	EventByHash(ctx context.Context, talks string, h EventHash) (Event, error)
-
-	// ReadHashes returns the stored Merkle hashes of a talks' log at the given tlog stored-hash
-	// indexes (see golang.org/x/mod/sumdb/tlog), for proofs and tiles.
-	ReadHashes(ctx context.Context, talks string, indexes []int64) ([]tlog.Hash, error)
-	// Checkpoint returns the latest checkpoint of a talks' log, or the one at size if size > 0.
-	Checkpoint(ctx context.Context, talks string, size int64) (Checkpoint, error)
-
-	// AddCosignature stores a cosignature of a checkpoint of the talks' log, replacing an
-	// earlier one from the same cosigner for the same size.
-	AddCosignature(ctx context.Context, talks string, c Cosignature) error
-	// Cosignatures returns the cosignatures of the checkpoint of a talks at the given size, and
-	// with size 0 the latest cosignature of each cosigner, whatever its size.
-	Cosignatures(ctx context.Context, talks string, size int64) ([]Cosignature, error)
-
-	// PutOrganisation registers an organisation and its root key. Registering the same root
-	// again is not an error; another root under an existing id gives ErrExists.
-	PutOrganisation(ctx context.Context, o Organisation) error
-	// Organisation returns the organisation with the given id, or ErrNotFound.
-	Organisation(ctx context.Context, id string) (Organisation, error)
-
-	// PutCredential stores a credential (its signed bytes) under its id. Storing the same bytes
-	// again is not an error; other bytes under an existing id give ErrExists.
-	PutCredential(ctx context.Context, c StoredCredential) error
-	// Credential returns the credential with the given id, or ErrNotFound.
-	Credential(ctx context.Context, id string) (StoredCredential, error)
-	// CredentialsOf returns every credential of a principal, lowest serial first.
-	CredentialsOf(ctx context.Context, principal string) ([]StoredCredential, error)
-	// RevokeCredential stores the signed revocation of credential id. Revoking again with the
-	// same bytes is not an error; it returns ErrNotFound for an unknown credential.
-	RevokeCredential(ctx context.Context, id string, revocation []byte) error
-
-	// Secret returns the host secret of the given name, creating it from create on first use,
-	// so that every node on one database shares its signing and token keys.
-	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
-
-	// Watch returns a channel that receives a Notice after every commit that grows a log, from
-	// any node on the same database, until ctx is done. Notices may be coalesced and may
-	// repeat (after a reconnection a store may announce again what may have been missed): a
-	// watcher reads the events themselves from the store, which stays the one source of truth.
-	Watch(ctx context.Context) <-chan Notice
-
-	// Ping checks that the store can serve requests.
-	Ping(ctx context.Context) error
-	// Close releases the store. Calls after Close return ErrClosed.
-	Close() error
-}
-
-// AppendTx is the view of a talks' log that Store.Append gives its callback.
-type AppendTx interface {
-	// Size is the log's size, counting events appended by this transaction so far.
-	Size() int64
-	// Events returns the committed or pending events from index from to Size.
-	Events(from int64) ([]Event, error)
-	// Lookup returns the event whose Data hashes to h, if the log holds it.
-	Lookup(h EventHash) (Event, bool, error)
-	// Append adds an event at index Size. The store sets e.Talks and e.Index.
-	Append(e Event) Event
-	// SetMembers records the organisations taking part, for Store.TalksOf.
-	SetMembers(orgs []string)
-}
 
 // Organisation is an organisation as the directory keeps it: its id and the encoded public half
 // of its root key (seal.RootKey).

@@ -17,6 +17,7 @@ import (
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/node"
 	"github.com/backchannel/backchannel/internal/server"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/faultstore"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -75,7 +76,7 @@ func (w *world) start(ln net.Listener) {
 	log := slog.New(slog.NewTextHandler(io.MultiWriter(testWriter{w.t}, w.logs), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cfg := node.DefaultConfig()
 	cfg.Store, cfg.Logger, cfg.Server.Host = "sqlite:"+w.db, log, w.host
-	cfg.Wrap = func(st backchannel.Store) backchannel.Store {
+	cfg.Wrap = func(st store.Store) store.Store {
 		w.faults = faultstore.New(st)
 		return w.faults
 	}

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/record"
 )
@@ -35,7 +36,7 @@ func BenchmarkRecordSize(b *testing.B) {
 				rand.Read(d)
 				return d
 			}
-			if _, _, err := st.CreateTalks(ctx, "t", []string{"a"}, func(tx backchannel.AppendTx) error {
+			if _, _, err := st.CreateTalks(ctx, "t", []string{"a"}, func(tx store.AppendTx) error {
 				tx.Append(backchannel.Event{Type: "charter", Data: data(64)})
 				return nil
 			}); err != nil {
@@ -43,7 +44,7 @@ func BenchmarkRecordSize(b *testing.B) {
 			}
 			for size := int64(1); size < n; {
 				k := min(1000, n-size)
-				if _, _, err := st.Append(ctx, "t", func(tx backchannel.AppendTx) error {
+				if _, _, err := st.Append(ctx, "t", func(tx store.AppendTx) error {
 					for range k {
 						tx.Append(backchannel.Event{Type: "envelope", Room: "caucus:a", Data: data(64)})
 					}
@@ -58,7 +59,7 @@ func BenchmarkRecordSize(b *testing.B) {
 			b.Run("append", func(b *testing.B) {
 				for i := 0; b.Loop(); i++ {
 					body[0], body[1], body[2] = byte(i), byte(i>>8), byte(i>>16)
-					if _, _, err := st.Append(ctx, "t", func(tx backchannel.AppendTx) error {
+					if _, _, err := st.Append(ctx, "t", func(tx store.AppendTx) error {
 						tx.Append(backchannel.Event{Type: "envelope", Room: "caucus:a", Data: body})
 						return nil
 					}); err != nil {
@@ -82,7 +83,7 @@ func BenchmarkRecordSize(b *testing.B) {
 }
 
 // logSigner signs checkpoints as a host does, with an Ed25519 log key.
-func logSigner(b *testing.B) backchannel.CheckpointSigner {
+func logSigner(b *testing.B) store.CheckpointSigner {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		b.Fatal(err)

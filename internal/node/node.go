@@ -16,8 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/server"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/postgres"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 )
@@ -30,7 +30,7 @@ type Config struct {
 	// "sqlite:/path/to/file.db".
 	Store string
 	// Wrap, if set, wraps the store before the server uses it (a test's fault injector).
-	Wrap func(backchannel.Store) backchannel.Store
+	Wrap func(store.Store) store.Store
 	// Logger logs the server and the store; nil discards.
 	Logger *slog.Logger
 }
@@ -113,7 +113,7 @@ func (e *StoreError) Unwrap() error { return e.Err }
 type Node struct {
 	Server *server.Server
 	// Store is the store as the server uses it (wrapped, if Config.Wrap says so).
-	Store backchannel.Store
+	Store store.Store
 
 	log     *slog.Logger
 	closeDB func() error
@@ -148,7 +148,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 			s.ObserveCommit(appends, took)
 		}
 	}
-	var st backchannel.Store
+	var st store.Store
 	switch sp.Kind {
 	case SQLite:
 		st, err = sqlite.Open(ctx, sqlite.Config{Path: sp.Path, Signer: signer.Sign, OnCommit: onCommit})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -31,7 +32,7 @@ type submission struct {
 // appender collects the events of one accepted submission inside the transaction.
 type appender struct {
 	b     *book
-	tx    backchannel.AppendTx
+	tx    store.AppendTx
 	dirty bool
 }
 
@@ -63,7 +64,7 @@ func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) e
 	}
 	var dup *backchannel.Event
 	var dirty bool
-	evs, cp, err := s.store.Append(ctx, id, func(tx backchannel.AppendTx) error {
+	evs, cp, err := s.store.Append(ctx, id, func(tx store.AppendTx) error {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if err := s.catchUp(b, tx); err != nil {
@@ -97,7 +98,7 @@ type duplicateError struct{ event backchannel.Event }
 func (d duplicateError) Error() string { return "duplicate" }
 
 // checkDuplicate returns a duplicateError if the log already holds data.
-func checkDuplicate(tx backchannel.AppendTx, data []byte) error {
+func checkDuplicate(tx store.AppendTx, data []byte) error {
 	e, ok, err := tx.Lookup(backchannel.EventHash(hashArray(data)))
 	if err != nil {
 		return err
@@ -629,7 +630,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 		return "", submission{}, err
 	}
 	b := newBook(c.ID)
-	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx backchannel.AppendTx) error {
+	_, cp, err := s.store.CreateTalks(ctx, c.ID, orgs, func(tx store.AppendTx) error {
 		a := &appender{b: b, tx: tx}
 		if err := found(b, func(e backchannel.Event) { a.add(e) }); err != nil {
 			return err

@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 )
 
 // hub wakes the event streams of a talks when its log grows. It learns of growth from the
@@ -14,7 +14,7 @@ import (
 // themselves from the store, so a notice carries no data and a missed one costs only latency:
 // the hub also wakes every stream on a slow timer as a safety net.
 type hub struct {
-	store backchannel.Store
+	store store.Notices
 	log   *slog.Logger
 	// grew is told of each notice before the streams wake, so that they know how far to read.
 	grew func(talks string, size int64)
@@ -23,8 +23,8 @@ type hub struct {
 	talks map[string]chan struct{} // closed and replaced at each growth
 }
 
-func newHub(store backchannel.Store, log *slog.Logger, grew func(talks string, size int64)) *hub {
-	return &hub{store: store, log: log, grew: grew, talks: make(map[string]chan struct{})}
+func newHub(st store.Notices, log *slog.Logger, grew func(talks string, size int64)) *hub {
+	return &hub{store: st, log: log, grew: grew, talks: make(map[string]chan struct{})}
 }
 
 // wait returns a channel that is closed when talks next grows.

@@ -1,6 +1,6 @@
 // Package server is backchannel's HTTP API: it verifies what principals submit against the
 // talks' rules (package talks) and signatures (package seal), appends it to the talks' record
-// through a backchannel.Store, and serves the record back, as JSON, Server-Sent Events and C2SP
+// through a store.Store, and serves the record back, as JSON, Server-Sent Events and C2SP
 // tlog-tiles. It never holds a key that opens a message.
 //
 // The API is described by api/openapi.yaml, generated from the operations registered here with
@@ -27,6 +27,7 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/record"
 )
 
@@ -132,7 +133,7 @@ type signingKey struct {
 // NewSigner returns a Signer for checkpoints, to open the store with and to give to New.
 func NewSigner() *Signer { return &Signer{} }
 
-// Sign implements backchannel.CheckpointSigner.
+// Sign implements store.CheckpointSigner.
 func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) {
 	sk := s.key.Load()
 	if sk == nil {
@@ -153,7 +154,7 @@ func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) 
 // Server is the HTTP API.
 type Server struct {
 	cfg     Config
-	store   backchannel.Store
+	store   store.Store
 	signer  *Signer
 	log     *slog.Logger
 	metrics *metrics
@@ -184,7 +185,7 @@ type Server struct {
 }
 
 // New builds a server on store. signer must be the Signer the store was opened with.
-func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signer, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg Config, st store.Store, signer *Signer, log *slog.Logger) (*Server, error) {
 	if cfg.Host == "" {
 		return nil, errors.New("server: Config.Host is required")
 	}
@@ -196,7 +197,7 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	if signer == nil {
 		return nil, errors.New("server: New needs the Signer the store was opened with")
 	}
-	host, err := keepHost(ctx, store, cfg.Host, cfg.KeepHost)
+	host, err := keepHost(ctx, st, cfg.Host, cfg.KeepHost)
 	if err != nil {
 		return nil, err
 	}
@@ -207,7 +208,7 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	}
 	s := &Server{
 		cfg:     cfg,
-		store:   store,
+		store:   st,
 		signer:  signer,
 		log:     log,
 		metrics: newMetrics(),
@@ -215,12 +216,12 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 		lru:     list.New(),
 		limits:  newLimiter(cfg.Rate, cfg.Burst),
 	}
-	tokenKey, err := store.Secret(ctx, "token-key", randomBytes(32))
+	tokenKey, err := st.Secret(ctx, "token-key", randomBytes(32))
 	if err != nil {
 		return nil, fmt.Errorf("server: token key: %w", err)
 	}
 	s.tokens = minter{key: tokenKey}
-	seed, err := store.Secret(ctx, "log-key", randomBytes(ed25519.SeedSize))
+	seed, err := st.Secret(ctx, "log-key", randomBytes(ed25519.SeedSize))
 	if err != nil {
 		return nil, fmt.Errorf("server: log key: %w", err)
 	}
@@ -232,7 +233,7 @@ func New(ctx context.Context, cfg Config, store backchannel.Store, signer *Signe
 	}
 	signer.key.Store(&signingKey{host: cfg.Host, key: s.logKey})
 	s.recent = newRecent()
-	s.hub = newHub(store, log, s.recent.grew)
+	s.hub = newHub(st, log, s.recent.grew)
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -251,8 +252,8 @@ func (e *HostChangedError) Error() string {
 }
 
 // keepHost returns the host's name: the one the store keeps, stored now if it keeps none.
-func keepHost(ctx context.Context, store backchannel.Store, host string, keep bool) (string, error) {
-	stored, err := store.Secret(ctx, "host-name", func() ([]byte, error) { return []byte(host), nil })
+func keepHost(ctx context.Context, st store.Store, host string, keep bool) (string, error) {
+	stored, err := st.Secret(ctx, "host-name", func() ([]byte, error) { return []byte(host), nil })
 	if err != nil {
 		return "", fmt.Errorf("server: host name: %w", err)
 	}
@@ -390,7 +391,7 @@ func (s *Server) rebuild(ctx context.Context, b *book, page func(from int64) ([]
 
 // catchUp brings a book level with the log inside an append transaction: another node may have
 // appended, or an earlier transaction may have failed after the book moved ahead.
-func (s *Server) catchUp(b *book, tx backchannel.AppendTx) error {
+func (s *Server) catchUp(b *book, tx store.AppendTx) error {
 	if b.size == tx.Size() && b.State != nil {
 		return nil
 	}

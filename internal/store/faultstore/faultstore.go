@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 )
 
 // ErrInjected is the error a failure the test asked for returns.
@@ -52,9 +53,9 @@ func (w When) String() string {
 	return "before commit"
 }
 
-// Store is a backchannel.Store whose writes fail when armed. Reads pass through.
+// Store is a store.Store whose writes fail when armed. Reads pass through.
 type Store struct {
-	backchannel.Store
+	store.Store
 
 	mu    sync.Mutex
 	armed map[Op]When
@@ -62,7 +63,7 @@ type Store struct {
 }
 
 // New wraps s.
-func New(s backchannel.Store) *Store {
+func New(s store.Store) *Store {
 	return &Store{Store: s, armed: make(map[Op]When), fired: make(map[Op]int)}
 }
 
@@ -111,13 +112,13 @@ func (s *Store) write(op Op, do func() error) error {
 
 // logWrite runs a write with a callback: before commit the callback runs and then the
 // transaction fails, so that the caller has done its work inside it.
-func (s *Store) logWrite(op Op, fn func(tx backchannel.AppendTx) error, do func(fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error)) ([]backchannel.Event, backchannel.Checkpoint, error) {
+func (s *Store) logWrite(op Op, fn func(tx store.AppendTx) error, do func(fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error)) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	w, ok := s.take(op)
 	if !ok {
 		return do(fn)
 	}
 	if w == BeforeCommit {
-		_, _, err := do(func(tx backchannel.AppendTx) error {
+		_, _, err := do(func(tx store.AppendTx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}
@@ -131,36 +132,36 @@ func (s *Store) logWrite(op Op, fn func(tx backchannel.AppendTx) error, do func(
 	return nil, backchannel.Checkpoint{}, injected(op, w)
 }
 
-// CreateTalks implements backchannel.Store.
-func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	return s.logWrite(OpCreateTalks, fn, func(fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+// CreateTalks implements store.Store.
+func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+	return s.logWrite(OpCreateTalks, fn, func(fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 		return s.Store.CreateTalks(ctx, id, members, fn)
 	})
 }
 
-// Append implements backchannel.Store.
-func (s *Store) Append(ctx context.Context, talks string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	return s.logWrite(OpAppend, fn, func(fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+// Append implements store.Store.
+func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+	return s.logWrite(OpAppend, fn, func(fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 		return s.Store.Append(ctx, talks, fn)
 	})
 }
 
-// AddCosignature implements backchannel.Store.
+// AddCosignature implements store.Store.
 func (s *Store) AddCosignature(ctx context.Context, talks string, c backchannel.Cosignature) error {
 	return s.write(OpAddCosignature, func() error { return s.Store.AddCosignature(ctx, talks, c) })
 }
 
-// PutOrganisation implements backchannel.Store.
+// PutOrganisation implements store.Store.
 func (s *Store) PutOrganisation(ctx context.Context, o backchannel.Organisation) error {
 	return s.write(OpPutOrganisation, func() error { return s.Store.PutOrganisation(ctx, o) })
 }
 
-// PutCredential implements backchannel.Store.
+// PutCredential implements store.Store.
 func (s *Store) PutCredential(ctx context.Context, c backchannel.StoredCredential) error {
 	return s.write(OpPutCredential, func() error { return s.Store.PutCredential(ctx, c) })
 }
 
-// RevokeCredential implements backchannel.Store.
+// RevokeCredential implements store.Store.
 func (s *Store) RevokeCredential(ctx context.Context, id string, revocation []byte) error {
 	return s.write(OpRevokeCredential, func() error { return s.Store.RevokeCredential(ctx, id, revocation) })
 }

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/faultstore"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/internal/store/storetest"
 )
 
-func open(t *testing.T, signer backchannel.CheckpointSigner) *faultstore.Store {
+func open(t *testing.T, signer store.CheckpointSigner) *faultstore.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "db"), Signer: signer})
 	if err != nil {
@@ -24,7 +25,7 @@ func open(t *testing.T, signer backchannel.CheckpointSigner) *faultstore.Store {
 
 // Unarmed, the wrapper is the store it wraps: it passes the conformance suite.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, signer backchannel.CheckpointSigner) backchannel.Store { return open(t, signer) })
+	storetest.Run(t, func(t *testing.T, signer store.CheckpointSigner) store.Store { return open(t, signer) })
 }
 
 // Armed, a write fails once: before commit nothing is stored, after commit everything is.
@@ -44,7 +45,7 @@ func TestFailBeforeOrAfterCommit(t *testing.T) {
 			}
 			s.Fail(faultstore.OpAppend, tc.when)
 			ran := 0
-			_, _, err := s.Append(ctx, "t", func(tx backchannel.AppendTx) error {
+			_, _, err := s.Append(ctx, "t", func(tx store.AppendTx) error {
 				ran++
 				tx.Append(backchannel.Event{Type: "act", Data: []byte("x")})
 				return nil

@@ -1,4 +1,4 @@
-// Package postgres is backchannel.Store on PostgreSQL, for several stateless server nodes on one
+// Package postgres is store.Store on PostgreSQL, for several stateless server nodes on one
 // database, the database being the one source of truth.
 //
 // Durability: every write commits with the server's synchronous_commit (on by default, and never
@@ -45,6 +45,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/watch"
 )
 
@@ -54,7 +55,7 @@ type Config struct {
 	// ("postgres://user@host:5432/backchannel?sslmode=verify-full"). Required.
 	URL string
 	// Signer signs a checkpoint for every log that a commit grows. Required.
-	Signer backchannel.CheckpointSigner
+	Signer store.CheckpointSigner
 	// MaxBatch bounds how many Append calls share one commit. Default 512.
 	MaxBatch int
 	// Writers is how many append transactions this node runs at once, each on its own
@@ -77,7 +78,7 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Store is backchannel.Store on PostgreSQL.
+// Store is store.Store on PostgreSQL.
 type Store struct {
 	cfg  Config
 	pool *pool
@@ -101,7 +102,7 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-var _ backchannel.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // listenChannel is the NOTIFY channel of log growth; payloads are "<talks> <size>".
 const listenChannel = "backchannel_log"
@@ -215,7 +216,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.watch.Watch(ctx) }
 
 // CreateTalks creates a talks' log and runs fn to append its first events, in one transaction.
-func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	if err := backchannel.CheckID("talks id", id); err != nil {
 		return nil, backchannel.Checkpoint{}, err
 	}
@@ -238,7 +239,7 @@ func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.
-func (s *Store) Append(ctx context.Context, talks string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	return s.submit(ctx, &request{talks: talks, fn: fn})
 }
 

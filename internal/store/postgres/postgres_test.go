@@ -19,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/postgres"
 	"github.com/backchannel/backchannel/internal/store/storetest"
 )
@@ -101,7 +102,7 @@ func raw(t testing.TB, dbURL string) *pgx.Conn {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, signer backchannel.CheckpointSigner) backchannel.Store {
+	storetest.Run(t, func(t *testing.T, signer store.CheckpointSigner) store.Store {
 		// Each case has a database of its own: they can run side by side, which hides most of
 		// the time PostgreSQL takes to create and drop a database.
 		t.Parallel()
@@ -113,9 +114,9 @@ func ev(typ, room, data string) backchannel.Event {
 	return backchannel.Event{Type: typ, Room: room, Data: []byte(data)}
 }
 
-func appendOne(t testing.TB, s backchannel.Store, talks, data string) backchannel.Checkpoint {
+func appendOne(t testing.TB, s store.Store, talks, data string) backchannel.Checkpoint {
 	t.Helper()
-	_, cp, err := s.Append(context.Background(), talks, func(tx backchannel.AppendTx) error {
+	_, cp, err := s.Append(context.Background(), talks, func(tx store.AppendTx) error {
 		tx.Append(ev("envelope", "caucus:us", data))
 		return nil
 	})
@@ -298,7 +299,7 @@ func TestTwoNodesNeverFork(t *testing.T) {
 					if i%4 == 3 {
 						id = talks[1]
 					}
-					_, _, err := s.Append(ctx, id, func(tx backchannel.AppendTx) error {
+					_, _, err := s.Append(ctx, id, func(tx store.AppendTx) error {
 						tx.Append(ev("envelope", "mediators", fmt.Sprintf("n%d-w%d-%d", n, w, i)))
 						return nil
 					})
@@ -324,7 +325,7 @@ func TestTwoNodesNeverFork(t *testing.T) {
 // checkLog checks a talks' log against an independent recomputation: want events, indexed
 // 0..want-1, none twice; every stored hash; every checkpoint stored, its root, its note, and
 // its consistency with the checkpoint before it.
-func checkLog(t *testing.T, s backchannel.Store, db, talks string, want int64) {
+func checkLog(t *testing.T, s store.Store, db, talks string, want int64) {
 	t.Helper()
 	ctx := context.Background()
 	evs, err := s.Events(ctx, talks, 0, int(want)+10)
@@ -433,14 +434,14 @@ func TestDuplicateAcrossNodesIsRefused(t *testing.T) {
 	appendOne(t, b, "t1", "x") // b learns the log
 	appendOne(t, a, "t1", "y") // and a grows it behind b's back
 	for _, data := range []string{"charter", "x", "y"} {
-		_, _, err := b.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+		_, _, err := b.Append(ctx, "t1", func(tx store.AppendTx) error {
 			tx.Append(ev("envelope", "caucus:us", data))
 			return nil
 		})
 		if !errors.Is(err, backchannel.ErrExists) {
 			t.Errorf("appending %q again on node b: %v, want ErrExists", data, err)
 		}
-		_, _, err = b.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+		_, _, err = b.Append(ctx, "t1", func(tx store.AppendTx) error {
 			e := backchannel.Event{Data: []byte(data)}
 			if _, ok, err := tx.Lookup(e.Hash()); err != nil || !ok {
 				return fmt.Errorf("Lookup(%q) on node b = %v, %v", data, ok, err)
@@ -478,7 +479,7 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.Append(ctx, "t2", func(tx backchannel.AppendTx) error {
+		s.Append(ctx, "t2", func(tx store.AppendTx) error {
 			close(held)
 			<-hold
 			tx.Append(ev("envelope", "", "t2 first"))
@@ -491,16 +492,16 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 		err error
 	}
 	results := make([]result, 4)
-	fns := []func(tx backchannel.AppendTx) error{
-		func(tx backchannel.AppendTx) error {
+	fns := []func(tx store.AppendTx) error{
+		func(tx store.AppendTx) error {
 			tx.Append(ev("envelope", "", "m"))
 			return nil
 		},
-		func(tx backchannel.AppendTx) error { // a duplicate of the first
+		func(tx store.AppendTx) error { // a duplicate of the first
 			tx.Append(ev("envelope", "", "m"))
 			return nil
 		},
-		func(tx backchannel.AppendTx) error { // the server's idempotency pattern
+		func(tx store.AppendTx) error { // the server's idempotency pattern
 			m := backchannel.Event{Data: []byte("m")}
 			e, ok, err := tx.Lookup(m.Hash())
 			if err != nil || !ok || e.Index != 1 {
@@ -513,7 +514,7 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 			tx.Append(ev("envelope", "", "n"))
 			return nil
 		},
-		func(tx backchannel.AppendTx) error {
+		func(tx store.AppendTx) error {
 			tx.Append(ev("envelope", "", "o"))
 			tx.SetMembers([]string{"ir", "us"})
 			return nil
@@ -532,7 +533,7 @@ func TestBatchedRequestsSeeEachOther(t *testing.T) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		_, _, refusedCreate = s.CreateTalks(ctx, "t3", nil, func(tx backchannel.AppendTx) error {
+		_, _, refusedCreate = s.CreateTalks(ctx, "t3", nil, func(tx store.AppendTx) error {
 			tx.Append(ev("act", "", "charter of t3"))
 			return errors.New("refused")
 		})
@@ -600,7 +601,7 @@ func TestCreateTalksRefusesWhatItCannotStore(t *testing.T) {
 	if _, _, err := s.CreateTalks(ctx, "t1", nil, storetest.First(ev("act", "", "c"))); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	_, _, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		tx.Append(ev("envelope", "caucus\x00", "x"))
 		return nil
 	})
@@ -638,7 +639,7 @@ func BenchmarkAppendParallel(b *testing.B) {
 					k := seq.Add(1)
 					binary.BigEndian.PutUint64(data, k)
 					talks := fmt.Sprintf("t%d", k%uint64(n))
-					_, _, err := s.Append(ctx, talks, func(tx backchannel.AppendTx) error {
+					_, _, err := s.Append(ctx, talks, func(tx store.AppendTx) error {
 						tx.Append(backchannel.Event{Type: "envelope", Room: "mediators", Data: bytes.Clone(data)})
 						return nil
 					})

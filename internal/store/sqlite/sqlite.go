@@ -1,4 +1,4 @@
-// Package sqlite is the embedded store: backchannel.Store on an SQLite database in one file,
+// Package sqlite is the embedded store: store.Store on an SQLite database in one file,
 // in-process, with no server to run.
 //
 // The driver is modernc.org/sqlite, SQLite compiled to pure Go: the binary stays free of cgo, so
@@ -26,6 +26,7 @@ import (
 	"modernc.org/sqlite"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/migrate"
 	"github.com/backchannel/backchannel/internal/store/watch"
 )
@@ -38,7 +39,7 @@ type Config struct {
 	// Path is the database file. Its directory is created if missing.
 	Path string
 	// Signer signs a checkpoint for every log that a commit grows. Required.
-	Signer backchannel.CheckpointSigner
+	Signer store.CheckpointSigner
 	// MaxBatch bounds how many Append calls share one commit. Default 512.
 	MaxBatch int
 	// Now returns the time events are stamped with. Default time.Now.
@@ -47,7 +48,7 @@ type Config struct {
 	OnCommit func(appends int, took time.Duration)
 }
 
-// Store is backchannel.Store on SQLite.
+// Store is store.Store on SQLite.
 type Store struct {
 	cfg   Config
 	read  *sql.DB // a pool of readers; WAL lets them run beside the writer
@@ -66,7 +67,7 @@ type Store struct {
 	closed  bool
 }
 
-var _ backchannel.Store = (*Store)(nil)
+var _ store.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database at cfg.Path and brings its schema up to date.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -191,7 +192,7 @@ func (s *Store) Ping(ctx context.Context) error {
 func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.watch.Watch(ctx) }
 
 // CreateTalks creates a talks' log with its charter.
-func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
 }
 
@@ -214,7 +215,7 @@ func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.
-func (s *Store) Append(ctx context.Context, talks string, fn func(tx backchannel.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
+func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	return s.submit(ctx, &request{talks: talks, fn: fn})
 }
 

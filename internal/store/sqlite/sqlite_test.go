@@ -7,11 +7,12 @@ import (
 	"testing"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
 	"github.com/backchannel/backchannel/internal/store/storetest"
 )
 
-func open(t *testing.T, path string, signer backchannel.CheckpointSigner) *sqlite.Store {
+func open(t *testing.T, path string, signer store.CheckpointSigner) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), sqlite.Config{Path: path, Signer: signer})
 	if err != nil {
@@ -22,7 +23,7 @@ func open(t *testing.T, path string, signer backchannel.CheckpointSigner) *sqlit
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T, signer backchannel.CheckpointSigner) backchannel.Store {
+	storetest.Run(t, func(t *testing.T, signer store.CheckpointSigner) store.Store {
 		return open(t, filepath.Join(t.TempDir(), "db", "backchannel.db"), signer)
 	})
 }
@@ -34,7 +35,7 @@ func TestReopenKeepsEverything(t *testing.T) {
 	if _, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, storetest.First(backchannel.Event{Type: "act", Data: []byte("charter")})); err != nil {
 		t.Fatal(err)
 	}
-	_, cp, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	_, cp, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		tx.Append(backchannel.Event{Type: "envelope", Room: "caucus:us", Data: []byte("m")})
 		return nil
 	})

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/logbatch"
 )
 
@@ -19,7 +20,7 @@ type request struct {
 	talks   string
 	create  bool
 	members []string
-	fn      func(backchannel.AppendTx) error
+	fn      func(store.AppendTx) error
 
 	result     chan struct{}
 	events     []backchannel.Event

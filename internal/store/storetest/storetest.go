@@ -1,6 +1,6 @@
-// Package storetest is the conformance suite that every backchannel.Store must pass. Each
+// Package storetest is the conformance suite that every store.Store must pass. Each
 // store's own tests call Run with a constructor; the suite exercises the contract stated on
-// backchannel.Store: atomic appends, Merkle hashes and checkpoints in the same commit,
+// store.Store: atomic appends, Merkle hashes and checkpoints in the same commit,
 // idempotency, serialised appends under concurrency, and the directory.
 package storetest
 
@@ -17,11 +17,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/internal/store"
 )
 
 // NewStore opens a fresh, empty store whose checkpoints are signed by signer. The store is
 // closed by the suite (and may also be closed by t.Cleanup).
-type NewStore func(t *testing.T, signer backchannel.CheckpointSigner) backchannel.Store
+type NewStore func(t *testing.T, signer store.CheckpointSigner) store.Store
 
 // Signer is the checkpoint signer the suite uses: it writes the talks, size and root as text,
 // so that the suite can check what the store asked to sign.
@@ -33,7 +34,7 @@ func Signer(talks string, size int64, root tlog.Hash) ([]byte, error) {
 func Run(t *testing.T, newStore NewStore) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, s backchannel.Store)
+		fn   func(t *testing.T, s store.Store)
 	}{
 		{"CreateTalksStoresCharterAsFirstLeaf", testCreate},
 		{"CreateTalksTwiceIsRefused", testCreateTwice},
@@ -65,7 +66,7 @@ func Run(t *testing.T, newStore NewStore) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
-		_, _, err := s.Append(context.Background(), "t1", func(backchannel.AppendTx) error { return nil })
+		_, _, err := s.Append(context.Background(), "t1", func(store.AppendTx) error { return nil })
 		if err == nil {
 			t.Fatal("Append after Close succeeded")
 		}
@@ -77,8 +78,8 @@ func ev(typ, room, data string) backchannel.Event {
 }
 
 // First returns a CreateTalks callback that appends the given events.
-func First(evs ...backchannel.Event) func(backchannel.AppendTx) error {
-	return func(tx backchannel.AppendTx) error {
+func First(evs ...backchannel.Event) func(store.AppendTx) error {
+	return func(tx store.AppendTx) error {
 		for _, e := range evs {
 			tx.Append(e)
 		}
@@ -86,16 +87,16 @@ func First(evs ...backchannel.Event) func(backchannel.AppendTx) error {
 	}
 }
 
-func mustCreate(t *testing.T, s backchannel.Store, id string, members ...string) {
+func mustCreate(t *testing.T, s store.Store, id string, members ...string) {
 	t.Helper()
 	if _, _, err := s.CreateTalks(context.Background(), id, members, First(ev("act", "", "charter of "+id))); err != nil {
 		t.Fatalf("CreateTalks(%q): %v", id, err)
 	}
 }
 
-func appendN(t *testing.T, s backchannel.Store, talks string, prefix string, n int) []backchannel.Event {
+func appendN(t *testing.T, s store.Store, talks string, prefix string, n int) []backchannel.Event {
 	t.Helper()
-	evs, _, err := s.Append(context.Background(), talks, func(tx backchannel.AppendTx) error {
+	evs, _, err := s.Append(context.Background(), talks, func(tx store.AppendTx) error {
 		for i := 0; i < n; i++ {
 			tx.Append(ev("envelope", "caucus:us", fmt.Sprintf("%s-%d", prefix, i)))
 		}
@@ -129,7 +130,7 @@ func (m *memLog) add(t *testing.T, n int64, entry []byte) {
 	m.hashes = append(m.hashes, hs...)
 }
 
-func testCreate(t *testing.T, s backchannel.Store) {
+func testCreate(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	charter := ev("act", "", "the charter")
 	evs, cp, err := s.CreateTalks(ctx, "muscat-1", []string{"us", "ir"}, First(charter))
@@ -162,7 +163,7 @@ func testCreate(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testCreateTwice(t *testing.T, s backchannel.Store) {
+func testCreateTwice(t *testing.T, s store.Store) {
 	mustCreate(t, s, "t1", "us")
 	_, _, err := s.CreateTalks(context.Background(), "t1", nil, First(ev("act", "", "another charter")))
 	if !errors.Is(err, backchannel.ErrExists) {
@@ -174,9 +175,9 @@ func testCreateTwice(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testRefusedCreate(t *testing.T, s backchannel.Store) {
+func testRefusedCreate(t *testing.T, s store.Store) {
 	ctx := context.Background()
-	_, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, func(tx backchannel.AppendTx) error {
+	_, _, err := s.CreateTalks(ctx, "t1", []string{"us"}, func(tx store.AppendTx) error {
 		tx.Append(ev("act", "", "charter"))
 		return errRefused
 	})
@@ -189,9 +190,9 @@ func testRefusedCreate(t *testing.T, s backchannel.Store) {
 	mustCreate(t, s, "t1")
 }
 
-func testAppendUnknown(t *testing.T, s backchannel.Store) {
+func testAppendUnknown(t *testing.T, s store.Store) {
 	called := false
-	_, _, err := s.Append(context.Background(), "nowhere", func(tx backchannel.AppendTx) error {
+	_, _, err := s.Append(context.Background(), "nowhere", func(tx store.AppendTx) error {
 		called = true
 		return nil
 	})
@@ -205,11 +206,11 @@ func testAppendUnknown(t *testing.T, s backchannel.Store) {
 
 var errRefused = errors.New("refused by the rules")
 
-func testRefusedAppend(t *testing.T, s backchannel.Store) {
+func testRefusedAppend(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	before, _ := s.Checkpoint(ctx, "t1", 0)
-	_, _, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	_, _, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		tx.Append(ev("envelope", "caucus:us", "half-written"))
 		return errRefused
 	})
@@ -236,12 +237,12 @@ func hashOf(s string) [32]byte {
 	return e.Hash()
 }
 
-func testIdempotent(t *testing.T, s backchannel.Store) {
+func testIdempotent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	first := appendN(t, s, "t1", "msg", 1)[0]
 	// The server's pattern: look the event up inside the transaction and return it if present.
-	evs, _, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	evs, _, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		e, ok, err := tx.Lookup(first.Hash())
 		if err != nil {
 			return err
@@ -258,7 +259,7 @@ func testIdempotent(t *testing.T, s backchannel.Store) {
 		t.Errorf("Append with nothing new = %v, %v", evs, err)
 	}
 	// Appending the same bytes again is refused by the store itself.
-	_, _, err = s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	_, _, err = s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		tx.Append(ev("envelope", "caucus:us", "msg-0"))
 		return nil
 	})
@@ -275,7 +276,7 @@ func testIdempotent(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testHashes(t *testing.T, s backchannel.Store) {
+func testHashes(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	var m memLog
@@ -348,7 +349,7 @@ func testHashes(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testConcurrent(t *testing.T, s backchannel.Store) {
+func testConcurrent(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	talks := []string{"a", "b", "c"}
 	for _, id := range talks {
@@ -363,7 +364,7 @@ func testConcurrent(t *testing.T, s backchannel.Store) {
 			defer wg.Done()
 			id := talks[w%len(talks)]
 			for i := 0; i < each; i++ {
-				_, _, err := s.Append(ctx, id, func(tx backchannel.AppendTx) error {
+				_, _, err := s.Append(ctx, id, func(tx store.AppendTx) error {
 					tx.Append(ev("envelope", "mediators", fmt.Sprintf("w%d-%d", w, i)))
 					return nil
 				})
@@ -407,7 +408,7 @@ func testConcurrent(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testBatchIsolation(t *testing.T, s backchannel.Store) {
+func testBatchIsolation(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	const n = 40
@@ -417,7 +418,7 @@ func testBatchIsolation(t *testing.T, s backchannel.Store) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			_, _, results[i] = s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+			_, _, results[i] = s.Append(ctx, "t1", func(tx store.AppendTx) error {
 				tx.Append(ev("envelope", "caucus:ir", fmt.Sprintf("m%d", i)))
 				if i%3 == 0 {
 					return errRefused
@@ -451,7 +452,7 @@ func testBatchIsolation(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testEventsPaginate(t *testing.T, s backchannel.Store) {
+func testEventsPaginate(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	appendN(t, s, "t1", "m", 25)
@@ -475,11 +476,11 @@ func testEventsPaginate(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testAppendTxView(t *testing.T, s backchannel.Store) {
+func testAppendTxView(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	appendN(t, s, "t1", "m", 2)
-	_, _, err := s.Append(ctx, "t1", func(tx backchannel.AppendTx) error {
+	_, _, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
 		if tx.Size() != 3 {
 			t.Errorf("Size = %d, want 3", tx.Size())
 		}
@@ -509,7 +510,7 @@ func testAppendTxView(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testCosignatures(t *testing.T, s backchannel.Store) {
+func testCosignatures(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1")
 	now := time.UnixMilli(1_700_000_000_000).UTC()
@@ -533,7 +534,7 @@ func testCosignatures(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testCredentials(t *testing.T, s backchannel.Store) {
+func testCredentials(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	c1 := backchannel.StoredCredential{ID: "cred-1", Principal: "us.envoy", Org: "us", Serial: 1, Data: []byte("one")}
 	c2 := backchannel.StoredCredential{ID: "cred-2", Principal: "us.envoy", Org: "us", Serial: 2, Data: []byte("two")}
@@ -570,7 +571,7 @@ func testCredentials(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testSecret(t *testing.T, s backchannel.Store) {
+func testSecret(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	calls := 0
 	mk := func() ([]byte, error) { calls++; return []byte(fmt.Sprintf("secret-%d", calls)), nil }
@@ -584,7 +585,7 @@ func testSecret(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testWatch(t *testing.T, s backchannel.Store) {
+func testWatch(t *testing.T, s store.Store) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	notices := s.Watch(ctx)
@@ -603,7 +604,7 @@ func testWatch(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testTalksOf(t *testing.T, s backchannel.Store) {
+func testTalksOf(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustCreate(t, s, "t1", "us", "ir")
 	mustCreate(t, s, "t2", "us", "qa")
@@ -625,7 +626,7 @@ func testTalksOf(t *testing.T, s backchannel.Store) {
 	}
 }
 
-func testOrganisations(t *testing.T, s backchannel.Store) {
+func testOrganisations(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	om := backchannel.Organisation{ID: "om", RootKey: []byte("root key of oman"), Name: "Sultanate of Oman"}
 	if err := s.PutOrganisation(ctx, om); err != nil {
