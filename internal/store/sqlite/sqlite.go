@@ -28,6 +28,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/migrate"
+	"github.com/backchannel/backchannel/internal/store/sqlstore"
 	"github.com/backchannel/backchannel/internal/store/watch"
 )
 
@@ -50,6 +51,8 @@ type Config struct {
 
 // Store is store.Store on SQLite.
 type Store struct {
+	// DB serves every read, the directory, cosignatures and secrets, as on PostgreSQL.
+	*sqlstore.DB
 	cfg   Config
 	read  *sql.DB // a pool of readers; WAL lets them run beside the writer
 	write *sql.DB // one connection: SQLite has one writer at a time
@@ -114,6 +117,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	read.SetMaxOpenConns(8)
 	read.SetMaxIdleConns(8)
 	s := &Store{
+		DB:      &sqlstore.DB{Read: read, Write: write},
 		cfg:     cfg,
 		read:    read,
 		write:   write,
@@ -196,24 +200,6 @@ func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn
 	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
 }
 
-// ListTalks lists every talks id.
-func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id FROM talks ORDER BY created_ms, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
-}
-
 // Append appends the events fn adds to a talks' log, durably, in a group commit.
 func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
 	return s.submit(ctx, &request{talks: talks, fn: fn})
@@ -237,313 +223,6 @@ func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, ba
 	// wait for the outcome so that an acknowledged append is never reported as failed.
 	<-r.result
 	return r.events, r.checkpoint, r.err
-}
-
-// Talks returns the summary of a talks' log.
-func (s *Store) Talks(ctx context.Context, id string) (backchannel.TalksInfo, error) {
-	var info backchannel.TalksInfo
-	var created int64
-	err := s.read.QueryRowContext(ctx, `SELECT id, size, created_ms FROM talks WHERE id = ?`, id).Scan(&info.ID, &info.Size, &created)
-	if errors.Is(err, sql.ErrNoRows) {
-		return info, fmt.Errorf("talks %q: %w", id, backchannel.ErrNotFound)
-	}
-	if err != nil {
-		return info, err
-	}
-	info.Created = time.UnixMilli(created).UTC()
-	info.Members, err = s.members(ctx, id)
-	return info, err
-}
-
-func (s *Store) members(ctx context.Context, talks string) ([]string, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT org FROM talks_members WHERE talks = ? ORDER BY org`, talks)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var orgs []string
-	for rows.Next() {
-		var o string
-		if err := rows.Scan(&o); err != nil {
-			return nil, err
-		}
-		orgs = append(orgs, o)
-	}
-	return orgs, rows.Err()
-}
-
-// TalksOf lists the talks in which org is a member.
-func (s *Store) TalksOf(ctx context.Context, org string) ([]backchannel.TalksInfo, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT t.id FROM talks_members m JOIN talks t ON t.id = m.talks
-		WHERE m.org = ? ORDER BY t.created_ms, t.id`, org)
-	if err != nil {
-		return nil, err
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	out := make([]backchannel.TalksInfo, 0, len(ids))
-	for _, id := range ids {
-		info, err := s.Talks(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, info)
-	}
-	return out, nil
-}
-
-// Events returns up to limit events of a talks from index from.
-func (s *Store) Events(ctx context.Context, talks string, from int64, limit int) ([]backchannel.Event, error) {
-	return queryEvents(ctx, s.read, talks, from, limit)
-}
-
-type querier interface {
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func queryEvents(ctx context.Context, q querier, talks string, from int64, limit int) ([]backchannel.Event, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := q.QueryContext(ctx, `SELECT idx, type, room, data, time_ms FROM events
-		WHERE talks = ? AND idx >= ? ORDER BY idx LIMIT ?`, talks, from, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var evs []backchannel.Event
-	for rows.Next() {
-		e := backchannel.Event{Talks: talks}
-		var ms int64
-		if err := rows.Scan(&e.Index, &e.Type, &e.Room, &e.Data, &ms); err != nil {
-			return nil, err
-		}
-		e.Time = time.UnixMilli(ms).UTC()
-		evs = append(evs, e)
-	}
-	return evs, rows.Err()
-}
-
-// EventByHash returns the event of a talks whose data hashes to h.
-func (s *Store) EventByHash(ctx context.Context, talks string, h backchannel.EventHash) (backchannel.Event, error) {
-	e, ok, err := eventByHash(ctx, s.read, talks, h)
-	if err == nil && !ok {
-		err = fmt.Errorf("event %x of talks %q: %w", h[:8], talks, backchannel.ErrNotFound)
-	}
-	return e, err
-}
-
-func eventByHash(ctx context.Context, q querier, talks string, h backchannel.EventHash) (backchannel.Event, bool, error) {
-	e := backchannel.Event{Talks: talks}
-	var ms int64
-	err := q.QueryRowContext(ctx, `SELECT idx, type, room, data, time_ms FROM events WHERE talks = ? AND hash = ?`,
-		talks, h[:]).Scan(&e.Index, &e.Type, &e.Room, &e.Data, &ms)
-	if errors.Is(err, sql.ErrNoRows) {
-		return e, false, nil
-	}
-	if err != nil {
-		return e, false, err
-	}
-	e.Time = time.UnixMilli(ms).UTC()
-	return e, true, nil
-}
-
-// Checkpoint returns the latest checkpoint of a talks, or the one at size.
-func (s *Store) Checkpoint(ctx context.Context, talks string, size int64) (backchannel.Checkpoint, error) {
-	var cp backchannel.Checkpoint
-	var root []byte
-	var err error
-	if size > 0 {
-		err = s.read.QueryRowContext(ctx, `SELECT size, root, note FROM checkpoints WHERE talks = ? AND size = ?`,
-			talks, size).Scan(&cp.Size, &root, &cp.Note)
-	} else {
-		err = s.read.QueryRowContext(ctx, `SELECT size, root, note FROM checkpoints WHERE talks = ? ORDER BY size DESC LIMIT 1`,
-			talks).Scan(&cp.Size, &root, &cp.Note)
-	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return cp, fmt.Errorf("checkpoint of talks %q at size %d: %w", talks, size, backchannel.ErrNotFound)
-	}
-	if err != nil {
-		return cp, err
-	}
-	copy(cp.Root[:], root)
-	return cp, nil
-}
-
-// AddCosignature stores a party's cosignature of a checkpoint.
-func (s *Store) AddCosignature(ctx context.Context, talks string, c backchannel.Cosignature) error {
-	_, err := s.write.ExecContext(ctx, `INSERT INTO cosignatures (talks, size, cosigner, line, time_ms) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (talks, size, cosigner) DO UPDATE SET line = excluded.line, time_ms = excluded.time_ms`,
-		talks, c.Size, c.Cosigner, c.Line, c.Time.UnixMilli())
-	return err
-}
-
-// Cosignatures returns the cosignatures of a checkpoint, or the latest of each cosigner.
-func (s *Store) Cosignatures(ctx context.Context, talks string, size int64) ([]backchannel.Cosignature, error) {
-	var rows *sql.Rows
-	var err error
-	if size > 0 {
-		rows, err = s.read.QueryContext(ctx, `SELECT size, cosigner, line, time_ms FROM cosignatures
-			WHERE talks = ? AND size = ? ORDER BY cosigner`, talks, size)
-	} else {
-		rows, err = s.read.QueryContext(ctx, `SELECT size, cosigner, line, time_ms FROM cosignatures c
-			WHERE talks = ? AND size = (SELECT MAX(size) FROM cosignatures d WHERE d.talks = c.talks AND d.cosigner = c.cosigner)
-			ORDER BY cosigner`, talks)
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []backchannel.Cosignature
-	for rows.Next() {
-		var c backchannel.Cosignature
-		var ms int64
-		if err := rows.Scan(&c.Size, &c.Cosigner, &c.Line, &ms); err != nil {
-			return nil, err
-		}
-		c.Time = time.UnixMilli(ms).UTC()
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// PutOrganisation registers an organisation.
-func (s *Store) PutOrganisation(ctx context.Context, o backchannel.Organisation) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var key []byte
-	err = tx.QueryRowContext(ctx, `SELECT root_key FROM organisations WHERE id = ?`, o.ID).Scan(&key)
-	switch {
-	case err == nil:
-		if string(key) == string(o.RootKey) {
-			return nil
-		}
-		return fmt.Errorf("organisation %q: %w with another root key", o.ID, backchannel.ErrExists)
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO organisations (id, root_key, name) VALUES (?, ?, ?)`, o.ID, o.RootKey, o.Name); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// Organisation returns a registered organisation.
-func (s *Store) Organisation(ctx context.Context, id string) (backchannel.Organisation, error) {
-	var o backchannel.Organisation
-	err := s.read.QueryRowContext(ctx, `SELECT id, root_key, name FROM organisations WHERE id = ?`, id).Scan(&o.ID, &o.RootKey, &o.Name)
-	if errors.Is(err, sql.ErrNoRows) {
-		return o, fmt.Errorf("organisation %q: %w", id, backchannel.ErrNotFound)
-	}
-	return o, err
-}
-
-// PutCredential stores a credential.
-func (s *Store) PutCredential(ctx context.Context, c backchannel.StoredCredential) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var data []byte
-	err = tx.QueryRowContext(ctx, `SELECT data FROM credentials WHERE id = ?`, c.ID).Scan(&data)
-	switch {
-	case err == nil:
-		if string(data) == string(c.Data) {
-			return nil
-		}
-		return fmt.Errorf("credential %q: %w with other contents", c.ID, backchannel.ErrExists)
-	case !errors.Is(err, sql.ErrNoRows):
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO credentials (id, principal, org, serial, data) VALUES (?, ?, ?, ?, ?)`,
-		c.ID, c.Principal, c.Org, int64(c.Serial), c.Data); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
-// Credential returns the credential with the given id.
-func (s *Store) Credential(ctx context.Context, id string) (backchannel.StoredCredential, error) {
-	var c backchannel.StoredCredential
-	var serial int64
-	err := s.read.QueryRowContext(ctx, `SELECT id, principal, org, serial, data, revocation FROM credentials WHERE id = ?`, id).
-		Scan(&c.ID, &c.Principal, &c.Org, &serial, &c.Data, &c.Revocation)
-	if errors.Is(err, sql.ErrNoRows) {
-		return c, fmt.Errorf("credential %q: %w", id, backchannel.ErrNotFound)
-	}
-	c.Serial = uint64(serial)
-	return c, err
-}
-
-// CredentialsOf returns every credential of a principal.
-func (s *Store) CredentialsOf(ctx context.Context, principal string) ([]backchannel.StoredCredential, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT id, principal, org, serial, data, revocation FROM credentials
-		WHERE principal = ? ORDER BY serial, id`, principal)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []backchannel.StoredCredential
-	for rows.Next() {
-		var c backchannel.StoredCredential
-		var serial int64
-		if err := rows.Scan(&c.ID, &c.Principal, &c.Org, &serial, &c.Data, &c.Revocation); err != nil {
-			return nil, err
-		}
-		c.Serial = uint64(serial)
-		out = append(out, c)
-	}
-	return out, rows.Err()
-}
-
-// RevokeCredential stores a credential's signed revocation.
-func (s *Store) RevokeCredential(ctx context.Context, id string, revocation []byte) error {
-	res, err := s.write.ExecContext(ctx, `UPDATE credentials SET revocation = ? WHERE id = ?`, revocation, id)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("credential %q: %w", id, backchannel.ErrNotFound)
-	}
-	return nil
-}
-
-// Secret returns the named host secret, creating it on first use.
-func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
-	var v []byte
-	err := s.read.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
-	if err == nil {
-		return v, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
-	}
-	nv, err := create()
-	if err != nil {
-		return nil, err
-	}
-	// Another caller may have created it meanwhile: the first value stored wins, for everyone.
-	if _, err := s.write.ExecContext(ctx, `INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, name, nv); err != nil {
-		return nil, err
-	}
-	err = s.write.QueryRowContext(ctx, `SELECT value FROM secrets WHERE name = ?`, name).Scan(&v)
-	return v, err
 }
 
 // isConstraint reports whether err is an SQLite constraint violation.

@@ -13,6 +13,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/logbatch"
+	"github.com/backchannel/backchannel/internal/store/sqlstore"
 )
 
 // request is one CreateTalks or Append waiting for the writer.
@@ -213,7 +214,7 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, logs map[string]*batchLog
 		}
 		talks := r.talks
 		bl = &batchLog{id: talks, before: size, log: logbatch.New(size, func(idx []int64) ([]tlog.Hash, error) {
-			return readHashes(ctx, tx, talks, idx)
+			return sqlstore.ReadHashes(ctx, tx, talks, idx)
 		})}
 		logs[talks] = bl
 	}
@@ -279,61 +280,6 @@ func writeHashes(ctx context.Context, tx *sql.Tx, talks string, first int64, has
 	return err
 }
 
-// ReadHashes returns stored hashes of a talks' log.
-func (s *Store) ReadHashes(ctx context.Context, talks string, indexes []int64) ([]tlog.Hash, error) {
-	return readHashes(ctx, s.read, talks, indexes)
-}
-
-func readHashes(ctx context.Context, q querier, talks string, indexes []int64) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(indexes))
-	if len(indexes) == 0 {
-		return out, nil
-	}
-	want := make(map[int64][]int, len(indexes))
-	var b strings.Builder
-	args := make([]any, 0, len(indexes)+1)
-	args = append(args, talks)
-	b.WriteString(`SELECT idx, hash FROM hashes WHERE talks = ? AND idx IN (`)
-	for i, x := range indexes {
-		if _, dup := want[x]; !dup {
-			if len(args) > 1 {
-				b.WriteString(",")
-			}
-			b.WriteString("?")
-			args = append(args, x)
-		}
-		want[x] = append(want[x], i)
-	}
-	b.WriteString(")")
-	rows, err := q.QueryContext(ctx, b.String(), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	found := 0
-	for rows.Next() {
-		var x int64
-		var h []byte
-		if err := rows.Scan(&x, &h); err != nil {
-			return nil, err
-		}
-		if len(h) != tlog.HashSize {
-			return nil, fmt.Errorf("stored hash %d of talks %q has %d bytes", x, talks, len(h))
-		}
-		for _, i := range want[x] {
-			copy(out[i][:], h)
-		}
-		found++
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if found != len(want) {
-		return nil, fmt.Errorf("talks %q: %d of %d stored hashes missing: %w", talks, len(want)-found, len(want), backchannel.ErrNotFound)
-	}
-	return out, nil
-}
-
 // appendTx is the AppendTx of one request.
 type appendTx struct {
 	ctx     context.Context
@@ -350,7 +296,7 @@ func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
 	committed := a.log.Size()
 	var out []backchannel.Event
 	if from < committed {
-		evs, err := queryEvents(a.ctx, a.tx, a.talks, from, int(committed-from))
+		evs, err := sqlstore.Events(a.ctx, a.tx, a.talks, from, committed)
 		if err != nil {
 			return nil, err
 		}
@@ -370,7 +316,7 @@ func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, err
 			return e, true, nil
 		}
 	}
-	return eventByHash(a.ctx, a.tx, a.talks, h)
+	return sqlstore.EventByHash(a.ctx, a.tx, a.talks, h)
 }
 
 func (a *appendTx) Append(e backchannel.Event) backchannel.Event {
