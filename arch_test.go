@@ -32,7 +32,7 @@ var allowedImports = map[string][]string{
 	"internal/store/sqlstore":   {".", "internal/store", "internal/store/migrate"},
 	"internal/store/sqlite":     {".", "internal/store", "internal/store/sqlstore", "internal/store/logbatch", "internal/store/migrate", "internal/store/watch"},
 	"internal/store/postgres":   {".", "internal/store", "internal/store/sqlstore", "internal/store/logbatch", "internal/store/migrate", "internal/store/watch"},
-	"internal/store/logbatch":   {"."},
+	"internal/store/logbatch":   {".", "internal/store"},
 	"internal/store/migrate":    {"."},
 	"internal/store/watch":      {"."},
 	"internal/store/faultstore": {".", "internal/store"},

@@ -34,18 +34,25 @@ package postgres
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/store"
+	"github.com/backchannel/backchannel/internal/store/logbatch"
+	"github.com/backchannel/backchannel/internal/store/migrate"
+	"github.com/backchannel/backchannel/internal/store/sqlstore"
 	"github.com/backchannel/backchannel/internal/store/watch"
 )
 
@@ -80,8 +87,11 @@ type Config struct {
 
 // Store is store.Store on PostgreSQL.
 type Store struct {
+	// DB serves every read, the directory, cosignatures and secrets, as on SQLite, through
+	// database/sql on pool.
+	*sqlstore.DB
 	cfg  Config
-	pool *pool
+	pool *pgxpool.Pool
 	// listenCfg and writeCfg are the connection settings of the listener and the writers.
 	listenCfg *pgx.ConnConfig
 	writeCfg  *pgx.ConnConfig
@@ -103,6 +113,21 @@ type Store struct {
 }
 
 var _ store.Store = (*Store)(nil)
+
+//go:embed schema/*.sql
+var schemaFS embed.FS
+
+// migrateLock serialises schema changes, so that several nodes starting together on one database
+// apply each migration once: migrate.Apply runs it first in every migration's transaction.
+const migrateLock = "SELECT pg_advisory_xact_lock(7089630537885835636)" // "bcmigrat"
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}
 
 // listenChannel is the NOTIFY channel of log growth; payloads are "<talks> <size>".
 const listenChannel = "backchannel_log"
@@ -149,27 +174,35 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return c
 	}
+	poolCfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	poolCfg.ConnConfig = named("backchannel")
+	poolCfg.MaxConns = int32(cfg.MaxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
 	s := &Store{
+		DB:        &sqlstore.DB{Read: db, Write: db},
 		cfg:       cfg,
-		pool:      newPool(named("backchannel"), cfg.MaxConns),
+		pool:      pool,
 		listenCfg: named("backchannel-listen"),
 		writeCfg:  named("backchannel-write"),
 		queues:    make(map[string]*queue),
 		listening: make(chan struct{}),
 	}
 	s.wake.L = &s.mu
-	err = s.pool.with(ctx, func(c *pgx.Conn) error {
-		_, err := applySchema(ctx, c)
-		return err
-	})
-	if err != nil {
-		s.pool.close()
+	if _, err := migrate.Apply(ctx, db, mustSub(schemaFS, "schema"), migrate.Options{Lock: migrateLock}); err != nil {
+		s.closeDB()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	// Listen before Open returns, so that a Watch started after Open sees every later commit.
 	lc, mark, err := s.listenConnect(ctx, nil)
 	if err != nil {
-		s.pool.close()
+		s.closeDB()
 		return nil, fmt.Errorf("postgres: listen: %w", err)
 	}
 	lctx, cancel := context.WithCancel(context.Background())
@@ -194,23 +227,27 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		for _, q := range s.queues {
 			for _, r := range q.reqs {
-				r.err = backchannel.ErrClosed
-				close(r.result)
+				r.Err = backchannel.ErrClosed
+				r.Done()
 			}
 		}
 		s.queues = nil
 		s.mu.Unlock()
 		s.stopListn()
 		<-s.listening
-		s.pool.close()
+		s.closeDB()
 	})
 	return nil
 }
 
-// Ping checks that the database answers.
-func (s *Store) Ping(ctx context.Context) error {
-	return s.pool.with(ctx, func(c *pgx.Conn) error { return c.Ping(ctx) })
+// closeDB closes the database/sql handle and the pool under it.
+func (s *Store) closeDB() {
+	s.DB.Read.Close()
+	s.pool.Close()
 }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
 
 // Watch returns notices of every commit that grows a log, made by any node on the database.
 func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.watch.Watch(ctx) }
@@ -220,91 +257,15 @@ func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn
 	if err := backchannel.CheckID("talks id", id); err != nil {
 		return nil, backchannel.Checkpoint{}, err
 	}
-	if err := checkTexts("member", members); err != nil {
+	if err := sqlstore.CheckTexts("member", members...); err != nil {
 		return nil, backchannel.Checkpoint{}, err
 	}
-	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
-}
-
-// ListTalks lists every talks id, oldest first.
-func (s *Store) ListTalks(ctx context.Context) ([]string, error) {
-	var ids []string
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		rows, _ := c.Query(ctx, `SELECT id FROM talks ORDER BY created_ms, id`)
-		var err error
-		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
-		return err
-	})
-	return ids, err
+	return s.submit(ctx, logbatch.NewRequest(id, true, members, fn))
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.
 func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	return s.submit(ctx, &request{talks: talks, fn: fn})
-}
-
-// Talks returns the summary of a talks' log.
-func (s *Store) Talks(ctx context.Context, id string) (backchannel.TalksInfo, error) {
-	var info backchannel.TalksInfo
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		rows, _ := c.Query(ctx, `SELECT id, size, created_ms,
-			ARRAY(SELECT org FROM talks_members m WHERE m.talks = t.id ORDER BY org)
-			FROM talks t WHERE id = $1`, id)
-		infos, err := collectTalks(rows)
-		if err != nil {
-			return err
-		}
-		if len(infos) == 0 {
-			return fmt.Errorf("talks %q: %w", id, backchannel.ErrNotFound)
-		}
-		info = infos[0]
-		return nil
-	})
-	return info, err
-}
-
-// TalksOf lists the talks in which org is a member, oldest first.
-func (s *Store) TalksOf(ctx context.Context, org string) ([]backchannel.TalksInfo, error) {
-	var out []backchannel.TalksInfo
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		rows, _ := c.Query(ctx, `SELECT t.id, t.size, t.created_ms,
-			ARRAY(SELECT org FROM talks_members o WHERE o.talks = t.id ORDER BY org)
-			FROM talks_members m JOIN talks t ON t.id = m.talks
-			WHERE m.org = $1 ORDER BY t.created_ms, t.id`, org)
-		var err error
-		out, err = collectTalks(rows)
-		return err
-	})
-	return out, err
-}
-
-func collectTalks(rows pgx.Rows) ([]backchannel.TalksInfo, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (backchannel.TalksInfo, error) {
-		var info backchannel.TalksInfo
-		var created int64
-		if err := row.Scan(&info.ID, &info.Size, &created, &info.Members); err != nil {
-			return info, err
-		}
-		info.Created = time.UnixMilli(created).UTC()
-		if len(info.Members) == 0 {
-			info.Members = nil
-		}
-		return info, nil
-	})
-}
-
-// Events returns up to limit events of a talks from index from.
-func (s *Store) Events(ctx context.Context, talks string, from int64, limit int) ([]backchannel.Event, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	var evs []backchannel.Event
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var err error
-		evs, err = queryEvents(ctx, c, talks, from, from+int64(limit))
-		return err
-	})
-	return evs, err
+	return s.submit(ctx, logbatch.NewRequest(talks, false, nil, fn))
 }
 
 // queryEvents reads the events of a talks with from <= index < to, in order.
@@ -327,21 +288,6 @@ func scanEvent(row pgx.Row, talks string) (backchannel.Event, error) {
 	return e, nil
 }
 
-// EventByHash returns the event of a talks whose data hashes to h.
-func (s *Store) EventByHash(ctx context.Context, talks string, h backchannel.EventHash) (backchannel.Event, error) {
-	var e backchannel.Event
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var ok bool
-		var err error
-		e, ok, err = eventByHash(ctx, c, talks, h)
-		if err == nil && !ok {
-			err = fmt.Errorf("event %x of talks %q: %w", h[:8], talks, backchannel.ErrNotFound)
-		}
-		return err
-	})
-	return e, err
-}
-
 func eventByHash(ctx context.Context, c *pgx.Conn, talks string, h backchannel.EventHash) (backchannel.Event, bool, error) {
 	e, err := scanEvent(c.QueryRow(ctx, `SELECT idx, type, room, data, time_ms FROM events WHERE talks = $1 AND hash = $2`,
 		talks, h[:]), talks)
@@ -349,17 +295,6 @@ func eventByHash(ctx context.Context, c *pgx.Conn, talks string, h backchannel.E
 		return e, false, nil
 	}
 	return e, err == nil, err
-}
-
-// ReadHashes returns stored hashes of a talks' log.
-func (s *Store) ReadHashes(ctx context.Context, talks string, indexes []int64) ([]tlog.Hash, error) {
-	var out []tlog.Hash
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var err error
-		out, err = readHashes(ctx, c, talks, indexes)
-		return err
-	})
-	return out, err
 }
 
 // readHashes reads the stored hashes of a talks at the given indexes, in their order.
@@ -394,211 +329,4 @@ func readHashes(ctx context.Context, c *pgx.Conn, talks string, indexes []int64)
 		return nil, fmt.Errorf("talks %q: %d of %d stored hashes missing: %w", talks, missing, len(indexes), backchannel.ErrNotFound)
 	}
 	return out, nil
-}
-
-// Checkpoint returns the latest checkpoint of a talks, or the one at size.
-func (s *Store) Checkpoint(ctx context.Context, talks string, size int64) (backchannel.Checkpoint, error) {
-	var cp backchannel.Checkpoint
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var row pgx.Row
-		if size > 0 {
-			row = c.QueryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE talks = $1 AND size = $2`, talks, size)
-		} else {
-			row = c.QueryRow(ctx, `SELECT size, root, note FROM checkpoints WHERE talks = $1 ORDER BY size DESC LIMIT 1`, talks)
-		}
-		var root []byte
-		err := row.Scan(&cp.Size, &root, &cp.Note)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("checkpoint of talks %q at size %d: %w", talks, size, backchannel.ErrNotFound)
-		}
-		copy(cp.Root[:], root)
-		return err
-	})
-	return cp, err
-}
-
-// AddCosignature stores a party's cosignature of a checkpoint, replacing the cosigner's earlier
-// one for the same size.
-func (s *Store) AddCosignature(ctx context.Context, talks string, c backchannel.Cosignature) error {
-	if err := checkTexts("cosigner", []string{c.Cosigner}); err != nil {
-		return err
-	}
-	return s.pool.with(ctx, func(conn *pgx.Conn) error {
-		_, err := conn.Exec(ctx, `INSERT INTO cosignatures (talks, size, cosigner, line, time_ms) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (talks, size, cosigner) DO UPDATE SET line = excluded.line, time_ms = excluded.time_ms`,
-			talks, c.Size, c.Cosigner, nonNil(c.Line), c.Time.UnixMilli())
-		return err
-	})
-}
-
-// Cosignatures returns the cosignatures of a checkpoint, or with size 0 the latest of each
-// cosigner.
-func (s *Store) Cosignatures(ctx context.Context, talks string, size int64) ([]backchannel.Cosignature, error) {
-	var out []backchannel.Cosignature
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		var rows pgx.Rows
-		if size > 0 {
-			rows, _ = c.Query(ctx, `SELECT size, cosigner, line, time_ms FROM cosignatures
-				WHERE talks = $1 AND size = $2 ORDER BY cosigner`, talks, size)
-		} else {
-			rows, _ = c.Query(ctx, `SELECT DISTINCT ON (cosigner) size, cosigner, line, time_ms FROM cosignatures
-				WHERE talks = $1 ORDER BY cosigner, size DESC`, talks)
-		}
-		var err error
-		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (backchannel.Cosignature, error) {
-			var c backchannel.Cosignature
-			var ms int64
-			err := row.Scan(&c.Size, &c.Cosigner, &c.Line, &ms)
-			c.Time = time.UnixMilli(ms).UTC()
-			return c, err
-		})
-		return err
-	})
-	return out, err
-}
-
-// PutOrganisation registers an organisation and its root key. The same root again is not an
-// error; another root under an existing id is ErrExists.
-func (s *Store) PutOrganisation(ctx context.Context, o backchannel.Organisation) error {
-	if err := checkTexts("organisation field", []string{o.ID, o.Name}); err != nil {
-		return err
-	}
-	return s.pool.with(ctx, func(conn *pgx.Conn) error {
-		tag, err := conn.Exec(ctx, `INSERT INTO organisations (id, root_key, name) VALUES ($1, $2, $3)
-			ON CONFLICT (id) DO NOTHING`, o.ID, nonNil(o.RootKey), o.Name)
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		var key []byte
-		if err := conn.QueryRow(ctx, `SELECT root_key FROM organisations WHERE id = $1`, o.ID).Scan(&key); err != nil {
-			return err
-		}
-		if string(key) != string(o.RootKey) {
-			return fmt.Errorf("organisation %q: %w with another root key", o.ID, backchannel.ErrExists)
-		}
-		return nil
-	})
-}
-
-// Organisation returns a registered organisation.
-func (s *Store) Organisation(ctx context.Context, id string) (backchannel.Organisation, error) {
-	var o backchannel.Organisation
-	err := s.pool.with(ctx, func(conn *pgx.Conn) error {
-		err := conn.QueryRow(ctx, `SELECT id, root_key, name FROM organisations WHERE id = $1`, id).Scan(&o.ID, &o.RootKey, &o.Name)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("organisation %q: %w", id, backchannel.ErrNotFound)
-		}
-		return err
-	})
-	return o, err
-}
-
-// PutCredential stores a credential. The same bytes again are not an error; other bytes under
-// an existing id are ErrExists.
-func (s *Store) PutCredential(ctx context.Context, c backchannel.StoredCredential) error {
-	if err := checkTexts("credential field", []string{c.ID, c.Principal, c.Org}); err != nil {
-		return err
-	}
-	return s.pool.with(ctx, func(conn *pgx.Conn) error {
-		tag, err := conn.Exec(ctx, `INSERT INTO credentials (id, principal, org, serial, data) VALUES ($1, $2, $3, $4, $5)
-			ON CONFLICT (id) DO NOTHING`, c.ID, c.Principal, c.Org, int64(c.Serial), nonNil(c.Data))
-		if err != nil || tag.RowsAffected() == 1 {
-			return err
-		}
-		var data []byte
-		if err := conn.QueryRow(ctx, `SELECT data FROM credentials WHERE id = $1`, c.ID).Scan(&data); err != nil {
-			return err
-		}
-		if string(data) != string(c.Data) {
-			return fmt.Errorf("credential %q: %w with other contents", c.ID, backchannel.ErrExists)
-		}
-		return nil
-	})
-}
-
-// Credential returns the credential with the given id.
-func (s *Store) Credential(ctx context.Context, id string) (backchannel.StoredCredential, error) {
-	var c backchannel.StoredCredential
-	err := s.pool.with(ctx, func(conn *pgx.Conn) error {
-		rows, _ := conn.Query(ctx, `SELECT id, principal, org, serial, data, revocation FROM credentials WHERE id = $1`, id)
-		cs, err := collectCredentials(rows)
-		if err != nil {
-			return err
-		}
-		if len(cs) == 0 {
-			return fmt.Errorf("credential %q: %w", id, backchannel.ErrNotFound)
-		}
-		c = cs[0]
-		return nil
-	})
-	return c, err
-}
-
-// CredentialsOf returns every credential of a principal, lowest serial first.
-func (s *Store) CredentialsOf(ctx context.Context, principal string) ([]backchannel.StoredCredential, error) {
-	var out []backchannel.StoredCredential
-	err := s.pool.with(ctx, func(conn *pgx.Conn) error {
-		rows, _ := conn.Query(ctx, `SELECT id, principal, org, serial, data, revocation FROM credentials
-			WHERE principal = $1 ORDER BY serial, id`, principal)
-		var err error
-		out, err = collectCredentials(rows)
-		return err
-	})
-	return out, err
-}
-
-func collectCredentials(rows pgx.Rows) ([]backchannel.StoredCredential, error) {
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (backchannel.StoredCredential, error) {
-		var c backchannel.StoredCredential
-		var serial int64
-		err := row.Scan(&c.ID, &c.Principal, &c.Org, &serial, &c.Data, &c.Revocation)
-		c.Serial = uint64(serial)
-		return c, err
-	})
-}
-
-// RevokeCredential stores a credential's signed revocation.
-func (s *Store) RevokeCredential(ctx context.Context, id string, revocation []byte) error {
-	return s.pool.with(ctx, func(conn *pgx.Conn) error {
-		tag, err := conn.Exec(ctx, `UPDATE credentials SET revocation = $1 WHERE id = $2`, nonNil(revocation), id)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return fmt.Errorf("credential %q: %w", id, backchannel.ErrNotFound)
-		}
-		return nil
-	})
-}
-
-// Secret returns the named host secret, creating it on first use. Nodes racing to create it
-// all end with the value stored first.
-func (s *Store) Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error) {
-	if err := checkTexts("secret name", []string{name}); err != nil {
-		return nil, err
-	}
-	var v []byte
-	err := s.pool.with(ctx, func(c *pgx.Conn) error {
-		err := c.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			return err
-		}
-		nv, err := create()
-		if err != nil {
-			return err
-		}
-		if _, err := c.Exec(ctx, `INSERT INTO secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, nonNil(nv)); err != nil {
-			return err
-		}
-		return c.QueryRow(ctx, `SELECT value FROM secrets WHERE name = $1`, name).Scan(&v)
-	})
-	return v, err
-}
-
-// nonNil returns b, or an empty slice for nil: pgx sends a nil []byte as NULL.
-func nonNil(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
 }

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,29 +9,18 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/logbatch"
+	"github.com/backchannel/backchannel/internal/store/sqlstore"
 )
 
-// request is one CreateTalks or Append waiting for a writer.
-type request struct {
-	talks   string
-	create  bool
-	members []string
-	fn      func(store.AppendTx) error
-
-	result     chan struct{}
-	events     []backchannel.Event
-	checkpoint backchannel.Checkpoint
-	err        error
-}
+// request is one CreateTalks or Append waiting for the writer.
+type request = logbatch.Request
 
 // queue holds the requests waiting for one talks. A talks is in at most one transaction of
 // this process at a time (busy): a second writer would only wait for the first one's row lock.
@@ -48,7 +36,6 @@ type group struct {
 }
 
 func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	r.result = make(chan struct{})
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -58,21 +45,20 @@ func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, ba
 		s.mu.Unlock()
 		return nil, backchannel.Checkpoint{}, err
 	}
-	q := s.queues[r.talks]
+	q := s.queues[r.Talks]
 	if q == nil {
 		q = &queue{}
-		s.queues[r.talks] = q
+		s.queues[r.Talks] = q
 	}
 	q.reqs = append(q.reqs, r)
 	if !q.busy && len(q.reqs) == 1 {
-		s.ready = append(s.ready, r.talks)
+		s.ready = append(s.ready, r.Talks)
 		s.wake.Signal()
 	}
 	s.mu.Unlock()
 	// Once queued, the request is committed or refused whatever the caller's context does:
 	// wait for the outcome so that an acknowledged append is never reported as failed.
-	<-r.result
-	return r.events, r.checkpoint, r.err
+	return r.Wait()
 }
 
 // take waits for requests and returns every one waiting, up to MaxBatch, for talks that no
@@ -163,15 +149,15 @@ func (s *Store) commit(conn *pgx.Conn, groups []*group) *pgx.Conn {
 	for _, g := range groups {
 		for _, r := range g.reqs {
 			switch {
-			case r.err != nil:
-				r.events = nil
+			case r.Err != nil:
+				r.Events = nil
 			case err != nil:
-				r.err = err
-				r.events = nil
+				r.Err = err
+				r.Events = nil
 			default:
-				r.checkpoint = cps[g.talks]
+				r.Checkpoint = cps[g.talks]
 			}
-			close(r.result)
+			r.Done()
 		}
 	}
 	return conn
@@ -219,7 +205,7 @@ func (b *batch) fail(err error) error {
 }
 
 // run executes the batch. Requests refused by their callback or by the store get their own
-// error in r.err; an error returned fails every request not refused.
+// error in r.Err; an error returned fails every request not refused.
 func (b *batch) run(connp **pgx.Conn, groups []*group) (map[string]backchannel.Checkpoint, error) {
 	// Take the talks in id order, the order in which the lock query below locks them, so that
 	// a talks created or locked late is still taken in order.
@@ -261,7 +247,7 @@ func (b *batch) run(connp **pgx.Conn, groups []*group) (map[string]backchannel.C
 			if b.broken != nil {
 				return nil, fmt.Errorf("postgres: append to talks %q: %w", g.talks, b.broken)
 			}
-			if r.err = err; err == nil {
+			if r.Err = err; err == nil {
 				pending = append(pending, p)
 			}
 		}
@@ -272,8 +258,8 @@ func (b *batch) run(connp **pgx.Conn, groups []*group) (map[string]backchannel.C
 			return nil, fmt.Errorf("postgres: %w", err)
 		}
 		for _, p := range pending {
-			if p.r.err == nil {
-				p.r.err = b.add(p)
+			if p.r.Err == nil {
+				p.r.Err = b.add(p)
 			}
 			if b.broken != nil {
 				return nil, fmt.Errorf("postgres: append to talks %q: %w", p.tl.id, b.broken)
@@ -486,9 +472,9 @@ type prepared struct {
 // checked before anything of it is written (the writes wait for the end of the batch), so a
 // refusal needs no rollback.
 func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
-	if r.create {
+	if r.Create {
 		if tl.exists {
-			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrExists)
 		}
 		// Inserted now rather than with the batch's other writes, so that a node creating the
 		// same talks at the same moment waits for this transaction and then finds it; inside a
@@ -496,7 +482,7 @@ func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 		var pb pgx.Batch
 		pb.Queue(`SAVEPOINT create_talks`)
 		pb.Queue(`INSERT INTO talks (id, size, created_ms) VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING`,
-			r.talks, b.now.UnixMilli())
+			r.Talks, b.now.UnixMilli())
 		br := b.conn.SendBatch(b.ctx, &pb)
 		_, err = br.Exec()
 		var tag pgconn.CommandTag
@@ -508,10 +494,10 @@ func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 		}
 		if tag.RowsAffected() == 0 {
 			tl.relock = true
-			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrExists)
 		}
 		tl.exists, tl.created, tl.base = true, true, 0
-		tl.setMembers, tl.members = true, r.members
+		tl.setMembers, tl.members = true, r.Members
 		tl.filter = &hashFilter{}
 		b.startLog(tl)
 		defer func() {
@@ -530,7 +516,7 @@ func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 		// this could deadlock with a third node: PostgreSQL would then fail one of the two
 		// transactions, and nothing would be half-written.
 		tl.relock = false
-		err := b.conn.QueryRow(b.ctx, `SELECT size FROM talks WHERE id = $1 FOR UPDATE`, r.talks).Scan(&tl.base)
+		err := b.conn.QueryRow(b.ctx, `SELECT size FROM talks WHERE id = $1 FOR UPDATE`, r.Talks).Scan(&tl.base)
 		switch {
 		case err == nil:
 			tl.exists = true
@@ -541,18 +527,18 @@ func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 		}
 	}
 	if !tl.exists {
-		return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrNotFound)
+		return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrNotFound)
 	}
 	tx := &appendTx{b: b, tl: tl}
-	if err := r.fn(tx); err != nil {
+	if err := r.Fn(tx); err != nil {
 		return nil, err
 	}
 	if b.broken != nil {
 		return nil, b.broken
 	}
-	p := &prepared{tl: tl, r: r, tx: tx, hashes: make([]backchannel.EventHash, len(tx.pending))}
-	for i := range tx.pending {
-		e := &tx.pending[i]
+	p := &prepared{tl: tl, r: r, tx: tx, hashes: make([]backchannel.EventHash, len(tx.Added))}
+	for i := range tx.Added {
+		e := &tx.Added[i]
 		if err := checkEvent(e); err != nil {
 			return nil, err
 		}
@@ -560,14 +546,14 @@ func (b *batch) prepare(tl *talksLog, r *request) (_ *prepared, err error) {
 		p.hashes[i] = h
 		_, dup := tl.byHash[h]
 		if dup || slices.Contains(p.hashes[:i], h) {
-			return nil, fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("event %x of talks %q: %w", h[:8], r.Talks, backchannel.ErrExists)
 		}
 		if !tl.created && !tl.absent[h] && (tl.filter == nil || tl.filter.mayHave(h)) {
 			p.unknown = append(p.unknown, p.hashes[i][:])
 		}
 	}
-	if tx.members != nil {
-		if err := checkTexts("member", tx.members); err != nil {
+	if tx.Members != nil {
+		if err := sqlstore.CheckTexts("member", tx.Members...); err != nil {
 			return nil, err
 		}
 	}
@@ -603,7 +589,7 @@ func (b *batch) checkDuplicates(round []*prepared) error {
 	for _, p := range round {
 		for _, h := range p.unknown {
 			if found[p.tl.id+"\x00"+string(h)] {
-				p.r.err = fmt.Errorf("event %x of talks %q: %w", h[:8], p.tl.id, backchannel.ErrExists)
+				p.r.Err = fmt.Errorf("event %x of talks %q: %w", h[:8], p.tl.id, backchannel.ErrExists)
 				break
 			}
 		}
@@ -617,8 +603,8 @@ func (b *batch) add(p *prepared) error {
 	for _, h := range p.unknown {
 		tl.absent[backchannel.EventHash(h)] = true
 	}
-	for i := range tx.pending {
-		e := &tx.pending[i]
+	for i := range tx.Added {
+		e := &tx.Added[i]
 		e.Time = b.now
 		first, hs, err := tl.log.Add(e.Entry())
 		if err != nil {
@@ -631,10 +617,10 @@ func (b *batch) add(p *prepared) error {
 		tl.byHash[p.hashes[i]] = len(tl.evs)
 		tl.evs = append(tl.evs, *e)
 	}
-	if tx.members != nil {
-		tl.setMembers, tl.members = true, tx.members
+	if tx.Members != nil {
+		tl.setMembers, tl.members = true, tx.Members
 	}
-	p.r.events = tx.pending
+	p.r.Events = tx.Added
 	return nil
 }
 
@@ -675,7 +661,7 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 			evType = append(evType, e.Type)
 			evRoom = append(evRoom, e.Room)
 			evHash = append(evHash, h[:])
-			evData = append(evData, nonNil(e.Data))
+			evData = append(evData, sqlstore.NonNil(e.Data))
 		}
 		for range tl.hashIdx {
 			hTalks = append(hTalks, id)
@@ -697,7 +683,7 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 		cpSize = append(cpSize, size)
 		cpBefore = append(cpBefore, tl.base)
 		cpRoot = append(cpRoot, root[:])
-		cpNote = append(cpNote, nonNil(note))
+		cpNote = append(cpNote, sqlstore.NonNil(note))
 
 		edgeIdx := rightEdge(size)
 		hs, err := tl.log.ReadHashes(edgeIdx)
@@ -784,13 +770,12 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 
 // appendTx is the AppendTx of one request.
 type appendTx struct {
-	b       *batch
-	tl      *talksLog
-	pending []backchannel.Event
-	members []string
+	b  *batch
+	tl *talksLog
+	logbatch.Pending
 }
 
-func (a *appendTx) Size() int64 { return a.tl.log.Size() + int64(len(a.pending)) }
+func (a *appendTx) Size() int64 { return a.tl.log.Size() + int64(len(a.Added)) }
 
 func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
 	var out []backchannel.Event
@@ -801,21 +786,17 @@ func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
 		}
 		out = evs
 	}
-	for _, evs := range [][]backchannel.Event{a.tl.evs, a.pending} {
-		for _, e := range evs {
-			if int64(e.Index) >= from {
-				out = append(out, e)
-			}
+	for _, e := range a.tl.evs {
+		if int64(e.Index) >= from {
+			out = append(out, e)
 		}
 	}
-	return out, nil
+	return a.Since(out, from), nil
 }
 
 func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, error) {
-	for _, e := range a.pending {
-		if e.Hash() == h {
-			return e, true, nil
-		}
+	if e, ok := a.Find(h); ok {
+		return e, true, nil
 	}
 	if i, ok := a.tl.byHash[h]; ok {
 		return a.tl.evs[i], true, nil
@@ -833,14 +814,7 @@ func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, err
 	return e, ok, nil
 }
 
-func (a *appendTx) Append(e backchannel.Event) backchannel.Event {
-	e.Talks = a.tl.id
-	e.Index = uint64(a.Size())
-	a.pending = append(a.pending, e)
-	return e
-}
-
-func (a *appendTx) SetMembers(orgs []string) { a.members = append([]string{}, orgs...) }
+func (a *appendTx) Append(e backchannel.Event) backchannel.Event { return a.Add(a.tl.id, a.Size(), e) }
 
 // checkEvent refuses an event that the database could not store as given: its type must be an
 // identifier and its room text that PostgreSQL accepts (UTF-8 without NUL).
@@ -848,17 +822,7 @@ func checkEvent(e *backchannel.Event) error {
 	if err := backchannel.CheckID("event type", e.Type); err != nil {
 		return err
 	}
-	return checkTexts("event room", []string{e.Room})
-}
-
-// checkTexts refuses strings that a PostgreSQL text column cannot hold.
-func checkTexts(what string, ss []string) error {
-	for _, s := range ss {
-		if !utf8.ValidString(s) || bytes.IndexByte([]byte(s), 0) >= 0 {
-			return fmt.Errorf("%s %q is not valid UTF-8 text without NUL", what, s)
-		}
-	}
-	return nil
+	return sqlstore.CheckTexts("event room", e.Room)
 }
 
 // edgeCache keeps, for the logs this process wrote last, the right edge of the size it

@@ -27,6 +27,7 @@ import (
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/internal/store"
+	"github.com/backchannel/backchannel/internal/store/logbatch"
 	"github.com/backchannel/backchannel/internal/store/migrate"
 	"github.com/backchannel/backchannel/internal/store/sqlstore"
 	"github.com/backchannel/backchannel/internal/store/watch"
@@ -197,16 +198,15 @@ func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice { return s.
 
 // CreateTalks creates a talks' log with its charter.
 func (s *Store) CreateTalks(ctx context.Context, id string, members []string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	return s.submit(ctx, &request{talks: id, create: true, members: members, fn: fn})
+	return s.submit(ctx, logbatch.NewRequest(id, true, members, fn))
 }
 
 // Append appends the events fn adds to a talks' log, durably, in a group commit.
 func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.AppendTx) error) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	return s.submit(ctx, &request{talks: talks, fn: fn})
+	return s.submit(ctx, logbatch.NewRequest(talks, false, nil, fn))
 }
 
 func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, backchannel.Checkpoint, error) {
-	r.result = make(chan struct{})
 	s.closing.RLock()
 	if s.closed {
 		s.closing.RUnlock()
@@ -221,8 +221,7 @@ func (s *Store) submit(ctx context.Context, r *request) ([]backchannel.Event, ba
 	}
 	// Once queued, the request is committed or refused whatever the caller's context does:
 	// wait for the outcome so that an acknowledged append is never reported as failed.
-	<-r.result
-	return r.events, r.checkpoint, r.err
+	return r.Wait()
 }
 
 // isConstraint reports whether err is an SQLite constraint violation.

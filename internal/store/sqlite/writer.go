@@ -11,23 +11,12 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/internal/store/logbatch"
 	"github.com/backchannel/backchannel/internal/store/sqlstore"
 )
 
 // request is one CreateTalks or Append waiting for the writer.
-type request struct {
-	talks   string
-	create  bool
-	members []string
-	fn      func(store.AppendTx) error
-
-	result     chan struct{}
-	events     []backchannel.Event
-	checkpoint backchannel.Checkpoint
-	err        error
-}
+type request = logbatch.Request
 
 // writer is the one goroutine that writes appends: it takes every request waiting, commits them
 // in one transaction, and answers each.
@@ -64,8 +53,8 @@ func (s *Store) drain() {
 	for {
 		select {
 		case r := <-s.reqs:
-			r.err = backchannel.ErrClosed
-			close(r.result)
+			r.Err = backchannel.ErrClosed
+			r.Done()
 		default:
 			return
 		}
@@ -87,11 +76,11 @@ func (s *Store) commit(batch []*request) {
 	ctx := context.Background()
 	answer := func(err error) {
 		for _, r := range batch {
-			if r.err == nil && err != nil {
-				r.err = err
-				r.events = nil
+			if r.Err == nil && err != nil {
+				r.Err = err
+				r.Events = nil
 			}
-			close(r.result)
+			r.Done()
 		}
 	}
 	tx, err := s.write.BeginTx(ctx, nil)
@@ -108,23 +97,23 @@ func (s *Store) commit(batch []*request) {
 			answer(fmt.Errorf("sqlite: savepoint: %w", err))
 			return
 		}
-		bl := logs[r.talks]
+		bl := logs[r.Talks]
 		mark := int64(-1)
 		if bl != nil {
 			mark = bl.log.Mark()
 		}
-		bl, r.err = s.apply(ctx, tx, logs, r, now)
-		if r.err != nil {
+		bl, r.Err = s.apply(ctx, tx, logs, r, now)
+		if r.Err != nil {
 			if _, err := tx.ExecContext(ctx, `ROLLBACK TO req`); err != nil {
 				answer(fmt.Errorf("sqlite: rollback to savepoint: %w", err))
 				return
 			}
 			if mark >= 0 {
-				logs[r.talks].log.Rollback(mark)
+				logs[r.Talks].log.Rollback(mark)
 			} else {
-				delete(logs, r.talks)
+				delete(logs, r.Talks)
 			}
-			r.events = nil
+			r.Events = nil
 		} else if !bl.grown {
 			bl.grown = true
 			order = append(order, bl)
@@ -152,8 +141,8 @@ func (s *Store) commit(batch []*request) {
 		return
 	}
 	for _, r := range batch {
-		if r.err == nil {
-			r.checkpoint = cps[r.talks]
+		if r.Err == nil {
+			r.Checkpoint = cps[r.Talks]
 		}
 	}
 	answer(nil)
@@ -184,55 +173,55 @@ func (s *Store) checkpoint(ctx context.Context, tx *sql.Tx, bl *batchLog) (backc
 
 // apply runs one request inside the batch transaction.
 func (s *Store) apply(ctx context.Context, tx *sql.Tx, logs map[string]*batchLog, r *request, now time.Time) (*batchLog, error) {
-	bl := logs[r.talks]
-	if r.create {
-		if err := backchannel.CheckID("talks id", r.talks); err != nil {
+	bl := logs[r.Talks]
+	if r.Create {
+		if err := backchannel.CheckID("talks id", r.Talks); err != nil {
 			return nil, err
 		}
 		if bl != nil {
-			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrExists)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO talks (id, size, created_ms) VALUES (?, 0, ?)`, r.talks, now.UnixMilli())
+		_, err := tx.ExecContext(ctx, `INSERT INTO talks (id, size, created_ms) VALUES (?, 0, ?)`, r.Talks, now.UnixMilli())
 		if isConstraint(err) {
-			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrExists)
+			return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrExists)
 		}
 		if err != nil {
 			return nil, err
 		}
-		if err := setMembers(ctx, tx, r.talks, r.members); err != nil {
+		if err := setMembers(ctx, tx, r.Talks, r.Members); err != nil {
 			return nil, err
 		}
 	}
 	if bl == nil {
 		var size int64
-		err := tx.QueryRowContext(ctx, `SELECT size FROM talks WHERE id = ?`, r.talks).Scan(&size)
+		err := tx.QueryRowContext(ctx, `SELECT size FROM talks WHERE id = ?`, r.Talks).Scan(&size)
 		if errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("talks %q: %w", r.talks, backchannel.ErrNotFound)
+			return nil, fmt.Errorf("talks %q: %w", r.Talks, backchannel.ErrNotFound)
 		}
 		if err != nil {
 			return nil, err
 		}
-		talks := r.talks
+		talks := r.Talks
 		bl = &batchLog{id: talks, before: size, log: logbatch.New(size, func(idx []int64) ([]tlog.Hash, error) {
 			return sqlstore.ReadHashes(ctx, tx, talks, idx)
 		})}
 		logs[talks] = bl
 	}
-	atx := &appendTx{ctx: ctx, tx: tx, log: bl.log, talks: r.talks}
-	if err := r.fn(atx); err != nil {
+	atx := &appendTx{ctx: ctx, tx: tx, log: bl.log, talks: r.Talks}
+	if err := r.Fn(atx); err != nil {
 		return bl, err
 	}
-	for i := range atx.pending {
-		e := &atx.pending[i]
+	for i := range atx.Added {
+		e := &atx.Added[i]
 		if err := backchannel.CheckID("event type", e.Type); err != nil {
 			return bl, err
 		}
 		e.Time = now
 		h := e.Hash()
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (talks, idx, type, room, hash, data, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.talks, int64(e.Index), e.Type, e.Room, h[:], e.Data, now.UnixMilli()); err != nil {
+			r.Talks, int64(e.Index), e.Type, e.Room, h[:], e.Data, now.UnixMilli()); err != nil {
 			if isConstraint(err) {
-				return bl, fmt.Errorf("event %x of talks %q: %w", h[:8], r.talks, backchannel.ErrExists)
+				return bl, fmt.Errorf("event %x of talks %q: %w", h[:8], r.Talks, backchannel.ErrExists)
 			}
 			return bl, err
 		}
@@ -240,19 +229,19 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, logs map[string]*batchLog
 		if err != nil {
 			return bl, err
 		}
-		if err := writeHashes(ctx, tx, r.talks, first, hashes); err != nil {
+		if err := writeHashes(ctx, tx, r.Talks, first, hashes); err != nil {
 			return bl, err
 		}
 	}
-	if atx.members != nil {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM talks_members WHERE talks = ?`, r.talks); err != nil {
+	if atx.Members != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM talks_members WHERE talks = ?`, r.Talks); err != nil {
 			return bl, err
 		}
-		if err := setMembers(ctx, tx, r.talks, atx.members); err != nil {
+		if err := setMembers(ctx, tx, r.Talks, atx.Members); err != nil {
 			return bl, err
 		}
 	}
-	r.events = atx.pending
+	r.Events = atx.Added
 	return bl, nil
 }
 
@@ -282,15 +271,14 @@ func writeHashes(ctx context.Context, tx *sql.Tx, talks string, first int64, has
 
 // appendTx is the AppendTx of one request.
 type appendTx struct {
-	ctx     context.Context
-	tx      *sql.Tx
-	log     *logbatch.Log
-	talks   string
-	pending []backchannel.Event
-	members []string
+	ctx   context.Context
+	tx    *sql.Tx
+	log   *logbatch.Log
+	talks string
+	logbatch.Pending
 }
 
-func (a *appendTx) Size() int64 { return a.log.Size() + int64(len(a.pending)) }
+func (a *appendTx) Size() int64 { return a.log.Size() + int64(len(a.Added)) }
 
 func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
 	committed := a.log.Size()
@@ -302,28 +290,14 @@ func (a *appendTx) Events(from int64) ([]backchannel.Event, error) {
 		}
 		out = evs
 	}
-	for _, e := range a.pending {
-		if int64(e.Index) >= from {
-			out = append(out, e)
-		}
-	}
-	return out, nil
+	return a.Since(out, from), nil
 }
 
 func (a *appendTx) Lookup(h backchannel.EventHash) (backchannel.Event, bool, error) {
-	for _, e := range a.pending {
-		if e.Hash() == h {
-			return e, true, nil
-		}
+	if e, ok := a.Find(h); ok {
+		return e, true, nil
 	}
 	return sqlstore.EventByHash(a.ctx, a.tx, a.talks, h)
 }
 
-func (a *appendTx) Append(e backchannel.Event) backchannel.Event {
-	e.Talks = a.talks
-	e.Index = uint64(a.Size())
-	a.pending = append(a.pending, e)
-	return e
-}
-
-func (a *appendTx) SetMembers(orgs []string) { a.members = append([]string{}, orgs...) }
+func (a *appendTx) Append(e backchannel.Event) backchannel.Event { return a.Add(a.talks, a.Size(), e) }

@@ -344,6 +344,31 @@ func testHashes(t *testing.T, s store.Store) {
 			t.Fatalf("consistency 1..%d: %v", n, err)
 		}
 	}
+	// One read of more hashes than a store puts in one query (1000), in reverse order and with
+	// repeats, answers each in its place.
+	for _, e := range appendN(t, s, "t1", "big", 1000) {
+		m.add(t, n, e.Entry())
+		n++
+	}
+	var idx []int64
+	for i := tlog.StoredHashCount(n) - 1; i >= 0; i-- {
+		idx = append(idx, i)
+		if i%7 == 0 {
+			idx = append(idx, i)
+		}
+	}
+	if tlog.StoredHashCount(n) <= 2000 {
+		t.Fatalf("only %d hashes: the read does not cross two query boundaries", tlog.StoredHashCount(n))
+	}
+	got, err := s.ReadHashes(ctx, "t1", idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range idx {
+		if got[k] != m.hashes[i] {
+			t.Fatalf("stored hash %d (asked for at %d of %d) = %v, want %v", i, k, len(idx), got[k], m.hashes[i])
+		}
+	}
 	if _, err := s.ReadHashes(ctx, "t1", []int64{1 << 40}); err == nil {
 		t.Error("ReadHashes of a hash beyond the log succeeded")
 	}
