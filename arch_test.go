@@ -38,6 +38,7 @@ var allowedImports = map[string][]string{
 	"internal/store/faultstore": {".", "internal/store"},
 	"internal/node":             {".", "internal/server", "internal/store", "internal/store/sqlite", "internal/store/postgres"},
 	"internal/keystore":         {".", "seal", "client"},
+	"internal/agent":            {},
 }
 
 // Every package imports only what docs/architecture.md allows it.

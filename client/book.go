@@ -174,17 +174,11 @@ type authTransport struct {
 }
 
 func (t authTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	tok, err := t.c.bearer(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+tok)
 	base := t.base
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return base.RoundTrip(r)
+	return t.c.sendAuthorized(r, base.RoundTrip)
 }
 
 func (c *Client) tiles(talksID string) *record.TileClient {

@@ -49,6 +49,8 @@ type Client struct {
 	// expectAll are roots expected in every talks (WithExpectedRoots).
 	expectAll map[string]string
 	loaded    map[string]bool // talks whose saved state the keeper gave
+	tokens    TokenKeeper
+	tokenKept bool // whether the kept token was taken, once: a refused one is not taken again
 }
 
 // Option configures a Client.
@@ -82,6 +84,22 @@ type HostMismatchError struct {
 func (e *HostMismatchError) Error() string {
 	return fmt.Sprintf("the server at %s asks for a login to host %q, not %q: it may be relaying another host's challenge", e.URL, e.Asked, e.Expected)
 }
+
+// TokenKeeper keeps a principal's bearer token between clients, so that a short-lived program
+// (one command of the command line) reuses a valid token instead of logging in each time. The
+// command line's agent keeps them in memory only: a token is as good as the identity key for
+// its lifetime.
+type TokenKeeper interface {
+	// LoadToken returns the token kept for this client's server and principal, if any.
+	LoadToken() (token string, expires time.Time, ok bool)
+	// SaveToken keeps a token the client obtained.
+	SaveToken(token string, expires time.Time)
+}
+
+// WithTokenKeeper makes the client start from the token k keeps, and give k every token it
+// obtains. A kept token the server refuses (expired early, or the server's token key changed) is
+// dropped and the client logs in again, once.
+func WithTokenKeeper(k TokenKeeper) Option { return func(c *Client) { c.tokens = k } }
 
 // WithLogKey pins the host's log key (a signed-note verifier key, as GET /v1/log-key gives
 // it). Without it the client pins what the server first presents, as an SSH client does.
@@ -137,14 +155,12 @@ func (c *Client) do(ctx context.Context, method, path string, authed bool, in, o
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	var resp *http.Response
 	if authed {
-		tok, err := c.bearer(ctx)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err = c.sendAuthorized(req, c.http.Do)
+	} else {
+		resp, err = c.http.Do(req)
 	}
-	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -176,6 +192,12 @@ func (c *Client) do(ctx context.Context, method, path string, authed bool, in, o
 // bearer returns a valid token, logging in when there is none or it is about to expire.
 func (c *Client) bearer(ctx context.Context) (string, error) {
 	c.mu.Lock()
+	if c.token == "" && c.tokens != nil && !c.tokenKept {
+		c.tokenKept = true
+		if tok, exp, ok := c.tokens.LoadToken(); ok {
+			c.token, c.tokenExp = tok, exp
+		}
+	}
 	tok, exp := c.token, c.tokenExp
 	c.mu.Unlock()
 	if tok != "" && c.now().Add(30*time.Second).Before(exp) {
@@ -213,7 +235,61 @@ func (c *Client) Login(ctx context.Context) error {
 	c.mu.Lock()
 	c.token, c.tokenExp, c.host = t.Token, t.Expires, ch.Host
 	c.mu.Unlock()
+	if c.tokens != nil {
+		c.tokens.SaveToken(t.Token, t.Expires)
+	}
 	return nil
+}
+
+// Token returns a bearer token for the client's principal, valid for at least 30 seconds more,
+// logging in if it holds none: for a standard tlog client reading the members-only tiles
+// ("Authorization: Bearer <token>").
+func (c *Client) Token(ctx context.Context) (string, time.Time, error) {
+	tok, err := c.bearer(ctx)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return tok, c.tokenExp, nil
+}
+
+// sendAuthorized sends req with the client's bearer token. A token refused as unauthorized is
+// dropped and the request sent once more with a fresh login: a kept token (WithTokenKeeper) may
+// have been good when kept and not now.
+func (c *Client) sendAuthorized(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
+	tok, err := c.bearer(req.Context())
+	if err != nil {
+		return nil, err
+	}
+	first := req.Clone(req.Context())
+	first.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := send(first)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
+		return resp, err
+	}
+	resp.Body.Close()
+	c.dropToken(tok)
+	if tok, err = c.bearer(req.Context()); err != nil {
+		return nil, err
+	}
+	again := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if again.Body, err = req.GetBody(); err != nil {
+			return nil, err
+		}
+	}
+	again.Header.Set("Authorization", "Bearer "+tok)
+	return send(again)
+}
+
+// dropToken forgets tok if it is still the client's token, so that the next request logs in.
+func (c *Client) dropToken(tok string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token == tok {
+		c.token, c.tokenExp = "", time.Time{}
+	}
 }
 
 // Host returns the host name the server signs its checkpoints under, as learnt at login.

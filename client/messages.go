@@ -261,11 +261,6 @@ func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn 
 	if err != nil {
 		return next, err
 	}
-	tok, err := c.bearer(ctx)
-	if err != nil {
-		return next, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Accept", "text/event-stream")
 	if next > 0 {
 		req.Header.Set("Last-Event-ID", strconv.FormatInt(next-1, 10))
@@ -273,7 +268,7 @@ func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn 
 	// The stream lives as long as ctx: no overall timeout.
 	h := *c.http
 	h.Timeout = 0
-	resp, err := h.Do(req)
+	resp, err := c.sendAuthorized(req, h.Do)
 	if err != nil {
 		return next, err
 	}

@@ -24,6 +24,7 @@ package keystore
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,6 +53,8 @@ var (
 	ErrExists = errors.New("already in the keystore")
 	// ErrWrongPassphrase: the passphrase does not decrypt the key.
 	ErrWrongPassphrase = errors.New("wrong passphrase")
+	// ErrLocked: no passphrase was given and the key is not unlocked (WithUnlocked).
+	ErrLocked = errors.New("locked: a passphrase is needed")
 )
 
 // DefaultWorkFactor is the scrypt work factor (log2 of N) of newly encrypted keys: age's own
@@ -70,7 +73,24 @@ const (
 type Store struct {
 	dir        string
 	workFactor int
+	unlocked   Unlocked
 }
+
+// Unlocked keeps decrypted keys for a working session, so that the passphrase is typed, and
+// scrypt run, once: the command line's agent (internal/agent) is one. Keys are named by the hash
+// of their encrypted file, so a key replaced on disk (a rotation) is never answered from an
+// older copy.
+type Unlocked interface {
+	// Unlocked returns the plaintext of the encrypted file whose bytes hash to sum.
+	Unlocked(sum [32]byte) ([]byte, bool)
+	// Unlock keeps the plaintext of the encrypted file whose bytes hash to sum.
+	Unlock(sum [32]byte, plaintext []byte)
+}
+
+// WithUnlocked makes the keystore take keys from u when it holds them, and give u every key it
+// decrypts with a passphrase. A key asked for with an empty passphrase that u does not hold is
+// ErrLocked.
+func WithUnlocked(u Unlocked) Option { return func(s *Store) { s.unlocked = u } }
 
 // Option configures a Store.
 type Option func(*Store)
@@ -591,19 +611,37 @@ func (s *Store) writeSecret(path string, plaintext []byte, passphrase string) er
 	return s.writeFile(path, buf.Bytes())
 }
 
-// readSecret reads and decrypts a file written by writeSecret.
+// readSecret reads and decrypts a file written by writeSecret, or takes its plaintext from the
+// unlocked keys.
 func (s *Store) readSecret(path, passphrase string) ([]byte, error) {
-	f, err := os.Open(path)
+	ct, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	sum := sha256.Sum256(ct)
+	if s.unlocked != nil {
+		if b, ok := s.unlocked.Unlocked(sum); ok {
+			return b, nil
+		}
+	}
+	if passphrase == "" {
+		return nil, ErrLocked
+	}
+	b, err := decrypt(path, ct, passphrase)
+	if err == nil && s.unlocked != nil {
+		s.unlocked.Unlock(sum, b)
+	}
+	return b, err
+}
+
+// decrypt decrypts the age file at path, whose bytes are ct, with passphrase.
+func decrypt(path string, ct []byte, passphrase string) ([]byte, error) {
 	id, err := age.NewScryptIdentity(passphrase)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: %w", err)
 	}
 	id.SetMaxWorkFactor(MaxWorkFactor)
-	r, err := age.Decrypt(f, id)
+	r, err := age.Decrypt(bytes.NewReader(ct), id)
 	if err != nil {
 		if errors.Is(err, age.ErrIncorrectIdentity) {
 			return nil, ErrWrongPassphrase

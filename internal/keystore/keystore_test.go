@@ -175,3 +175,80 @@ func TestVerifiedStateRoundTripsPerServerAndPrincipal(t *testing.T) {
 		t.Fatalf("another talks: %v, %v", ok, err)
 	}
 }
+
+// unlockedMap is an Unlocked in memory.
+type unlockedMap map[[32]byte][]byte
+
+func (m unlockedMap) Unlocked(sum [32]byte) ([]byte, bool) { b, ok := m[sum]; return b, ok }
+func (m unlockedMap) Unlock(sum [32]byte, b []byte)       { m[sum] = b }
+
+// A key decrypted once is given again without its passphrase while unlocked, and a key replaced
+// on disk is not answered from the older copy.
+func TestUnlockedKeysNeedNoPassphrase(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ks")
+	u := unlockedMap{}
+	s, err := keystore.Open(dir, keystore.WithWorkFactor(keystore.MinWorkFactor), keystore.WithUnlocked(u))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := seal.NewRoot(rand.Reader, "us")
+	if _, err := s.CreateOrganisation(r, "United States", "pass", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Root("us", ""); !errors.Is(err, keystore.ErrLocked) {
+		t.Fatalf("a locked root without a passphrase: err = %v", err)
+	}
+	if _, err := s.Root("us", "wrong"); !errors.Is(err, keystore.ErrWrongPassphrase) {
+		t.Fatalf("wrong passphrase: err = %v", err)
+	}
+	if len(u) != 0 {
+		t.Fatal("a failed decryption unlocked something")
+	}
+	if _, err := s.Root("us", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Root("us", "")
+	if err != nil {
+		t.Fatalf("an unlocked root without a passphrase: %v", err)
+	}
+	if !bytes.Equal(got.Marshal(), r.Marshal()) {
+		t.Fatal("the unlocked root differs")
+	}
+	// Another keystore value on the same directory without the unlocked keys still needs it.
+	plain, _ := keystore.Open(dir)
+	if _, err := plain.Root("us", ""); !errors.Is(err, keystore.ErrLocked) {
+		t.Fatalf("without the unlocked keys: err = %v", err)
+	}
+
+	issue := func(serial uint64) {
+		id, err := seal.NewIdentity(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC().Truncate(time.Millisecond)
+		cr, err := r.Issue(seal.Credential{Principal: "envoy", Name: "Envoy", Title: "Special Envoy", Rank: 3,
+			IdentityKey: id.IdentityKey(), EncryptionKey: id.EncryptionKey(), Serial: serial,
+			NotBefore: now, NotAfter: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := id.SetCredential(cr); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SaveIdentity(id, "pass"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	issue(1)
+	if _, err := s.Identity("us", "envoy", "pass"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Identity("us", "envoy", ""); err != nil {
+		t.Fatalf("an unlocked identity: %v", err)
+	}
+	// A rotation writes a new identity file: the unlocked copy of the old one is not it.
+	issue(2)
+	if _, err := s.Identity("us", "envoy", ""); !errors.Is(err, keystore.ErrLocked) {
+		t.Fatalf("a replaced identity answered from the old unlocked copy: err = %v", err)
+	}
+}
