@@ -180,7 +180,7 @@ func TestVerifiedStateRoundTripsPerServerAndPrincipal(t *testing.T) {
 type unlockedMap map[[32]byte][]byte
 
 func (m unlockedMap) Unlocked(sum [32]byte) ([]byte, bool) { b, ok := m[sum]; return b, ok }
-func (m unlockedMap) Unlock(sum [32]byte, b []byte)       { m[sum] = b }
+func (m unlockedMap) Unlock(sum [32]byte, b []byte)        { m[sum] = b }
 
 // A key decrypted once is given again without its passphrase while unlocked, and a key replaced
 // on disk is not answered from the older copy.
