@@ -14,6 +14,7 @@ import (
 
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/internal/agent"
 	"github.com/backchannel/backchannel/internal/keystore"
 	"github.com/backchannel/backchannel/seal"
 )
@@ -34,6 +35,9 @@ type clientFlags struct {
 	server   string
 	as       string
 	json     bool
+
+	// agent is the running agent of the keystore (backchannel unlock), or nil.
+	agent *agent.Client
 }
 
 // addKeystore adds --keystore.
@@ -74,6 +78,14 @@ func (f *clientFlags) openKeystore(e *env) (*keystore.Store, error) {
 			return nil, usage(fmt.Errorf("%s=%q: want a number from %d to %d", workFactorEnv, v, keystore.MinWorkFactor, keystore.MaxWorkFactor))
 		}
 		opts = append(opts, keystore.WithWorkFactor(n))
+	}
+	// With an agent running (backchannel unlock), keys come unlocked from it and tokens are
+	// reused; without one, every key needs its passphrase.
+	if path, err := agent.SocketPath(dir); err == nil {
+		if a, err := agent.Dial(path); err == nil {
+			f.agent = a
+			opts = append(opts, keystore.WithUnlocked(agentKeys{a}))
+		}
 	}
 	ks, err := keystore.Open(dir, opts...)
 	if err != nil {
@@ -171,6 +183,9 @@ func loadRoot(e *env, ks *keystore.Store, org string) (*seal.Root, error) {
 		}
 		return nil, err
 	}
+	if r, err := ks.Root(org, ""); !errors.Is(err, keystore.ErrLocked) {
+		return r, keyError(err, "the root of "+org)
+	}
 	what := "the root of " + org
 	pass, err := e.passphrase(what, false)
 	if err != nil {
@@ -187,6 +202,9 @@ func loadIdentity(e *env, ks *keystore.Store, org, principal string) (*seal.Iden
 			"issue one with 'backchannel cred issue %s %s --title TITLE --rank N', or use the keystore that holds it (--keystore)", org, principal)
 	}
 	what := "the identity of " + seal.Handle(org, principal)
+	if id, err := ks.Identity(org, principal, ""); !errors.Is(err, keystore.ErrLocked) {
+		return id, keyError(err, what)
+	}
 	pass, err := e.passphrase(what, false)
 	if err != nil {
 		return nil, err
@@ -242,10 +260,14 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 	for _, o := range own {
 		expected[o.ID] = o.Fingerprint
 	}
+	opts := []client.Option{client.WithLogKey(sv.LogKey), client.WithHost(sv.Host), client.WithExpectedRoots(expected),
+		client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))}
+	if f.agent != nil {
+		opts = append(opts, client.WithTokenKeeper(agentToken{f.agent, tokenKey(server, sv.Host, id)}))
+	}
 	return &session{
 		e: e, ks: ks, server: server, as: seal.Handle(org, principal), id: id,
-		c: client.New(server, id, client.WithLogKey(sv.LogKey), client.WithHost(sv.Host), client.WithExpectedRoots(expected),
-			client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))),
+		c: client.New(server, id, opts...),
 	}, nil
 }
 
