@@ -275,7 +275,7 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 			seen[ae.Index] = true
 			m, err := c.replay(b, e)
 			if err != nil {
-				return nil, fmt.Errorf("%w: talks %s: event %d (%s): %v", ErrRecord, talksID, ae.Index, ae.Type, err)
+				return nil, fmt.Errorf("%w: talks %s: event %d (%s): %w", ErrRecord, talksID, ae.Index, ae.Type, err)
 			}
 			if m != nil {
 				fresh = append(fresh, m)
@@ -381,6 +381,7 @@ func (c *Client) newBook(id string) *Book {
 func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 	var opened *Message
 	err := b.Apply(e, replay.Hooks{
+		Filed: replay.CheckFiled,
 		Charter: func(act *seal.Act, _ talks.Charter) error {
 			// The charter's signer's credential comes later on the record: checked then.
 			b.charterAct = act

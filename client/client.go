@@ -161,6 +161,10 @@ func (c *Client) do(ctx context.Context, method, path string, authed bool, in, o
 	} else {
 		resp, err = c.http.Do(req)
 	}
+	var le loginError
+	if errors.As(err, &le) {
+		return le.err
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -260,7 +264,7 @@ func (c *Client) Token(ctx context.Context) (string, time.Time, error) {
 func (c *Client) sendAuthorized(req *http.Request, send func(*http.Request) (*http.Response, error)) (*http.Response, error) {
 	tok, err := c.bearer(req.Context())
 	if err != nil {
-		return nil, err
+		return nil, loginError{err}
 	}
 	first := req.Clone(req.Context())
 	first.Header.Set("Authorization", "Bearer "+tok)
@@ -271,7 +275,7 @@ func (c *Client) sendAuthorized(req *http.Request, send func(*http.Request) (*ht
 	resp.Body.Close()
 	c.dropToken(tok)
 	if tok, err = c.bearer(req.Context()); err != nil {
-		return nil, err
+		return nil, loginError{err}
 	}
 	again := req.Clone(req.Context())
 	if req.GetBody != nil {
@@ -282,6 +286,13 @@ func (c *Client) sendAuthorized(req *http.Request, send func(*http.Request) (*ht
 	again.Header.Set("Authorization", "Bearer "+tok)
 	return send(again)
 }
+
+// loginError is a failure to log in before a request, which is the request's answer as it is,
+// not a failure to reach the server.
+type loginError struct{ err error }
+
+func (e loginError) Error() string { return e.err.Error() }
+func (e loginError) Unwrap() error { return e.err }
 
 // dropToken forgets tok if it is still the client's token, so that the next request logs in.
 func (c *Client) dropToken(tok string) {

@@ -19,6 +19,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -285,6 +286,40 @@ func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
 	for _, m := range mustSync(t, fw.ctx, aide).Messages {
 		if m.Err != nil {
 			t.Fatalf("the aide, who joined after, is told of message %d: %v", m.Index, m.Err)
+		}
+	}
+}
+
+// A host that files an event under another room than its contents put it in (to serve it to
+// readers it is not for, or to keep it from those it is) is refused by the client, which files
+// every event by the same rule as the host.
+func TestAnEventFiledUnderAnotherRoomIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	refile := func(typ, room string) func(p *api.EventPage) {
+		return func(p *api.EventPage) {
+			for i := range p.Events {
+				if p.Events[i].Type == typ {
+					p.Events[i].Room = room
+					return
+				}
+			}
+			t.Fatalf("the page holds no %s event", typ)
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		rewrite func(p *api.EventPage)
+	}{
+		{"an envelope under the joint room", refile(backchannel.EventEnvelope, "joint")},
+		{"an envelope under no room", refile(backchannel.EventEnvelope, "")},
+		{"an act under a caucus", refile(backchannel.EventAct, "caucus:ir")},
+		{"the charter under a caucus", refile(backchannel.EventCharter, "caucus:us")},
+	} {
+		c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
+			client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: tc.rewrite}}))
+		_, err := c.Sync(fw.ctx, "muscat")
+		if !errors.Is(err, client.ErrRecord) || !errors.Is(err, replay.ErrMisfiled) {
+			t.Errorf("%s: Sync = %v, want ErrRecord for a misfiled event", tc.name, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@
 package replay
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -67,6 +68,82 @@ type Hooks struct {
 	Relayed func(n backchannel.RelayNotice) error
 	// Receipt sees a receipt.
 	Receipt func(rc *seal.Receipt) error
+	// Filed, if set, checks the host's filing of every event after the charter against Room:
+	// a client's replay sets it (CheckFiled); the host, which filed the events itself, need not.
+	Filed func(e backchannel.Event, room string) error
+}
+
+// CheckFiled is the Filed hook of a client: it refuses an event filed under another room than
+// its contents put it in.
+func CheckFiled(e backchannel.Event, room string) error {
+	if e.Room != room {
+		return fmt.Errorf("%w: filed under %q, but it belongs to %s", ErrMisfiled, e.Room, roomName(room))
+	}
+	return nil
+}
+
+// ErrMisfiled reports an event filed under another room than its contents put it in: a host
+// serving it to readers it is not for, or keeping it from those it is.
+var ErrMisfiled = errors.New("misfiled by the host")
+
+// Room returns the room an event is filed under, given the book before it: the room whose
+// members a host serves it to and every client expects it under, "" for every member. An
+// envelope is filed under its own signed room; a notice that a message was passed on and a
+// receipt under the room of the envelope they name; red lines under their party's private room;
+// everything else (the charter, acts, credentials, statements) is every member's. The host files
+// by it and every client's Apply checks the host's filing against it.
+func (b *Book) Room(typ string, data []byte) (string, error) {
+	switch typ {
+	case backchannel.EventEnvelope:
+		env, err := seal.ParseEnvelope(data)
+		if err != nil {
+			return "", err
+		}
+		return env.Room, nil
+	case backchannel.EventRelayed:
+		var n backchannel.RelayNotice
+		if err := json.Unmarshal(data, &n); err != nil {
+			return "", err
+		}
+		return b.roomOfEnvelope(n.Original)
+	case backchannel.EventReceipt:
+		rc, err := seal.ParseReceipt(data)
+		if err != nil {
+			return "", err
+		}
+		return b.roomOfEnvelope(rc.Envelope.String())
+	case backchannel.EventRedLines:
+		act, err := seal.ParseAct(data)
+		if err != nil {
+			return "", err
+		}
+		r, err := talks.ParseRedLines(act.Payload)
+		if err != nil {
+			return "", err
+		}
+		return backchannel.RoomPrivate(r.By.Org), nil
+	}
+	return "", nil
+}
+
+// roomOfEnvelope returns the room of the envelope on the record whose hash is h, in hex.
+func (b *Book) roomOfEnvelope(h string) (string, error) {
+	var hash seal.Hash
+	if n, err := hex.Decode(hash[:], []byte(h)); err != nil || n != len(hash) || len(h) != 2*len(hash) {
+		return "", fmt.Errorf("%q is not an envelope hash", h)
+	}
+	room, ok := b.Rooms[hash]
+	if !ok {
+		return "", fmt.Errorf("envelope %.12s is not on the record before the event that names it", h)
+	}
+	return room, nil
+}
+
+func roomName(room string) string {
+	if room == "" {
+		return "every member"
+	}
+	return fmt.Sprintf("%q", room)
 }
 
 // ErrActMismatch reports an act whose type is not that of the talks event it carries.
@@ -94,6 +171,11 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 	if e.Type == backchannel.EventCharter {
 		if b.State != nil {
 			return errors.New("a second charter")
+		}
+		if h.Filed != nil {
+			if err := h.Filed(e, ""); err != nil {
+				return err
+			}
 		}
 		act, ev, err := ParseAct(e.Data)
 		if err != nil {
@@ -123,6 +205,15 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 	}
 	if b.State == nil {
 		return errors.New("an event before the charter")
+	}
+	if h.Filed != nil {
+		room, err := b.Room(e.Type, e.Data)
+		if err != nil {
+			return err
+		}
+		if err := h.Filed(e, room); err != nil {
+			return err
+		}
 	}
 	switch e.Type {
 	case backchannel.EventRoot:

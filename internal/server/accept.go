@@ -34,12 +34,20 @@ type appender struct {
 	b     *book
 	tx    store.AppendTx
 	dirty bool
+	// err is the first event that could not be filed; the transaction fails with it.
+	err error
 }
 
 // add appends e and advances the book's size. The caller has already brought the book's other
 // state along (or does so right after): the book must end the transaction exactly as a replay
 // of the record would leave it.
 func (a *appender) add(e backchannel.Event) backchannel.Event {
+	// Filed by the one rule every client checks the filing against.
+	room, err := a.b.Room(e.Type, e.Data)
+	if err != nil && a.err == nil {
+		a.err = fmt.Errorf("filing a %s event: %w", e.Type, err)
+	}
+	e.Room = room
 	a.dirty = true
 	e = a.tx.Append(e)
 	a.b.size++
@@ -72,6 +80,9 @@ func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) e
 		}
 		a := &appender{b: b, tx: tx}
 		err := fn(a)
+		if err == nil {
+			err = a.err
+		}
 		dirty = a.dirty
 		var d duplicateError
 		if errors.As(err, &d) {
@@ -257,7 +268,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		for _, rc := range recipients {
 			a.publishCredential(rc)
 		}
-		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Room: env.Room, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Data: data})
 		b.Rooms[env.Hash()] = env.Room
 		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
 			return err
@@ -268,7 +279,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 					Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
 					To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
 				})
-				a.add(backchannel.Event{Type: backchannel.EventRelayed, Room: b.Rooms[link], Data: notice})
+				a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notice})
 			}
 		}
 		return nil
@@ -301,7 +312,7 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 			return problemf(api.ProblemNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
 		}
 		a.publishCredential(signer)
-		a.add(backchannel.Event{Type: backchannel.EventReceipt, Room: room, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventReceipt, Data: data})
 		return nil
 	})
 }
@@ -518,7 +529,7 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 			return problemf(api.ProblemForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
 		}
 		a.publishCredential(author)
-		a.add(backchannel.Event{Type: backchannel.EventRedLines, Room: backchannel.RoomPrivate(r.By.Org), Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventRedLines, Data: data})
 		b.redLines[r.By.Org] = r
 		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
 		return nil
@@ -636,7 +647,7 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 			return err
 		}
 		a.publishCredential(author)
-		return nil
+		return a.err
 	})
 	if err != nil {
 		return "", submission{}, err
