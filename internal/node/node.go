@@ -33,6 +33,9 @@ type Config struct {
 	Wrap func(store.Store) store.Store
 	// Logger logs the server and the store; nil discards.
 	Logger *slog.Logger
+	// ListenRetry is the PostgreSQL store's first delay before it reconnects a lost LISTEN
+	// connection (postgres.Config.ListenRetry); zero keeps its default.
+	ListenRetry time.Duration
 }
 
 // DefaultConfig returns a node's configuration with every default: the server's
@@ -153,7 +156,7 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	case SQLite:
 		st, err = sqlite.Open(ctx, sqlite.Config{Path: sp.Path, Signer: signer.Sign, OnCommit: onCommit})
 	case Postgres:
-		st, err = postgres.Open(ctx, postgres.Config{URL: sp.URL, Signer: signer.Sign, OnCommit: onCommit, Logger: log})
+		st, err = postgres.Open(ctx, postgres.Config{URL: sp.URL, Signer: signer.Sign, OnCommit: onCommit, Logger: log, ListenRetry: cfg.ListenRetry})
 	}
 	if err != nil {
 		return nil, &StoreError{Spec: sp, Err: err}

@@ -24,8 +24,8 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
-	"github.com/backchannel/backchannel/internal/server"
-	"github.com/backchannel/backchannel/internal/store/postgres"
+	nodepkg "github.com/backchannel/backchannel/internal/node"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -76,7 +76,7 @@ func newDatabase(t *testing.T) string {
 // LISTEN connection), on loopback.
 type node struct {
 	url   string
-	store *postgres.Store
+	store store.Store
 }
 
 // startNodes starts n nodes on the database at db, all serving one host.
@@ -91,25 +91,23 @@ func startNodes(t *testing.T, db string, n int) []*node {
 		if host == "" {
 			host = ts.Listener.Addr().String()
 		}
-		signer := server.NewSigner()
-		st, err := postgres.Open(ctx, postgres.Config{URL: db, Signer: signer.Sign, ListenRetry: 20 * time.Millisecond})
+		cfg := nodepkg.DefaultConfig()
+		cfg.Store = db
+		cfg.ListenRetry = 20 * time.Millisecond
+		cfg.Server.Host, cfg.Server.Rate, cfg.Server.Burst = host, 1e6, 1e6
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+		n, err := nodepkg.Open(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv, err := server.New(ctx, server.Config{Host: host, Rate: 1e6, Burst: 1e6}, st, signer,
-			slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-		if err != nil {
-			t.Fatal(err)
-		}
-		go srv.Run(ctx)
-		ts.Config.Handler = srv.Handler()
+		ts.Config.Handler = n.Handler()
 		ts.Start()
 		t.Cleanup(func() {
 			ts.CloseClientConnections()
 			ts.Close()
-			st.Close()
+			n.Close()
 		})
-		nodes = append(nodes, &node{url: ts.URL, store: st})
+		nodes = append(nodes, &node{url: ts.URL, store: n.Store})
 	}
 	return nodes
 }
