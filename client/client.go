@@ -25,6 +25,7 @@ import (
 
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // Client is a principal's session with a server. It is safe for concurrent use.
@@ -187,7 +188,7 @@ func (c *Client) do(ctx context.Context, method, path string, authed bool, in, o
 	if out == nil {
 		return nil
 	}
-	if err := json.Unmarshal(data, out); err != nil {
+	if err := strictjson.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("%s %s: decoding the answer: %w", method, path, err)
 	}
 	return nil

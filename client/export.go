@@ -14,6 +14,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // PartyExportFormat names and versions a party's export of its own copy of a talks' record.
@@ -147,6 +148,9 @@ type PartyExportReport struct {
 // message is the envelope its event holds. A bare record export verifies too. Any failure
 // wraps ErrExport.
 func VerifyPartyExport(data []byte, pinnedLogKey string) (*PartyExportReport, error) {
+	if err := strictjson.Check(data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrExport, err)
+	}
 	var px PartyExport
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

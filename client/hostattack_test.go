@@ -323,3 +323,46 @@ func TestAnEventFiledUnderAnotherRoomIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// bytesRewriter is a host that rewrites the bytes of the pages of events it serves.
+type bytesRewriter struct {
+	base    http.RoundTripper
+	rewrite func(b []byte) []byte
+}
+
+func (r bytesRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.base.RoundTrip(req)
+	if err != nil || !strings.HasSuffix(req.URL.Path, "/events") || resp.StatusCode != http.StatusOK {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = r.rewrite(b)
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A host whose answer says a field twice, or under a key that binds only case-insensitively,
+// could have the client read one value and another program the other: refused.
+func TestAnAnswerThatTwoReadersCouldReadApartIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	for _, tc := range []struct {
+		name, old, new, want string
+	}{
+		{"a room twice", `"room":`, `"room":"joint","room":`, `"room" appears twice`},
+		{"a case-folded key", `"room":`, `"Room":`, `"Room" is not lower-case`},
+	} {
+		c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
+			client.WithHTTPClient(&http.Client{Transport: bytesRewriter{base: http.DefaultTransport, rewrite: func(b []byte) []byte {
+				return bytes.Replace(b, []byte(tc.old), []byte(tc.new), 1)
+			}}}))
+		_, err := c.Sync(fw.ctx, "muscat")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Sync = %v, want a refusal saying %s", tc.name, err, tc.want)
+		}
+	}
+}

@@ -3,7 +3,6 @@ package client
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // Draft is a message to send.
@@ -290,7 +290,7 @@ func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn 
 				continue
 			}
 			var e api.Event
-			if err := json.Unmarshal([]byte(data.String()), &e); err != nil {
+			if err := strictjson.Unmarshal([]byte(data.String()), &e); err != nil {
 				return next, fmt.Errorf("event stream: %w", err)
 			}
 			data.Reset()

@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // ExportFormat names and versions the export format; it is the value of Export.Format.
@@ -217,6 +219,9 @@ func VerifyExport(data []byte, pinnedLogKey string) (*ExportReport, error) {
 func ParseExport(data []byte) (*Export, error) {
 	if len(data) > MaxExportSize {
 		return nil, fmt.Errorf("%w: export of %d bytes is larger than %d", ErrMalformed, len(data), MaxExportSize)
+	}
+	if err := strictjson.Check(data); err != nil {
+		return nil, fmt.Errorf("%w: export: %v", ErrMalformed, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -127,6 +127,9 @@ func TestVerifyExportRefusesTampering(t *testing.T) {
 		{"short consistency proof", edit(t, func(e *record.Export) { e.Consistency[0] = e.Consistency[0][1:] }), "", record.ErrInconsistent},
 		{"unknown field", bytes.Replace(exportVector, []byte(`"origin"`), []byte(`"extra": 1, "origin"`), 1), "", record.ErrMalformed},
 		{"trailing data", append(bytes.Clone(exportVector), "{}"...), "", record.ErrMalformed},
+		// Another verifier could read the other origin, or bind none.
+		{"a key twice", bytes.Replace(exportVector, []byte(`"origin"`), []byte(`"origin": "elsewhere", "origin"`), 1), "", record.ErrMalformed},
+		{"a case-folded key", bytes.Replace(exportVector, []byte(`"origin"`), []byte(`"Origin"`), 1), "", record.ErrMalformed},
 		{"other format", edit(t, func(e *record.Export) { e.Format = "backchannel-record-export/v2" }), "", record.ErrMalformed},
 		{"non-canonical base64", edit(t, func(e *record.Export) { e.Entries[0].Data += "\n" }), "", record.ErrMalformed},
 		{"entry of no checkpoint", edit(t, func(e *record.Export) { e.Entries[0].Checkpoint = 3 }), "", record.ErrMalformed},

@@ -7,6 +7,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // Verifier is a party's view of one talks' log: the pinned log key, the last checkpoint the
@@ -64,7 +66,7 @@ func NewVerifier(origin, pinnedLogKey string) (*Verifier, error) {
 // again and that the latest extends the cosigned one by size.
 func RestoreVerifier(data []byte) (*Verifier, error) {
 	var s VerifierState
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := strictjson.Unmarshal(data, &s); err != nil {
 		return nil, fmt.Errorf("%w: verifier state: %v", ErrMalformed, err)
 	}
 	v, err := NewVerifier(s.Origin, s.LogKey)

@@ -8,13 +8,13 @@ package replay
 
 import (
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/strictjson"
 	"github.com/backchannel/backchannel/talks"
 )
 
@@ -102,7 +102,7 @@ func (b *Book) Room(typ string, data []byte) (string, error) {
 		return env.Room, nil
 	case backchannel.EventRelayed:
 		var n backchannel.RelayNotice
-		if err := json.Unmarshal(data, &n); err != nil {
+		if err := strictjson.Unmarshal(data, &n); err != nil {
 			return "", err
 		}
 		return b.roomOfEnvelope(n.Original)
@@ -290,7 +290,7 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 		return nil
 	case backchannel.EventStatement:
 		var st backchannel.StatementText
-		if err := json.Unmarshal(e.Data, &st); err != nil {
+		if err := strictjson.Unmarshal(e.Data, &st); err != nil {
 			return err
 		}
 		if backchannel.StatementDigest(st.Text) != st.Digest {
@@ -300,7 +300,7 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 		return nil
 	case backchannel.EventRelayed:
 		var n backchannel.RelayNotice
-		if err := json.Unmarshal(e.Data, &n); err != nil {
+		if err := strictjson.Unmarshal(e.Data, &n); err != nil {
 			return err
 		}
 		if h.Relayed != nil {

@@ -61,6 +61,17 @@ func badInputs() []badInput {
 				body: `{"envelope":"` + base64.StdEncoding.EncodeToString(m.note(m.us, talks.RoomCaucus("us")).Marshal()) + `","room":"caucus:ir"}`}
 		}, status: 400, problem: "malformed", detail: []string{"room", "unexpected property"}},
 		{name: "missing required field", build: raw(`{}`), status: 400, problem: "malformed", detail: []string{"envelope", "required"}},
+		// Two envelopes under one key, or a key that binds only case-insensitively: a proxy or
+		// an auditor reading the body could see another envelope than the server.
+		{name: "a key twice", build: func(m *muscat) request {
+			a := base64.StdEncoding.EncodeToString(m.note(m.us, talks.RoomCaucus("us")).Marshal())
+			return request{method: http.MethodPost, path: envelopes(m), token: m.us.token,
+				body: `{"envelope":"` + a + `","envelope":"` + a + `"}`}
+		}, status: 400, problem: "malformed", detail: []string{`"envelope" appears twice`}},
+		{name: "a case-folded key", build: func(m *muscat) request {
+			return request{method: http.MethodPost, path: envelopes(m), token: m.us.token,
+				body: `{"Envelope":"` + base64.StdEncoding.EncodeToString(m.note(m.us, talks.RoomCaucus("us")).Marshal()) + `"}`}
+		}, status: 400, problem: "malformed", detail: []string{`"Envelope"`}},
 		{name: "bad base64", build: raw(`{"envelope":"not base64!"}`), status: 400, problem: "malformed", detail: []string{"envelope", "base64"}},
 		{name: "trailing data", build: raw(`{"envelope":"AAAA"} {}`), status: 400, problem: "malformed", detail: []string{"body"}},
 		{name: "body of another media type", build: func(m *muscat) request {

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/backchannel/backchannel/strictjson"
 )
 
 // base64Unchecked keeps "contentEncoding: base64" on every []byte field of the document, but
@@ -64,6 +66,11 @@ func namedBase64Errors(formats map[string]huma.Format) map[string]huma.Format {
 	for ct, f := range formats {
 		if dec := f.Unmarshal; dec != nil && strings.Contains(ct, "json") {
 			f.Unmarshal = func(data []byte, v any) error {
+				// A key twice, or one that binds only case-insensitively, could be read one way
+				// here and another by a proxy or an auditor: refused before anything binds.
+				if err := strictjson.Check(data); err != nil {
+					return err
+				}
 				err := dec(data, v)
 				var bad base64.CorruptInputError
 				if !errors.As(err, &bad) {
