@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // streamEnder ends event streams when the server shuts down. http.Server.Shutdown waits for
@@ -12,11 +13,20 @@ import (
 // requests should finish rather than be cut off, so only the responses that turn out to be
 // event streams (Content-Type text/event-stream) have their context cancelled when shutdown
 // begins. The rest keep the server's base context, which is cancelled once shutdown is over.
+// A stream whose reader stopped reading is blocked writing, where no context reaches it: if it
+// is still running stopGrace after shutdown began, its connection's write deadline is moved to
+// now, so that the write fails and the stream ends (cut short: its reader was not reading).
 type streamEnder struct {
-	mu     sync.Mutex
-	ended  bool
-	cancel map[*streamWriter]context.CancelFunc
+	mu    sync.Mutex
+	ended bool
+	live  map[*streamWriter]bool
+	// grace is how long a stream has to end by itself; stopGrace if zero.
+	grace time.Duration
 }
+
+// stopGrace is how long an event stream has, once shutdown begins, to end by itself before its
+// writes are cut off: long enough for a reader that reads, well within the shutdown timeout.
+const stopGrace = 2 * time.Second
 
 // wrap returns h with the streams it serves ended by end.
 func (s *streamEnder) wrap(h http.Handler) http.Handler {
@@ -38,23 +48,37 @@ func (s *streamEnder) end() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ended = true
-	for _, cancel := range s.cancel {
-		cancel()
+	for sw := range s.live {
+		sw.cancel()
 	}
-	s.cancel = nil
+	grace := s.grace
+	if grace == 0 {
+		grace = stopGrace
+	}
+	time.AfterFunc(grace, s.cut)
+}
+
+// cut fails the writes of every stream still running. It holds the lock that forget takes
+// before a stream's handler returns, so no response is touched after its handler is done.
+func (s *streamEnder) cut() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sw := range s.live {
+		// Not every ResponseWriter has a connection (a test's recorder): then the context is all.
+		_ = http.NewResponseController(sw.ResponseWriter).SetWriteDeadline(time.Now())
+	}
 }
 
 func (s *streamEnder) add(sw *streamWriter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.live == nil {
+		s.live = make(map[*streamWriter]bool)
+	}
+	s.live[sw] = true
 	if s.ended {
 		sw.cancel()
-		return
 	}
-	if s.cancel == nil {
-		s.cancel = make(map[*streamWriter]context.CancelFunc)
-	}
-	s.cancel[sw] = sw.cancel
 }
 
 func (s *streamEnder) forget(sw *streamWriter) {
@@ -62,7 +86,7 @@ func (s *streamEnder) forget(sw *streamWriter) {
 		return
 	}
 	s.mu.Lock()
-	delete(s.cancel, sw)
+	delete(s.live, sw)
 	s.mu.Unlock()
 }
 

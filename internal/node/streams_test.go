@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 )
@@ -61,4 +62,40 @@ func TestStreamEnderEndsOnlyStreams(t *testing.T) {
 		t.Errorf("late stream: %s", e)
 	}
 	<-done
+}
+
+// A stream whose reader stopped reading is blocked in a write, where its context does not reach:
+// shutdown ends it all the same.
+func TestStreamEnderEndsAStreamBlockedWriting(t *testing.T) {
+	var ender streamEnder
+	wrote := make(chan struct{})
+	returned := make(chan error, 1)
+	h := ender.wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(http.StatusOK)
+		chunk := make([]byte, 64<<10)
+		var once sync.Once
+		for {
+			if _, err := w.Write(chunk); err != nil {
+				returned <- err
+				return
+			}
+			once.Do(func() { close(wrote) })
+		}
+	}))
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	res, err := http.Get(srv.URL) // and never read the body
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	<-wrote
+	ender.end()
+	select {
+	case err := <-returned:
+		t.Logf("the blocked stream ended: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("a stream blocked writing to a reader that stopped reading outlived shutdown")
+	}
 }
