@@ -120,6 +120,7 @@ var (
 	ProblemFingerprintMismatch  = ProblemKind{"fingerprint-mismatch", http.StatusUnprocessableEntity, "Root does not match the pinned fingerprint"}
 	ProblemActorMismatch        = ProblemKind{"actor-mismatch", http.StatusUnprocessableEntity, "Signed by someone other than the one named"}
 	ProblemRecipientOutsideRoom = ProblemKind{"recipient-outside-room", http.StatusUnprocessableEntity, "Recipient outside the room"}
+	ProblemRecipientMissing     = ProblemKind{"recipient-missing", http.StatusUnprocessableEntity, "A reader of the room is not a recipient"}
 	ProblemUnknownEnvelope      = ProblemKind{"unknown-envelope", http.StatusUnprocessableEntity, "Unknown envelope"}
 	ProblemInternal             = ProblemKind{"internal", http.StatusInternalServerError, "Internal error"}
 	ProblemUnavailable          = ProblemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
@@ -153,7 +154,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemNotInRoom, ProblemRateLimited, ProblemTooManyStreams, ProblemExists,
 		ProblemClockSkew, ProblemWrongTalks, ProblemUntrustedRoot, ProblemUnknownCredential,
 		ProblemUnknownOrganisation, ProblemFingerprintMismatch, ProblemActorMismatch,
-		ProblemRecipientOutsideRoom, ProblemUnknownEnvelope, ProblemInternal, ProblemUnavailable,
+		ProblemRecipientOutsideRoom, ProblemRecipientMissing, ProblemUnknownEnvelope, ProblemInternal, ProblemUnavailable,
 		ProblemRecordConflict,
 		ProblemMalformedSignedData, ProblemTampered, ProblemRelayAltered, ProblemWrongRoom,
 		ProblemWrongRound, ProblemContextMismatch, ProblemNotAddressed, ProblemCredentialExpired,

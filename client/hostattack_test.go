@@ -19,6 +19,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/internal/store"
 	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
@@ -260,9 +261,11 @@ func TestARevokedReaderDoesNotBlockItsRoom(t *testing.T) {
 	}
 }
 
-// A sender who seals a message to its room but leaves a reader out is found out by that
-// reader: the envelope the record files under its room shows as flagged, not addressed to it.
-// A member who joins later is not told of what was sent before it sat in the room.
+// A sender who seals a message to its room but leaves a reader out (the mediator, from its
+// own party's caucus) is refused by the host. A host that appends it to its log all the same,
+// bypassing its own checks, is found out by that reader: the envelope the record files under
+// its room shows as flagged, not addressed to it. A member who joins later is not told of what
+// was sent before it sat in the room.
 func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
 	fw := newFaultWorld(t)
 	b := mustSync(t, fw.ctx, fw.envoy)
@@ -273,7 +276,15 @@ func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fw.envoy.SubmitEnvelope(fw.ctx, "muscat", env); err != nil {
+	_, err = fw.envoy.SubmitEnvelope(fw.ctx, "muscat", env)
+	if !api.IsProblem(err, api.ProblemRecipientMissing.Name) || !strings.Contains(err.Error(), "om:foreign-minister reads room caucus:us") {
+		t.Fatalf("an envelope that leaves the mediator out: %v, want recipient-missing naming it", err)
+	}
+	// The host appends it all the same, straight to its log.
+	if _, _, err := fw.faults.Append(fw.ctx, "muscat", func(tx store.AppendTx) error {
+		tx.Append(backchannel.Event{Type: backchannel.EventEnvelope, Room: env.Room, Data: env.Marshal()})
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	m := mustSync(t, fw.ctx, fw.omFM).Message(env.Hash())

@@ -79,14 +79,20 @@ func crash(t *testing.T, iterations int, args []string) {
 
 	// An open event stream does not hold up a graceful shutdown: it ends when shutdown
 	// begins, well within the shutdown timeout (10s).
+	// Its reader reads on, as a client does, while the server stops.
 	stream := w.openStream()
 	defer stream.Close()
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(io.Discard, stream)
+		read <- err
+	}()
 	start := time.Now()
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(5 * time.Second); code != 0 {
 		t.Fatalf("exit code %d after SIGTERM, want 0\nstderr:\n%s", code, p.stderr)
 	}
-	if _, err := io.Copy(io.Discard, stream); err != nil {
+	if err := <-read; err != nil {
 		t.Errorf("the event stream did not end cleanly: %v", err)
 	}
 	t.Logf("stopped in %v with an event stream open", time.Since(start).Round(time.Millisecond))
@@ -152,14 +158,23 @@ type principal struct {
 	seq   uint64
 }
 
-// nextNote seals p's next note to its delegation's caucus, addressed to p alone, and returns
-// its bytes and their hash (hex), as the server names the envelope.
-func (p *principal) nextNote() ([]byte, string, error) {
+// caucus is every reader of organisation a's caucus: its senders.
+func (w *crashWorld) caucus() []*seal.Credential {
+	var to []*seal.Credential
+	for _, p := range w.senders {
+		to = append(to, p.id.Credential())
+	}
+	return to
+}
+
+// nextNote seals p's next note to its delegation's caucus, addressed to every reader of it (to),
+// and returns its bytes and their hash (hex), as the server names the envelope.
+func (p *principal) nextNote(to []*seal.Credential) ([]byte, string, error) {
 	p.seq++
 	env, err := p.id.Seal(rand.Reader, seal.Context{
 		Talks: crashTalks, Room: talks.RoomCaucus("a"), Kind: backchannel.KindNote,
 		CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: p.seq,
-	}, []byte("note "+strconv.FormatUint(p.seq, 10)), []*seal.Credential{p.id.Credential()})
+	}, []byte("note "+strconv.FormatUint(p.seq, 10)), to)
 	if err != nil {
 		return nil, "", err
 	}
@@ -359,7 +374,7 @@ func (w *crashWorld) load(p *process, iteration int) {
 // It calls ack with the count of acknowledgments so far after each one.
 func (w *crashWorld) send(s *principal, killed *atomic.Bool, acked, lost *atomic.Int64, ack func(int64)) {
 	for {
-		data, h, err := s.nextNote()
+		data, h, err := s.nextNote(w.caucus())
 		if err != nil {
 			w.t.Error(err)
 			return

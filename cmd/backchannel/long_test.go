@@ -165,8 +165,9 @@ func TestLongRecordOf100000Events(t *testing.T) {
 
 // sendNotes has s seal and submit count notes to its delegation's caucus, each acknowledged.
 func (w *crashWorld) sendNotes(s *principal, count int64) {
+	to := w.caucus()
 	for range count {
-		data, h, err := s.nextNote()
+		data, h, err := s.nextNote(to)
 		if err != nil {
 			w.t.Error(err)
 			return

@@ -264,7 +264,8 @@ func TestTwoNodesBehaveAsOne(t *testing.T) {
 		all = append(all, ts)
 	}
 
-	// Seal everything first: each sender's messages to its party's head and the mediator.
+	// Seal everything first: each sender's messages to every reader of its party's caucus (its
+	// head, the mediator and the party's other senders).
 	sealed := make(map[*principal][]*seal.Envelope)
 	wantAll := make(map[string]map[string]bool) // talks -> envelope hashes
 	wantUS := make(map[string]map[string]bool)  // talks -> hashes in the us caucus
@@ -273,6 +274,11 @@ func TestTwoNodesBehaveAsOne(t *testing.T) {
 		for k, p := range ts.senders {
 			org := ts.parties[k]
 			to := []*seal.Credential{ts.heads[org].id.Credential(), ts.heads["om"].id.Credential()}
+			for k2, q := range ts.senders {
+				if ts.parties[k2] == org {
+					to = append(to, q.id.Credential())
+				}
+			}
 			for j := range perSender {
 				env, err := p.id.Seal(rand.Reader, seal.Context{
 					Talks: ts.id, Room: talks.RoomCaucus(org), Kind: backchannel.KindNote, Topics: []string{"terms"},
@@ -326,9 +332,12 @@ func TestTwoNodesBehaveAsOne(t *testing.T) {
 			sentHalf.Add(1)
 			go func() {
 				defer wg.Done()
+				var halfOnce sync.Once
+				// A sender that fails before half way must not keep the others waiting.
+				defer halfOnce.Do(sentHalf.Done)
 				for j, env := range sealed[p] {
 					if j == perSender/2 {
-						sentHalf.Done()
+						halfOnce.Do(sentHalf.Done)
 						<-half
 					}
 					a, err := p.on(k%2).SubmitEnvelope(ctx, ts.id, env)

@@ -199,10 +199,19 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 	// finds it done. A bad signature is refused there, as before.
 	env.VerifySignature(sender.IdentityKey)
 	recipients := make([]*seal.Credential, len(env.Recipients))
+	sealed := make(map[string]bool, len(recipients))
 	for i, id := range env.Recipients {
 		if recipients[i], err = s.directoryCredential(ctx, id); err != nil {
 			return submission{}, fmt.Errorf("recipient %d: %w", i, err)
 		}
+		sealed[recipients[i].Handle()] = true
+	}
+	// Readers of the room left out of the envelope are allowed only if no one can seal to them
+	// (revoked, with no newer credential); which they are is a directory read, done here,
+	// outside the store's transaction, and checked again there against the room as it is then.
+	unreachable, err := s.unreachableReaders(ctx, talksID, env.Room, sealed, now)
+	if err != nil {
+		return submission{}, err
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
@@ -260,6 +269,11 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 				return fmt.Errorf("recipient %s: %w", rc.Principal, err)
 			}
 		}
+		for p := range allowed {
+			if !sealed[p] && !unreachable[p] {
+				return problemf(api.ProblemRecipientMissing, "%s reads room %s, but the envelope is not sealed to it: seal to every reader of the room (GET .../rooms/%s/recipients)", p, env.Room, env.Room)
+			}
+		}
 		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
 			return err
 		}
@@ -284,6 +298,36 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		}
 		return nil
 	})
+}
+
+// unreachableReaders returns the readers of room, as the talks stand, that are not sealed to and
+// to whom no one can seal: their credential is revoked and they hold no newer one.
+func (s *Server) unreachableReaders(ctx context.Context, talksID, room string, sealed map[string]bool, now time.Time) (map[string]bool, error) {
+	b, err := s.book(ctx, talksID)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	var readers []string
+	if b.State != nil {
+		readers = b.State.Recipients(room, now)
+	}
+	b.mu.Unlock()
+	out := make(map[string]bool)
+	for _, p := range readers {
+		if sealed[p] {
+			continue
+		}
+		_, err := s.latestCredential(ctx, p)
+		if api.IsProblem(err, api.ProblemUnknownCredential.Name) {
+			out[p] = true
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // acceptReceipt checks and appends a receipt.
