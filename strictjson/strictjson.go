@@ -9,11 +9,9 @@
 package strictjson
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // ErrKey reports a key that is repeated in its object, or not lower-case ASCII.
@@ -22,19 +20,11 @@ var ErrKey = errors.New("JSON key refused")
 // maxDepth bounds nesting, so no input can make Check recurse without bound.
 const maxDepth = 64
 
-// Check reports whether data is one JSON value whose objects' keys are each lower-case ASCII
-// letters, digits and underscores, and unique within their object.
-func Check(data []byte) error {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	if err := value(d, 0); err != nil {
-		return err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("JSON: trailing data after the value")
-	}
-	return nil
-}
+// Check reports an object of data, if data is JSON, whose keys are not each lower-case ASCII
+// letters, digits and underscores, or not unique within it. It reads data once, without decoding
+// it, and does not check its syntax: it runs before every decoding of an untrusted body, and
+// that decoding refuses what is not JSON, as it did without Check.
+func Check(data []byte) error { return checkKeys(data) }
 
 // Unmarshal checks data with Check and decodes it into v.
 func Unmarshal(data []byte, v any) error {
@@ -44,49 +34,79 @@ func Unmarshal(data []byte, v any) error {
 	return json.Unmarshal(data, v)
 }
 
-func value(d *json.Decoder, depth int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("JSON: nested deeper than %d", maxDepth)
+// checkKeys walks valid JSON, checking the keys of every object.
+func checkKeys(data []byte) error {
+	// objects holds, for each open container, whether it is an object and the keys seen so far.
+	type open struct {
+		object bool
+		keys   []string        // the keys so far, while few
+		many   map[string]bool // the keys so far, once many: a large object stays linear
 	}
-	t, err := d.Token()
-	if err != nil {
-		return fmt.Errorf("JSON: %w", err)
-	}
-	switch t {
-	case json.Delim('{'):
-		seen := make(map[string]bool)
-		for d.More() {
-			k, err := d.Token()
-			if err != nil {
-				return fmt.Errorf("JSON: %w", err)
+	var stack []open
+	expectKey := false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; c {
+		case '{':
+			if len(stack) == maxDepth {
+				return fmt.Errorf("JSON: nested deeper than %d", maxDepth)
 			}
-			key := k.(string)
-			if !plain(key) {
-				return fmt.Errorf("%w: %q is not lower-case ASCII letters, digits and underscores", ErrKey, key)
+			stack = append(stack, open{object: true})
+			expectKey = true
+		case '[':
+			if len(stack) == maxDepth {
+				return fmt.Errorf("JSON: nested deeper than %d", maxDepth)
 			}
-			if seen[key] {
-				return fmt.Errorf("%w: %q appears twice in one object", ErrKey, key)
+			stack = append(stack, open{})
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil // not JSON: the decoder says so
 			}
-			seen[key] = true
-			if err := value(d, depth+1); err != nil {
-				return err
+			stack = stack[:len(stack)-1]
+		case ',':
+			expectKey = len(stack) > 0 && stack[len(stack)-1].object
+		case '"':
+			end := i + 1
+			for end < len(data) && data[end] != '"' {
+				if data[end] == '\\' {
+					end++
+				}
+				end++
 			}
+			if end >= len(data) {
+				return nil // an unterminated string: not JSON, the decoder says so
+			}
+			if expectKey && len(stack) > 0 {
+				key := string(data[i+1 : end])
+				if !plain(key) {
+					return fmt.Errorf("%w: %q is not lower-case ASCII letters, digits and underscores", ErrKey, key)
+				}
+				top := &stack[len(stack)-1]
+				twice := top.many[key]
+				for _, k := range top.keys {
+					twice = twice || k == key
+				}
+				if twice {
+					return fmt.Errorf("%w: %q appears twice in one object", ErrKey, key)
+				}
+				switch {
+				case top.many != nil:
+					top.many[key] = true
+				case len(top.keys) < 16:
+					top.keys = append(top.keys, key)
+				default:
+					top.many = make(map[string]bool)
+					for _, k := range append(top.keys, key) {
+						top.many[k] = true
+					}
+					top.keys = nil
+				}
+				expectKey = false
+			}
+			i = end
 		}
-		_, err = d.Token()
-	case json.Delim('['):
-		for d.More() {
-			if err := value(d, depth+1); err != nil {
-				return err
-			}
-		}
-		_, err = d.Token()
-	}
-	if err != nil {
-		return fmt.Errorf("JSON: %w", err)
 	}
 	return nil
 }
-
 func plain(key string) bool {
 	if key == "" {
 		return false

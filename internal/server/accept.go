@@ -206,13 +206,6 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		}
 		sealed[recipients[i].Handle()] = true
 	}
-	// Readers of the room left out of the envelope are allowed only if no one can seal to them
-	// (revoked, with no newer credential); which they are is a directory read, done here,
-	// outside the store's transaction, and checked again there against the room as it is then.
-	unreachable, err := s.unreachableReaders(ctx, talksID, env.Room, sealed, now)
-	if err != nil {
-		return submission{}, err
-	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
 		if err := s.admit(a, data, "the envelope", env.CreatedAt, now, sender); err != nil {
@@ -269,8 +262,14 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 				return fmt.Errorf("recipient %s: %w", rc.Principal, err)
 			}
 		}
+		// Every reader of the room is a recipient, but one no one can seal to: its latest
+		// credential on the record is revoked or expired.
 		for p := range allowed {
-			if !sealed[p] && !unreachable[p] {
+			if sealed[p] {
+				continue
+			}
+			org, principal, _ := seal.SplitHandle(p)
+			if cr := b.Trust.Latest(org, principal); cr != nil && b.Trust.VerifyCredential(cr, now) == nil {
 				return problemf(api.ProblemRecipientMissing, "%s reads room %s, but the envelope is not sealed to it: seal to every reader of the room (GET .../rooms/%s/recipients)", p, env.Room, env.Room)
 			}
 		}
@@ -298,36 +297,6 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		}
 		return nil
 	})
-}
-
-// unreachableReaders returns the readers of room, as the talks stand, that are not sealed to and
-// to whom no one can seal: their credential is revoked and they hold no newer one.
-func (s *Server) unreachableReaders(ctx context.Context, talksID, room string, sealed map[string]bool, now time.Time) (map[string]bool, error) {
-	b, err := s.book(ctx, talksID)
-	if err != nil {
-		return nil, err
-	}
-	b.mu.Lock()
-	var readers []string
-	if b.State != nil {
-		readers = b.State.Recipients(room, now)
-	}
-	b.mu.Unlock()
-	out := make(map[string]bool)
-	for _, p := range readers {
-		if sealed[p] {
-			continue
-		}
-		_, err := s.latestCredential(ctx, p)
-		if api.IsProblem(err, api.ProblemUnknownCredential.Name) {
-			out[p] = true
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 // acceptReceipt checks and appends a receipt.
