@@ -5,11 +5,15 @@
 package nodes_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -473,5 +477,50 @@ func killListeners(t *testing.T, db string) {
 	}
 	if n != 2 {
 		t.Errorf("cut %d listening connections, want one per node", n)
+	}
+}
+
+// A signed login challenge buys one token on the whole service: whoever saw the signature (a
+// proxy, a log) cannot buy another with it at another node behind the same load balancer.
+func TestASignedChallengeBuysOneTokenAcrossNodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	nodes := startNodes(t, newDatabase(t), 2)
+	c := &cluster{t: t, ctx: ctx, nodes: nodes, roots: make(map[string]*seal.Root)}
+	c.org("us")
+	p := c.person("us", "envoy", 3)
+	post := func(n int, path string, in, out any) (int, string) {
+		b, _ := json.Marshal(in)
+		res, err := http.Post(nodes[n].url+path, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		if out != nil && res.StatusCode == http.StatusOK {
+			if err := json.Unmarshal(body, out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return res.StatusCode, string(body)
+	}
+	cred := p.id.Credential().ID().String()
+	var ch api.Challenge
+	if code, body := post(0, "/v1/auth/challenge", api.ChallengeRequest{Credential: cred}, &ch); code != http.StatusOK {
+		t.Fatalf("challenge: %d %s", code, body)
+	}
+	sig, err := p.id.SignLogin(ch.Host, ch.Challenge)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := api.TokenRequest{Credential: cred, Challenge: ch.Challenge, Signature: sig}
+	if code, body := post(0, "/v1/auth/token", req, nil); code != http.StatusOK {
+		t.Fatalf("the first token, at node 0: %d %s", code, body)
+	}
+	if code, body := post(1, "/v1/auth/token", req, nil); code != http.StatusUnauthorized || !strings.Contains(body, "used already") {
+		t.Fatalf("the same signed challenge at node 1: %d %s, want 401 saying it was used already", code, body)
 	}
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -220,8 +222,13 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 		return nil, problemf(api.ProblemUnauthenticated, "the login signature does not verify with the identity key of credential %s", req.Credential)
 	}
 	// A signed challenge buys one token: whoever saw the signature (a proxy, a log) cannot
-	// buy another with it.
-	if !s.usedChallenges.claim(req.Challenge, challengeExp, now) {
+	// buy another with it, on this node or any other on the database.
+	sum := sha256.Sum256([]byte(req.Challenge))
+	first, err := s.store.UseOnce(ctx, "login-challenge:"+hex.EncodeToString(sum[:]), now, challengeExp)
+	if err != nil {
+		return nil, err
+	}
+	if !first {
 		s.metrics.authFailures.WithLabelValues("challenge").Inc()
 		return nil, problemf(api.ProblemUnauthenticated, "the challenge was used already: ask for a new one")
 	}
@@ -237,35 +244,4 @@ func (s *Server) token(ctx context.Context, req api.TokenRequest) (*api.Token, e
 		Principal:  c.Principal,
 		Org:        c.Org,
 	}, nil
-}
-
-// challengeLedger remembers the challenges that bought a token until they expire, so that each
-// buys one. It is this node's: behind a load balancer, a challenge buys at most one token on
-// each node.
-type challengeLedger struct {
-	mu    sync.Mutex
-	used  map[string]time.Time // challenge -> its expiry
-	swept time.Time
-}
-
-// claim records challenge as used, unless it was; it forgets challenges expired at now.
-func (l *challengeLedger) claim(challenge string, expires, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.used == nil {
-		l.used = make(map[string]time.Time)
-	}
-	if now.Sub(l.swept) > 10*time.Second {
-		for c, exp := range l.used {
-			if !now.Before(exp) {
-				delete(l.used, c)
-			}
-		}
-		l.swept = now
-	}
-	if _, ok := l.used[challenge]; ok {
-		return false
-	}
-	l.used[challenge] = expires
-	return true
 }

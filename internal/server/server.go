@@ -172,10 +172,8 @@ type Server struct {
 	creds   credCache
 	limits  *limiter
 	streams streamCounter
-	// usedChallenges are the login challenges that bought a token.
-	usedChallenges challengeLedger
-	hub            *hub
-	recent         *recent
+	hub     *hub
+	recent  *recent
 
 	// conflicts caches the check of each talks' latest checkpoint against the stored
 	// cosignatures (cosign_conflict.go).

@@ -10,6 +10,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -112,6 +113,13 @@ type Secrets interface {
 	Secret(ctx context.Context, name string, create func() ([]byte, error)) ([]byte, error)
 }
 
+// Nonces remembers what may be used once, across every node on one database.
+type Nonces interface {
+	// UseOnce records key as used until expires and reports true, unless it is recorded as
+	// used and not expired at now: then it reports false. Keys expired at now are forgotten.
+	UseOnce(ctx context.Context, key string, now, expires time.Time) (bool, error)
+}
+
 // Notices tells of every commit that grows a log.
 type Notices interface {
 	// Watch returns a channel that receives a Notice after every commit that grows a log, from
@@ -126,6 +134,7 @@ type Store interface {
 	Log
 	Directory
 	Secrets
+	Nonces
 	Notices
 
 	// Ping checks that the store can serve requests.

@@ -374,6 +374,23 @@ func (d *DB) Secret(ctx context.Context, name string, create func() ([]byte, err
 	return v, err
 }
 
+// UseOnce records key as used until expires, unless it is already; see store.Nonces.
+func (d *DB) UseOnce(ctx context.Context, key string, now, expires time.Time) (bool, error) {
+	if err := CheckTexts("nonce", key); err != nil {
+		return false, err
+	}
+	if _, err := d.Write.ExecContext(ctx, `DELETE FROM used_once WHERE expires_ms <= $1`, now.UnixMilli()); err != nil {
+		return false, err
+	}
+	res, err := d.Write.ExecContext(ctx, `INSERT INTO used_once (key, expires_ms) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`,
+		key, expires.UnixMilli())
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // collect gathers every row of a query with scan. It is curried so that a query's result
 // (rows, err) passes straight in: collect(scan)(db.QueryContext(...)).
 func collect[T any](scan func(*sql.Rows) (T, error)) func(rows *sql.Rows, err error) ([]T, error) {

@@ -51,6 +51,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"CredentialsDirectory", testCredentials},
 		{"OrganisationsDirectory", testOrganisations},
 		{"SecretIsCreatedOnce", testSecret},
+		{"UseOnceUntilExpiry", testUseOnce},
 		{"WatchReportsGrowth", testWatch},
 		{"TalksOfListsMembership", testTalksOf},
 	}
@@ -607,6 +608,30 @@ func testSecret(t *testing.T, s store.Store) {
 	b, err := s.Secret(ctx, "log-key", mk)
 	if err != nil || !bytes.Equal(a, b) || calls != 1 {
 		t.Errorf("second Secret = %q (first %q), %d creations, %v", b, a, calls, err)
+	}
+}
+
+func testUseOnce(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
+	later := now.Add(time.Minute) // when what is used at now expires
+	for _, tt := range []struct {
+		key  string
+		at   time.Time
+		want bool
+	}{
+		{"challenge:a", now, true},
+		{"challenge:a", now, false},
+		{"challenge:b", now, true},
+		{"challenge:a", later.Add(-time.Millisecond), false},
+		{"challenge:a", later, true}, // expired, so free again, until later+1m
+		{"challenge:a", later, false},
+		{"challenge:b", later, true},
+	} {
+		got, err := s.UseOnce(ctx, tt.key, tt.at, tt.at.Add(time.Minute))
+		if err != nil || got != tt.want {
+			t.Errorf("UseOnce(%s at +%v) = %v, %v; want %v", tt.key, tt.at.Sub(now), got, err, tt.want)
+		}
 	}
 }
 
