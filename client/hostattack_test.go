@@ -95,21 +95,15 @@ type pageRewriter struct {
 }
 
 func (r pageRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := r.base.RoundTrip(req)
-	if err != nil || !strings.HasSuffix(req.URL.Path, "/events") || resp.StatusCode != http.StatusOK {
-		return resp, err
-	}
-	var p api.EventPage
-	err = json.NewDecoder(resp.Body).Decode(&p)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	r.rewrite(&p)
-	b, _ := json.Marshal(p)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
+	return bytesRewriter{base: r.base, rewrite: func(b []byte) []byte {
+		var p api.EventPage
+		if err := json.Unmarshal(b, &p); err != nil {
+			return b
+		}
+		r.rewrite(&p)
+		out, _ := json.Marshal(p)
+		return out
+	}}.RoundTrip(req)
 }
 
 // A host that serves a page whose events are not in order (an index before the page's start,

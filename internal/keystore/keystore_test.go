@@ -89,26 +89,7 @@ func TestRotationKeepsTheRetiredIdentity(t *testing.T) {
 	if _, err := s.CreateOrganisation(r, "United States", "pw", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	issue := func(serial uint64) *seal.Identity {
-		id, err := seal.NewIdentity(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		cr, err := r.Issue(seal.Credential{Principal: "envoy", Name: "Envoy", Title: "Special Envoy", Rank: 3,
-			IdentityKey: id.IdentityKey(), EncryptionKey: id.EncryptionKey(), Serial: serial,
-			NotBefore: now, NotAfter: now.Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := id.SetCredential(cr); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.SaveIdentity(id, "pw"); err != nil {
-			t.Fatal(err)
-		}
-		return id
-	}
+	issue := func(serial uint64) *seal.Identity { return issueEnvoy(t, s, r, serial, "pw") }
 	issue(1)
 	second := issue(2)
 	p, err := s.Principal("us", "envoy")
@@ -220,26 +201,7 @@ func TestUnlockedKeysNeedNoPassphrase(t *testing.T) {
 		t.Fatalf("without the unlocked keys: err = %v", err)
 	}
 
-	issue := func(serial uint64) {
-		id, err := seal.NewIdentity(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := time.Now().UTC().Truncate(time.Millisecond)
-		cr, err := r.Issue(seal.Credential{Principal: "envoy", Name: "Envoy", Title: "Special Envoy", Rank: 3,
-			IdentityKey: id.IdentityKey(), EncryptionKey: id.EncryptionKey(), Serial: serial,
-			NotBefore: now, NotAfter: now.Add(time.Hour)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := id.SetCredential(cr); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.SaveIdentity(id, "pass"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	issue(1)
+	issueEnvoy(t, s, r, 1, "pass")
 	if _, err := s.Identity("us", "envoy", "pass"); err != nil {
 		t.Fatal(err)
 	}
@@ -247,8 +209,31 @@ func TestUnlockedKeysNeedNoPassphrase(t *testing.T) {
 		t.Fatalf("an unlocked identity: %v", err)
 	}
 	// A rotation writes a new identity file: the unlocked copy of the old one is not it.
-	issue(2)
+	issueEnvoy(t, s, r, 2, "pass")
 	if _, err := s.Identity("us", "envoy", ""); !errors.Is(err, keystore.ErrLocked) {
 		t.Fatalf("a replaced identity answered from the old unlocked copy: err = %v", err)
 	}
+}
+
+// issueEnvoy issues us:envoy a new identity with the given serial and saves it under pass.
+func issueEnvoy(t *testing.T, s *keystore.Store, r *seal.Root, serial uint64, pass string) *seal.Identity {
+	t.Helper()
+	id, err := seal.NewIdentity(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	cr, err := r.Issue(seal.Credential{Principal: "envoy", Name: "Envoy", Title: "Special Envoy", Rank: 3,
+		IdentityKey: id.IdentityKey(), EncryptionKey: id.EncryptionKey(), Serial: serial,
+		NotBefore: now, NotAfter: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := id.SetCredential(cr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveIdentity(id, pass); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
