@@ -85,10 +85,13 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		defer t.Stop()
 		cfg.Tick = t.C
 	}
-	a := &agent{cfg: cfg, values: make(map[string]entry), last: cfg.Now(), stop: make(chan struct{})}
+	a := &agent{cfg: cfg, values: make(map[string]entry), last: cfg.Now(), stop: make(chan struct{}),
+		conns: make(map[net.Conn]bool)}
 	defer a.wipe()
 	var conns sync.WaitGroup
 	defer conns.Wait()
+	// A client that connects and says nothing must not keep the agent, and the keys, alive.
+	defer a.hangUp()
 	go func() {
 		select {
 		case <-a.stop:
@@ -125,6 +128,10 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 			}
 			return err
 		}
+		// Registered here, before its goroutine runs, so that hangUp cannot miss it.
+		a.mu.Lock()
+		a.conns[c] = true
+		a.mu.Unlock()
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
@@ -137,9 +144,19 @@ type agent struct {
 	cfg    Config
 	mu     sync.Mutex
 	values map[string]entry
+	conns  map[net.Conn]bool // open connections, closed when the agent stops
 	last   time.Time
 	stop   chan struct{}
 	once   sync.Once
+}
+
+// hangUp closes every open connection.
+func (a *agent) hangUp() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for c := range a.conns {
+		c.Close()
+	}
 }
 
 func (a *agent) close() { a.once.Do(func() { close(a.stop) }) }
@@ -170,6 +187,11 @@ func (a *agent) wipe() {
 
 func (a *agent) serve(c net.Conn) {
 	defer c.Close()
+	defer func() {
+		a.mu.Lock()
+		delete(a.conns, c)
+		a.mu.Unlock()
+	}()
 	if err := checkPeer(c); err != nil {
 		json.NewEncoder(c).Encode(Response{Error: err.Error()})
 		return

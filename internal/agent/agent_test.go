@@ -186,3 +186,30 @@ func TestSocketPath(t *testing.T) {
 		t.Error("two keystores share one agent socket")
 	}
 }
+
+// A client that connects and never asks anything does not keep the agent, or its keys, alive
+// past Lock.
+func TestASilentClientDoesNotKeepTheAgentAlive(t *testing.T) {
+	path, _, _, done := start(t, time.Hour)
+	silent, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	c, err := Dial(path) // after the silent one, so the agent has accepted it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after Lock: %v", err)
+		}
+		done <- nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("a silent connection kept the agent from stopping")
+	}
+}
