@@ -74,7 +74,7 @@ func (c *Client) CreateTalks(ctx context.Context, ch talks.Charter) (api.Accepte
 		return api.Accepted{}, err
 	}
 	var out api.Accepted
-	_, err = c.submit(ctx, intent("charter", ch.ID, given), "/v1/talks", func() (any, any, error) {
+	_, err = c.submit(ctx, intent(backchannel.EventCharter, ch.ID, given), "/v1/talks", func() (any, any, error) {
 		act, err := c.id.Act(ch.ID, talks.TypeCharter, payload, ch.At)
 		if err != nil {
 			return nil, nil, err
@@ -163,7 +163,7 @@ func (c *Client) CloseSession(ctx context.Context, talksID string) (api.Accepted
 // which the other side never learns.
 func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []string) (api.Accepted, error) {
 	var out api.Accepted
-	_, err := c.submit(ctx, intent("red-lines", talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
+	_, err := c.submit(ctx, intent(backchannel.EventRedLines, talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
 		salt := make([]byte, 32)
 		if _, err := c.rand.Read(salt); err != nil {
 			return nil, nil, err

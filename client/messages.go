@@ -102,7 +102,7 @@ func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepte
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	return c.submitEnvelope(ctx, talksID, seal.RelayNone, intent("envelope", talksID, d), func() (*seal.Envelope, error) {
+	return c.submitEnvelope(ctx, talksID, seal.RelayNone, intent(backchannel.EventEnvelope, talksID, d), func() (*seal.Envelope, error) {
 		round := d.Round
 		if round == 0 {
 			round = b.State.InSession()
@@ -202,7 +202,7 @@ func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, 
 // read or formally acknowledged, and nothing of what it says.
 func (c *Client) Receipt(ctx context.Context, talksID string, env seal.Hash, kind seal.ReceiptKind) (api.Accepted, error) {
 	var out api.Accepted
-	_, err := c.submit(ctx, intent("receipt", talksID, env, kind), "/v1/talks/"+url.PathEscape(talksID)+"/receipts", func() (any, any, error) {
+	_, err := c.submit(ctx, intent(backchannel.EventReceipt, talksID, env, kind), "/v1/talks/"+url.PathEscape(talksID)+"/receipts", func() (any, any, error) {
 		rc, err := c.id.Receipt(talksID, env, kind, c.stamp())
 		if err != nil {
 			return nil, nil, err
