@@ -20,12 +20,10 @@ const (
 	EventRevocation = "revocation"
 	// EventAct is a signed seal Act whose payload is a talks event.
 	EventAct = "act"
-	// EventStanding is a vote cast on a party's behalf by its standing red lines: a talks.Vote
-	// encoded by talks.Marshal, signed by no principal but covered by the log's checkpoint and
-	// committed to the party's red lines by their commitment.
-	EventStanding = "standing"
-	// EventRedLines is a party's signed red lines (a seal Act of type "red-lines"), readable
-	// only by its own delegation.
+	// EventRedLines is a party's red lines: a seal Envelope in the party's private room
+	// (RoomPrivate), sealed by its head of delegation to every delegate, whose signed message
+	// is a talks.RedLines. The host stores ciphertext only; the refusals they make are acts
+	// the delegation's clients sign.
 	EventRedLines = "red-lines"
 	// EventEnvelope is a sealed message or relay.
 	EventEnvelope = "envelope"
@@ -41,7 +39,7 @@ const (
 
 // EventTypes lists every type of event, in a fixed order.
 var EventTypes = []string{
-	EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStanding,
+	EventCharter, EventRoot, EventCredential, EventRevocation, EventAct,
 	EventRedLines, EventEnvelope, EventRelayed, EventReceipt, EventStatement,
 }
 
@@ -49,7 +47,7 @@ var EventTypes = []string{
 // that is not served one the log commits to knows the host withheld it.
 func SharedEvent(t string) bool {
 	switch t {
-	case EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStanding, EventStatement:
+	case EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStatement:
 		return true
 	}
 	return false

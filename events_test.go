@@ -17,8 +17,7 @@ func TestEventTypesAreDocumentedAndShared(t *testing.T) {
 	}
 	shared := map[string]bool{
 		backchannel.EventCharter: true, backchannel.EventRoot: true, backchannel.EventCredential: true,
-		backchannel.EventRevocation: true, backchannel.EventAct: true, backchannel.EventStanding: true,
-		backchannel.EventStatement: true,
+		backchannel.EventRevocation: true, backchannel.EventAct: true, backchannel.EventStatement: true,
 	}
 	seen := make(map[string]bool)
 	for _, typ := range backchannel.EventTypes {

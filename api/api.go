@@ -100,9 +100,10 @@ type SubmitReceipt struct {
 	Receipt []byte `json:"receipt" doc:"A seal Receipt."`
 }
 
-// SubmitRedLines stores a party's standing red lines, readable only by its own delegation.
+// SubmitRedLines stores a party's standing red lines, sealed to its own delegation: the host
+// stores ciphertext only.
 type SubmitRedLines struct {
-	Act []byte `json:"act" doc:"A seal Act of type \"red-lines\" whose payload is a talks.RedLines."`
+	Envelope []byte `json:"envelope" doc:"A seal Envelope sealed by the party's head of delegation in its private room (private:<org>) to every delegate, whose message is a talks.RedLines."`
 }
 
 // Cosign submits a party's cosignature of a checkpoint it verified.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/backchannel/backchannel"
@@ -160,26 +162,86 @@ func (c *Client) CloseSession(ctx context.Context, talksID string) (api.Accepted
 }
 
 // SetRedLines sets the client's party's standing red lines: agenda topics refused on its behalf,
-// which the other side never learns.
+// which the other side never learns. Only the head of delegation sets them. They are sealed to
+// every delegate, in the party's private room, so the host stores ciphertext; each delegate's
+// client that reads them refuses a matching motion as soon as it reads the motion (Sync).
 func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []string) (api.Accepted, error) {
+	if _, err := c.Sync(ctx, talksID); err != nil {
+		return api.Accepted{}, err
+	}
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	topics = slices.Sorted(slices.Values(topics))
 	var out api.Accepted
-	_, err := c.submit(ctx, intent(backchannel.EventRedLines, talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
+	_, err = c.submit(ctx, intent(backchannel.EventRedLines, talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
 		salt := make([]byte, 32)
-		if _, err := c.rand.Read(salt); err != nil {
+		if _, err := io.ReadFull(c.rand, salt); err != nil {
 			return nil, nil, err
 		}
 		r := talks.RedLines{Talks: talksID, At: c.stamp(), By: c.Actor(), Topics: topics, Salt: hex.EncodeToString(salt)}
-		payload, err := talks.MarshalRedLines(r)
+		if err := b.State.CheckRedLines(r); err != nil {
+			return nil, nil, err
+		}
+		body, err := talks.MarshalRedLines(r)
 		if err != nil {
 			return nil, nil, err
 		}
-		act, err := c.id.Act(talksID, backchannel.EventRedLines, payload, r.At)
+		sctx := seal.Context{Talks: talksID, Room: backchannel.RoomPrivate(r.By.Org), Kind: backchannel.KindNote, CreatedAt: r.At, Sequence: c.nextSequence()}
+		env, err := c.id.Seal(c.rand, sctx, body, c.delegation(b))
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitRedLines{Act: act.Marshal()}, act, nil
+		return api.SubmitRedLines{Envelope: env.Marshal()}, env, nil
 	}, &out)
 	return out, err
+}
+
+// delegation returns the credentials to seal to for the client's own delegation: its own, and
+// each other delegate's latest on the record that is still valid.
+func (c *Client) delegation(b *Book) []*seal.Credential {
+	me := c.Credential()
+	to := []*seal.Credential{me}
+	now := c.now()
+	for _, m := range b.State.Members(me.Org) {
+		org, principal, _ := seal.SplitHandle(m.Principal)
+		if m.Principal == me.Handle() {
+			continue
+		}
+		if cr := b.Trust.Latest(org, principal); cr != nil && b.Trust.VerifyCredential(cr, now) == nil {
+			to = append(to, cr)
+		}
+	}
+	return to
+}
+
+// standRedLines refuses, on the party's behalf, every pending motion its red lines refuse and it
+// has not voted on, and reports whether it cast any. Another delegate's client may have cast
+// the same refusal first; that is no error.
+func (c *Client) standRedLines(ctx context.Context, talksID string) (bool, error) {
+	b := c.Book(talksID)
+	if b == nil || b.State == nil || b.RedLines == nil {
+		return false, nil
+	}
+	cast := false
+	for _, m := range b.State.Motions() {
+		v, ok := b.State.StandingVote(*b.RedLines, c.Actor(), m.ID, c.actTime(talksID))
+		if !ok {
+			continue
+		}
+		_, err := c.submitAct(ctx, talksID, intent("standing", talksID, m.ID), func() talks.Event { return v })
+		switch {
+		case err == nil:
+			cast = true
+		case api.IsProblem(err, talks.ErrAlreadyVoted.Name), api.IsProblem(err, talks.ErrMotionClosed.Name),
+			api.IsProblem(err, talks.ErrMotionRefused.Name), api.IsProblem(err, talks.ErrMotionExpired.Name):
+			// Decided since this client read it.
+		default:
+			return cast, fmt.Errorf("standing refusal of motion %s: %w", m.ID, err)
+		}
+	}
+	return cast, nil
 }
 
 // Statement signs a statement about a closed round and publishes its text: unilateral, or one

@@ -44,6 +44,12 @@ type Book struct {
 	// Expected is the root fingerprint this party compared out of band for an organisation
 	// (hex); a record pinning another root for it is refused.
 	Expected map[string]string
+	// RedLines are the standing red lines of the principal's party as last set on the record,
+	// opened by this principal: the client refuses on the party's behalf every motion they
+	// refuse. Nil if none were set, or the latest could not be opened or checked (RedLinesErr
+	// says why).
+	RedLines    *talks.RedLines
+	RedLinesErr error
 
 	byHash     map[seal.Hash]*Message
 	charterAct *seal.Act
@@ -195,6 +201,24 @@ func (c *Client) tiles(talksID string) *record.TileClient {
 // Any failed check returns an error wrapping ErrRecord; any error at all leaves the book as it
 // was, so a sync that fails half way (a page lost, a connection cut) can simply be retried.
 func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
+	fresh, err := c.syncRecord(ctx, talksID)
+	if err != nil {
+		return nil, err
+	}
+	cast, err := c.standRedLines(ctx, talksID)
+	if err != nil {
+		return fresh, err
+	}
+	if cast {
+		// Read the refusals just cast, so that the book shows the motions as they now stand.
+		more, err := c.syncRecord(ctx, talksID)
+		return append(fresh, more...), err
+	}
+	return fresh, nil
+}
+
+// syncRecord reads and verifies the record of talks up to the host's latest checkpoint.
+func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, error) {
 	vkey, err := c.pinnedLogKey(ctx)
 	if err != nil {
 		return nil, err
@@ -408,11 +432,8 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			}
 			return nil
 		},
-		Act: func(act *seal.Act, ev talks.Event) error { return c.checkAct(b, act, ev) },
-		RedLines: func(act *seal.Act, _ talks.RedLines, _ []byte) error {
-			_, err := b.Trust.VerifyAct(act, b.ID, 0)
-			return err
-		},
+		Act:      func(act *seal.Act, ev talks.Event) error { return c.checkAct(b, act, ev) },
+		RedLines: func(_ backchannel.Event, env *seal.Envelope) error { return c.redLines(b, env) },
 		Relayed: func(n backchannel.RelayNotice) error {
 			for h, m := range b.byHash {
 				if h.String() == n.Original {
@@ -459,6 +480,43 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		},
 	})
 	return opened, err
+}
+
+// redLines verifies red lines on the record and, if they are the client's own party's and
+// sealed to it, opens them: they replace any earlier. Red lines it cannot open or that do not
+// check leave the party without any this client applies, and say why in RedLinesErr.
+func (c *Client) redLines(b *Book, env *seal.Envelope) error {
+	sender, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+	if err != nil {
+		return err
+	}
+	me := c.Credential()
+	if sender.Org != me.Org {
+		return nil
+	}
+	b.RedLines, b.RedLinesErr = nil, nil
+	if !env.Addressed(me.ID()) {
+		b.RedLinesErr = fmt.Errorf("%w: the red lines %s set are not sealed to this principal's credential", seal.ErrNotAddressed, sender.Handle())
+		return nil
+	}
+	opened, err := c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+	if err != nil {
+		b.RedLinesErr = fmt.Errorf("the red lines %s set do not open: %w", sender.Handle(), err)
+		return nil
+	}
+	r, err := talks.ParseRedLines(opened.Body)
+	if err == nil && (r.By != (talks.Actor{Principal: sender.Handle(), Org: sender.Org, Rank: sender.Rank, Title: sender.Title}) || !r.At.Equal(env.CreatedAt)) {
+		err = fmt.Errorf("they name %s at %s, but %s sealed them at %s", r.By.Principal, r.At, sender.Handle(), env.CreatedAt)
+	}
+	if err == nil {
+		err = b.State.CheckRedLines(r)
+	}
+	if err != nil {
+		b.RedLinesErr = fmt.Errorf("the red lines %s set do not check: %w", sender.Handle(), err)
+		return nil
+	}
+	b.RedLines = &r
+	return nil
 }
 
 // addressedTo reports whether env is sealed to any credential of principal the book knows.

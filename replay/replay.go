@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/seal"
@@ -60,8 +61,9 @@ type Hooks struct {
 	Credential func(c *seal.Credential) error
 	// Act checks an act before its talks event is applied.
 	Act func(act *seal.Act, ev talks.Event) error
-	// RedLines sees a party's red lines: the act, its payload, and the event's bytes.
-	RedLines func(act *seal.Act, r talks.RedLines, data []byte) error
+	// RedLines sees a party's red lines, sealed to its delegation, once the envelope's header
+	// is found to be one: in its sender's party's private room, sealed by its head.
+	RedLines func(e backchannel.Event, env *seal.Envelope) error
 	// Envelope sees an envelope once its room is recorded.
 	Envelope func(e backchannel.Event, env *seal.Envelope) error
 	// Relayed sees the notice that a message was passed on.
@@ -113,17 +115,46 @@ func (b *Book) Room(typ string, data []byte) (string, error) {
 		}
 		return b.roomOfEnvelope(rc.Envelope.String())
 	case backchannel.EventRedLines:
-		act, err := seal.ParseAct(data)
+		env, err := seal.ParseEnvelope(data)
 		if err != nil {
 			return "", err
 		}
-		r, err := talks.ParseRedLines(act.Payload)
-		if err != nil {
-			return "", err
+		if _, ok := privateOrg(env.Room); !ok {
+			return "", fmt.Errorf("red lines sealed in room %q, not a party's private room", env.Room)
 		}
-		return backchannel.RoomPrivate(r.By.Org), nil
+		return env.Room, nil
 	}
 	return "", nil
+}
+
+// privateOrg returns the organisation whose private room id is, if it is one.
+func privateOrg(id string) (string, bool) {
+	org, ok := strings.CutPrefix(id, backchannel.RoomPrivate(""))
+	return org, ok && org != ""
+}
+
+// CheckRedLinesHeader checks what the cleartext of a red-lines envelope shows, against the book
+// before it: the sender's credential is on the record, the envelope is in its own party's
+// private room, is no relay, and its sender heads the party's delegation. The words, which only
+// the delegation reads, are its clients' to check (talks.CheckRedLines).
+func (b *Book) CheckRedLinesHeader(env *seal.Envelope) error {
+	sender, err := b.Trust.Credential(env.Sender)
+	if err != nil {
+		return fmt.Errorf("red lines: sender: %w", err)
+	}
+	if env.Room != backchannel.RoomPrivate(sender.Org) {
+		return fmt.Errorf("red lines of %s sealed in room %q, not its party's private room %q", sender.Handle(), env.Room, backchannel.RoomPrivate(sender.Org))
+	}
+	if env.Relay != seal.RelayNone {
+		return errors.New("red lines sealed as a relay")
+	}
+	if b.State.Role(sender.Org) != talks.RoleParty {
+		return fmt.Errorf("red lines of %s, whose organisation is not a party", sender.Handle())
+	}
+	if head, ok := b.State.Head(sender.Org); !ok || head.Principal != sender.Handle() {
+		return fmt.Errorf("red lines of %s, who does not head %s's delegation", sender.Handle(), sender.Org)
+	}
+	return nil
 }
 
 // roomOfEnvelope returns the room of the envelope on the record whose hash is h, in hex.
@@ -256,26 +287,16 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 			}
 		}
 		return b.State.Apply(ev)
-	case backchannel.EventStanding:
-		ev, err := talks.Parse(e.Data)
-		if err != nil {
-			return err
-		}
-		if v, ok := ev.(talks.Vote); !ok || v.Standing == "" {
-			return errors.New("a host-cast vote that is not a standing refusal")
-		}
-		return b.State.Apply(ev)
 	case backchannel.EventRedLines:
-		act, err := seal.ParseAct(e.Data)
+		env, err := seal.ParseEnvelope(e.Data)
 		if err != nil {
 			return err
 		}
-		r, err := talks.ParseRedLines(act.Payload)
-		if err != nil {
+		if err := b.CheckRedLinesHeader(env); err != nil {
 			return err
 		}
 		if h.RedLines != nil {
-			return h.RedLines(act, r, e.Data)
+			return h.RedLines(e, env)
 		}
 		return nil
 	case backchannel.EventEnvelope:

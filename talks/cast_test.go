@@ -149,7 +149,7 @@ func voteWant(by Actor, id string, yes bool, want *Rule) act {
 // standing is the server applying a party's red lines to a motion just proposed.
 func standing(lines RedLines, id string) act {
 	return act{what: "standing instruction on " + id, do: func(r *run, at time.Time) error {
-		v, ok := r.talks.StandingVote(lines, id, at)
+		v, ok := r.talks.StandingVote(lines, lines.By, id, at)
 		if !ok {
 			return fmt.Errorf("red lines do not refuse %s", id)
 		}
@@ -164,7 +164,7 @@ func standing(lines RedLines, id string) act {
 // noStanding checks that red lines leave a motion alone.
 func noStanding(lines RedLines, id string) act {
 	return act{what: "no standing instruction on " + id, do: func(r *run, at time.Time) error {
-		if v, ok := r.talks.StandingVote(lines, id, at); ok {
+		if v, ok := r.talks.StandingVote(lines, lines.By, id, at); ok {
 			return fmt.Errorf("red lines refuse %s: %+v", id, v)
 		}
 		return nil

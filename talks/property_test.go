@@ -157,7 +157,7 @@ func (g *gen) event() Event {
 		return p
 	case k < 75:
 		id := g.motionID()
-		if v, ok := g.tk.StandingVote(g.lines, id, at); ok && g.r.IntN(2) == 0 {
+		if v, ok := g.tk.StandingVote(g.lines, g.lines.By, id, at); ok && g.r.IntN(2) == 0 {
 			return v
 		}
 		// A voter of the motion, if there is one: the invited mediator answers for itself.

@@ -11,16 +11,17 @@ import (
 )
 
 // RedLines is a party's standing instruction: topics it will never put on the agenda. A motion
-// to add one of them is refused on the party's behalf, at once, by a Vote with Standing set.
+// to add one of them is refused on the party's behalf by a Vote with Standing set, which a
+// client of the party's delegation signs as soon as it reads the motion (StandingVote).
 //
-// Red lines are private to the party. They are not an Event and not part of Talks: the party's
-// client signs this value and the server keeps it where only that party's delegation can read
-// it, and calls StandingVote when a motion is proposed. What reaches the shared record is the
-// refusal itself, which names the party and carries Commitment, a salted SHA-256 of the
-// instruction, never its topics. The other side learns only what the refused motion already
-// said; the other red lines stay unknown, and the salt stops anyone testing guesses against the
-// commitment, while the party can later open it to show the refusal followed a real, earlier
-// instruction.
+// Red lines are private to the party. They are not an Event and not part of Talks: the head of
+// delegation's client seals this value to its own delegation, so that the host stores only
+// ciphertext, and every client of the delegation that opens it applies it. What reaches the
+// shared record is the refusal itself, signed by the delegate who cast it and carrying
+// Commitment, a salted SHA-256 of the instruction, never its topics. The other side learns only
+// what the refused motion already said; the other red lines stay unknown, and the salt stops
+// anyone testing guesses against the commitment, while the party can later open it to show the
+// refusal followed a real, earlier instruction.
 type RedLines struct {
 	Talks  string    `json:"talks"`
 	At     time.Time `json:"at"`
@@ -92,11 +93,34 @@ func (r RedLines) Refuses(c Change) bool {
 	return c.Kind == MotionAddTopic && contains(r.Topics, c.Topic)
 }
 
+// CheckRedLines reports whether r may be the instruction of its party: red lines of these
+// talks, set by the head of a party's delegation.
+func (t *Talks) CheckRedLines(r RedLines) error {
+	if err := r.check(); err != nil {
+		return err
+	}
+	if r.Talks != t.id {
+		return refuse(ErrMalformed, "red lines for talks %q, not %q", r.Talks, t.id)
+	}
+	if t.Role(r.By.Org) != RoleParty {
+		return refuse(ErrNotAVoter, "only a party holds red lines; %q is not a party to talks %q", r.By.Org, t.id)
+	}
+	if head, ok := t.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
+		return refuse(ErrNoAuthority, "only the head of %q's delegation sets its red lines, not %s", r.By.Org, r.By.Principal)
+	}
+	return nil
+}
+
 // StandingVote returns the refusal that r makes on its party's behalf to motion id at time at,
-// if it makes one: the instruction was given by then and its author may still act for the
-// party, the motion is pending, adds a red-line topic, and the party has not voted yet. The server applies the returned Vote like any other.
-func (t *Talks) StandingVote(r RedLines, id string, at time.Time) (Vote, bool) {
+// cast by delegate by, if it makes one: the instruction was given by then and its author may
+// still act for the party, by may vote for the same party, the motion is pending, adds a
+// red-line topic, and the party has not voted yet. The delegate's client signs the returned
+// Vote and submits it like any other.
+func (t *Talks) StandingVote(r RedLines, by Actor, id string, at time.Time) (Vote, bool) {
 	if r.check() != nil || r.Talks != t.id || r.At.After(at) || t.Role(r.By.Org) != RoleParty || t.authorise(r.By) != nil {
+		return Vote{}, false
+	}
+	if by.Org != r.By.Org || t.authorise(by) != nil {
 		return Vote{}, false
 	}
 	m, ok := t.Motion(id)
@@ -106,5 +130,5 @@ func (t *Talks) StandingVote(r RedLines, id string, at time.Time) (Vote, bool) {
 	if _, voted := m.Ballot(r.By.Org); voted {
 		return Vote{}, false
 	}
-	return Vote{At: at, By: r.By, Motion: id, Accept: false, Standing: r.Commitment()}, true
+	return Vote{At: at, By: by, Motion: id, Accept: false, Standing: r.Commitment()}, true
 }

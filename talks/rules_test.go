@@ -421,21 +421,21 @@ func TestStandingVote(t *testing.T) {
 		Propose{At: t0, By: usEnvoy, Motion: "drones", Change: AddTopic("drones")},
 		Propose{At: t0, By: irFM, Motion: "own", Change: AddTopic("missiles")},
 	)
-	if _, ok := tk.StandingVote(lines, "drones", t0); ok {
+	if _, ok := tk.StandingVote(lines, lines.By, "drones", t0); ok {
 		t.Error("red lines refused a topic they do not hold")
 	}
-	if _, ok := tk.StandingVote(lines, "own", t0); ok {
+	if _, ok := tk.StandingVote(lines, lines.By, "own", t0); ok {
 		t.Error("red lines refused the party's own motion")
 	}
-	if _, ok := tk.StandingVote(lines, "missiles", t0.Add(-time.Second)); ok {
+	if _, ok := tk.StandingVote(lines, lines.By, "missiles", t0.Add(-time.Second)); ok {
 		t.Error("red lines refused before they were given")
 	}
 	other := lines
 	other.Talks = "elsewhere"
-	if _, ok := tk.StandingVote(other, "missiles", t0); ok {
+	if _, ok := tk.StandingVote(other, other.By, "missiles", t0); ok {
 		t.Error("red lines of other talks refused")
 	}
-	v, ok := tk.StandingVote(lines, "missiles", t0)
+	v, ok := tk.StandingVote(lines, lines.By, "missiles", t0)
 	if !ok || v.Accept || v.Standing != lines.Commitment() {
 		t.Fatalf("standing vote %+v, %v", v, ok)
 	}
@@ -443,7 +443,7 @@ func TestStandingVote(t *testing.T) {
 	if outcome(t, tk, "missiles", t0) != OutcomeRefused {
 		t.Error("the standing refusal did not defeat the motion")
 	}
-	if _, ok := tk.StandingVote(lines, "missiles", t0); ok {
+	if _, ok := tk.StandingVote(lines, lines.By, "missiles", t0); ok {
 		t.Error("red lines refused a decided motion")
 	}
 	// A standing vote is a party's refusal, never a mediator's and never an acceptance.

@@ -370,10 +370,6 @@ func describeEvent(ev api.Event) string {
 		if k, err := seal.ParseRootKey(ev.Data); err == nil {
 			return "root of " + k.Org + " pinned, " + k.Fingerprint().Short()
 		}
-	case backchannel.EventStanding:
-		if te, err := talks.Parse(ev.Data); err == nil {
-			return describeTalksEvent(te)
-		}
 	case backchannel.EventRelayed:
 		return "relay notice" + where
 	case backchannel.EventStatement:
@@ -400,7 +396,7 @@ func describeTalksEvent(te talks.Event) string {
 			verb = "accepted"
 		}
 		if x.Standing != "" {
-			return fmt.Sprintf("%s's standing red lines refused motion %s", x.By.Org, x.Motion)
+			return fmt.Sprintf("%s refused motion %s by %s's standing red lines", by, x.Motion, x.By.Org)
 		}
 		return fmt.Sprintf("%s %s motion %s", by, verb, x.Motion)
 	case talks.OpenRound:
@@ -620,10 +616,11 @@ func redlinesCommand(e *env) *cobra.Command {
 	var topics []string
 	cmd := &cobra.Command{
 		Use:   "redlines TALKS --topic TOPIC ...",
-		Short: "Set your party's standing red lines: topics refused at once if proposed",
-		Long: "redlines gives the host a standing instruction, readable only by your delegation: a motion\n" +
-			"to put one of these topics on the agenda is refused on your party's behalf as soon as it is\n" +
-			"proposed. The record shows the refusal and a salted commitment, never the topics.",
+		Short: "Set your party's standing red lines: topics refused on its behalf if proposed",
+		Long: "redlines seals a standing instruction to your delegation (the head of delegation sets it; the\n" +
+			"host stores ciphertext): a motion to put one of these topics on the agenda is refused on your\n" +
+			"party's behalf, signed by the first of your delegation's clients to read it. The record shows\n" +
+			"the refusal and a salted commitment, never the topics.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()

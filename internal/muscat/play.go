@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -179,7 +182,7 @@ func (p *player) motion(who *person, talksID, id string) (talks.Motion, error) {
 }
 
 // propose has who propose a motion, and narrates a refusal that a party's standing red lines
-// cast on the record at once. want is the outcome the scenario expects right after the
+// made as soon as the party's client read it. want is the outcome the scenario expects right after the
 // proposal: pending, or refused by a standing instruction.
 func (p *player) propose(who *person, talksID, id string, c talks.Change, want talks.Outcome) error {
 	what := p.describe(c)
@@ -192,6 +195,17 @@ func (p *player) propose(who *person, talksID, id string, c talks.Change, want t
 		return err
 	}
 	p.emit(s)
+	// A party's red lines refuse on its behalf when a client of its delegation that holds them
+	// reads the motion: each such client reads the record now.
+	for _, h := range slices.Sorted(maps.Keys(p.people)) {
+		if other := p.people[h]; other != who {
+			if b := other.c.Book(talksID); b != nil && b.RedLines != nil {
+				if _, err := other.c.Sync(p.ctx, talksID); err != nil {
+					return p.fail(s, fmt.Errorf("%s reading the motion: %w", other, err))
+				}
+			}
+		}
+	}
 	m, err := p.motion(who, talksID, id)
 	if err != nil {
 		return err
@@ -205,7 +219,7 @@ func (p *player) propose(who *person, talksID, id string, c talks.Change, want t
 		}
 		st := Step{
 			Actor: p.byHandle(b.By.Principal), Action: "standing-refusal", Talks: talksID, Motion: id, Outcome: OutcomeRefused, At: b.At,
-			Detail: fmt.Sprintf("refuses %s by %s's standing instruction, cast by the host at once; the record shows only a commitment to the instruction (%s…), never its topics", what, orgOf(b.Org).short, b.Standing[:12]),
+			Detail: fmt.Sprintf("refuses %s by %s's standing instruction, signed by its client as soon as it read the motion; the record shows only a commitment to the instruction (%s…), never its topics", what, orgOf(b.Org).short, b.Standing[:12]),
 		}
 		if i, ok := p.standingIndex(who, talksID, acc.Index, id); ok {
 			st.Index, st.OnRecord = i, true
@@ -223,11 +237,11 @@ func (p *player) standingIndex(who *person, talksID string, from int64, motion s
 		return 0, false
 	}
 	for _, e := range page.Events {
-		if e.Type != backchannel.EventStanding {
+		if e.Type != backchannel.EventAct {
 			continue
 		}
-		if ev, err := talks.Parse(e.Data); err == nil {
-			if v, ok := ev.(talks.Vote); ok && v.Motion == motion {
+		if _, ev, err := replay.ParseAct(e.Data); err == nil {
+			if v, ok := ev.(talks.Vote); ok && v.Motion == motion && v.Standing != "" {
 				return e.Index, true
 			}
 		}

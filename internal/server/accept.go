@@ -181,6 +181,51 @@ func (s *Server) directoryCredential(ctx context.Context, id seal.CredentialID) 
 	return c, nil
 }
 
+// recipientCredentials fetches the credentials an envelope is sealed to from the directory.
+func (s *Server) recipientCredentials(ctx context.Context, env *seal.Envelope) ([]*seal.Credential, error) {
+	recipients := make([]*seal.Credential, len(env.Recipients))
+	for i, id := range env.Recipients {
+		var err error
+		if recipients[i], err = s.directoryCredential(ctx, id); err != nil {
+			return nil, fmt.Errorf("recipient %d: %w", i, err)
+		}
+	}
+	return recipients, nil
+}
+
+// checkSealedTo refuses an envelope of room not sealed to exactly its readers: every recipient
+// is a reader, at a credential valid now, and every reader is a recipient, unless no one can
+// seal to it (its latest credential on the record is revoked or expired).
+func (b *book) checkSealedTo(room string, readers []string, recipients []*seal.Credential, now time.Time) error {
+	allowed := make(map[string]bool, len(readers))
+	for _, p := range readers {
+		allowed[p] = true
+	}
+	sealed := make(map[string]bool, len(recipients))
+	for _, rc := range recipients {
+		if !allowed[rc.Handle()] {
+			return problemf(api.ProblemRecipientOutsideRoom, "recipient %s (%s) does not sit in room %s: the envelope would let it read the room", rc.Handle(), rc.ID(), room)
+		}
+		if err := b.trustCredential(rc); err != nil {
+			return err
+		}
+		if err := b.Trust.VerifyCredential(rc, now); err != nil {
+			return fmt.Errorf("recipient %s: %w", rc.Principal, err)
+		}
+		sealed[rc.Handle()] = true
+	}
+	for _, p := range readers {
+		if sealed[p] {
+			continue
+		}
+		org, principal, _ := seal.SplitHandle(p)
+		if cr := b.Trust.Latest(org, principal); cr != nil && b.Trust.VerifyCredential(cr, now) == nil {
+			return problemf(api.ProblemRecipientMissing, "%s reads room %s, but the envelope is not sealed to it: seal to every reader of the room (GET .../rooms/%s/recipients)", p, room, room)
+		}
+	}
+	return nil
+}
+
 // acceptEnvelope checks and appends a sealed message or relay.
 func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
 	env, err := seal.ParseEnvelope(data)
@@ -198,13 +243,9 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 	// transaction, where the store applies one request after another: the check there then
 	// finds it done. A bad signature is refused there, as before.
 	env.VerifySignature(sender.IdentityKey)
-	recipients := make([]*seal.Credential, len(env.Recipients))
-	sealed := make(map[string]bool, len(recipients))
-	for i, id := range env.Recipients {
-		if recipients[i], err = s.directoryCredential(ctx, id); err != nil {
-			return submission{}, fmt.Errorf("recipient %d: %w", i, err)
-		}
-		sealed[recipients[i].Handle()] = true
+	recipients, err := s.recipientCredentials(ctx, env)
+	if err != nil {
+		return submission{}, err
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
@@ -247,31 +288,8 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if err := b.State.CheckMessage(h, now); err != nil {
 			return err
 		}
-		allowed := make(map[string]bool)
-		for _, p := range b.State.Recipients(env.Room, now) {
-			allowed[p] = true
-		}
-		for _, rc := range recipients {
-			if !allowed[rc.Handle()] {
-				return problemf(api.ProblemRecipientOutsideRoom, "recipient %s (%s) does not sit in room %s: the envelope would let it read the room", rc.Handle(), rc.ID(), env.Room)
-			}
-			if err := b.trustCredential(rc); err != nil {
-				return err
-			}
-			if err := b.Trust.VerifyCredential(rc, now); err != nil {
-				return fmt.Errorf("recipient %s: %w", rc.Principal, err)
-			}
-		}
-		// Every reader of the room is a recipient, but one no one can seal to: its latest
-		// credential on the record is revoked or expired.
-		for p := range allowed {
-			if sealed[p] {
-				continue
-			}
-			org, principal, _ := seal.SplitHandle(p)
-			if cr := b.Trust.Latest(org, principal); cr != nil && b.Trust.VerifyCredential(cr, now) == nil {
-				return problemf(api.ProblemRecipientMissing, "%s reads room %s, but the envelope is not sealed to it: seal to every reader of the room (GET .../rooms/%s/recipients)", p, env.Room, env.Room)
-			}
+		if err := b.checkSealedTo(env.Room, b.State.Recipients(env.Room, now), recipients, now); err != nil {
+			return err
 		}
 		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
 			return err
@@ -426,7 +444,7 @@ func (s *Server) acceptAct(ctx context.Context, talksID string, data []byte, now
 }
 
 // appendAct checks a parsed act inside the transaction and appends it, with what it brings:
-// credentials, a pinned root, standing votes.
+// credentials and a pinned root.
 func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byte, now time.Time) error {
 	b := a.b
 	if err := checkDuplicate(a.tx, data); err != nil {
@@ -477,75 +495,57 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 		b.pinned[p.root.Org] = true
 		a.add(backchannel.Event{Type: backchannel.EventRoot, Data: p.root.Marshal()})
 	}
-	if pr, ok := p.event.(talks.Propose); ok {
-		return s.standingVotes(a, pr)
-	}
 	return nil
 }
 
-// standingVotes casts the refusals that parties' red lines make on a new motion.
-func (s *Server) standingVotes(a *appender, pr talks.Propose) error {
-	b := a.b
-	for _, org := range b.State.Parties() {
-		r, ok := b.redLines[org]
-		if !ok {
-			continue
-		}
-		v, ok := b.State.StandingVote(r, pr.Motion, pr.At)
-		if !ok {
-			continue
-		}
-		if err := b.State.Apply(v); err != nil {
-			return fmt.Errorf("standing vote of %s: %w", org, err)
-		}
-		data, err := talks.Marshal(v)
-		if err != nil {
-			return err
-		}
-		a.add(backchannel.Event{Type: backchannel.EventStanding, Data: data})
-	}
-	return nil
-}
-
-// acceptRedLines stores a party's red lines where only its delegation reads them.
+// acceptRedLines stores a party's red lines, sealed to its own delegation: the host checks who
+// sealed them and to whom, and never reads them.
 func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
-	act, err := seal.ParseAct(data)
+	env, err := seal.ParseEnvelope(data)
 	if err != nil {
 		return submission{}, err
 	}
-	if act.Type != backchannel.EventRedLines {
-		return submission{}, problemf(api.ProblemMalformed, "red lines travel in an act of type %q, not %q", backchannel.EventRedLines, act.Type)
+	if env.Talks != talksID {
+		return submission{}, problemf(api.ProblemWrongTalks, "the red lines are for talks %q, not %q", env.Talks, talksID)
 	}
-	r, err := talks.ParseRedLines(act.Payload)
+	sender, err := s.directoryCredential(ctx, env.Sender)
 	if err != nil {
 		return submission{}, err
 	}
-	author, err := s.directoryCredential(ctx, act.Author)
+	recipients, err := s.recipientCredentials(ctx, env)
 	if err != nil {
 		return submission{}, err
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := s.admit(a, data, "the red lines", act.CreatedAt, now, author); err != nil {
+		if err := s.admit(a, data, "the red lines", env.CreatedAt, now, sender); err != nil {
 			return err
 		}
-		if _, err := b.Trust.VerifyAct(act, talksID, 0); err != nil {
+		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: backchannel.RoomPrivate(sender.Org), AnyRound: true}); err != nil {
 			return err
 		}
-		if r.Talks != talksID || r.By != actor(author) {
-			return problemf(api.ProblemActorMismatch, "the red lines name talks %q and %s, but the act is for %q, signed by %s", r.Talks, r.By.Principal, talksID, author.Handle())
+		if err := b.Trust.VerifyCredential(sender, now); err != nil {
+			return err
 		}
-		if b.State.Role(r.By.Org) != talks.RoleParty {
-			return problemf(api.ProblemForbidden, "only a party holds red lines; %s is not a party to talks %s", r.By.Org, talksID)
+		if err := b.CheckRedLinesHeader(env); err != nil {
+			return problemf(api.ProblemForbidden, "%v", err)
 		}
-		if head, ok := b.State.Head(r.By.Org); !ok || head.Principal != r.By.Principal {
-			return problemf(api.ProblemForbidden, "only the head of %s's delegation sets its red lines", r.By.Org)
+		var readers []string
+		for _, m := range b.State.Members(sender.Org) {
+			readers = append(readers, m.Principal)
 		}
-		a.publishCredential(author)
+		if err := b.checkSealedTo(env.Room, readers, recipients, now); err != nil {
+			return err
+		}
+		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
+			return err
+		}
+		a.publishCredential(sender)
+		for _, rc := range recipients {
+			a.publishCredential(rc)
+		}
 		a.add(backchannel.Event{Type: backchannel.EventRedLines, Data: data})
-		b.redLines[r.By.Org] = r
-		b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
-		return nil
+		return b.seqs.Observe(talksID, sender, env.Sequence)
 	})
 }
 

@@ -100,21 +100,24 @@ func (w *world) act(p *person, talksID string, e talks.Event) []byte {
 	return a.Marshal()
 }
 
-// redLines signs red lines of p.
+// redLines seals red lines of p, to p alone (its delegation, in these tests), in its party's
+// private room.
 func (w *world) redLines(p *person, talksID string, topics ...string) []byte {
 	w.t.Helper()
 	salt := make([]byte, 32)
 	_, _ = rand.Read(salt)
 	r := talks.RedLines{Talks: talksID, At: w.now(), By: p.actor(), Topics: topics, Salt: hex.EncodeToString(salt)}
-	payload, err := talks.MarshalRedLines(r)
+	body, err := talks.MarshalRedLines(r)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	a, err := p.id.Act(talksID, "red-lines", payload, r.At)
+	p.seq++
+	env, err := p.id.Seal(rand.Reader, seal.Context{Talks: talksID, Room: backchannel.RoomPrivate(p.org), Kind: backchannel.KindNote,
+		CreatedAt: r.At, Sequence: p.seq}, body, []*seal.Credential{p.cred})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return a.Marshal()
+	return env.Marshal()
 }
 
 // endpoint is the operation path that takes an act of the event's type.

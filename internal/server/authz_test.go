@@ -304,7 +304,7 @@ func authzRows() []row {
 
 		// Acting in the talks: every member within its role, nobody else.
 		{op: "set-red-lines", want: members(ok201, ok201, forbidden), build: post(muscatPath("red-lines"), func(m *muscat, _ string, p *person) any {
-			return api.SubmitRedLines{Act: m.redLines(p, m.id, "regime-change", "uranium-enrichment")}
+			return api.SubmitRedLines{Envelope: m.redLines(p, m.id, "regime-change", "uranium-enrichment")}
 		})},
 		{op: "change-delegation", want: members(ok201, ok201, ok201), build: post(muscatPath("delegations"), actBody(func(m *muscat, _ string, p *person) talks.Event {
 			aide := map[string]*person{"us": m.usAide, "ir": m.irAide, "om": m.omAide, "ae": m.ae}[p.org]

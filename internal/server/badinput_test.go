@@ -161,8 +161,20 @@ func badInputs() []badInput {
 		}, status: 422, problem: "actor-mismatch", detail: []string{"signed by credential", "not by the caller's"}},
 		{name: "red lines signed by someone else than the caller", build: func(m *muscat) request {
 			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token,
-				body: api.SubmitRedLines{Act: m.redLines(m.ir, m.id, "missiles")}}
-		}, status: 422, problem: "actor-mismatch", detail: []string{"signed by credential", "not by the caller's"}},
+				body: api.SubmitRedLines{Envelope: m.redLines(m.ir, m.id, "missiles")}}
+		}, status: 422, problem: "actor-mismatch", detail: []string{"sealed by credential", "not by the caller's"}},
+		{name: "red lines sealed to the mediator too", build: func(m *muscat) request {
+			env := m.seal(m.us, m.id, draft{room: backchannel.RoomPrivate("us"), kind: backchannel.KindNote, body: "{}", to: []*seal.Credential{m.us.cred, m.om.cred}})
+			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token, body: api.SubmitRedLines{Envelope: env.Marshal()}}
+		}, status: 422, problem: "recipient-outside-room", detail: []string{"om:foreign-minister", "private:us"}},
+		{name: "red lines in another party's private room", build: func(m *muscat) request {
+			env := m.seal(m.us, m.id, draft{room: backchannel.RoomPrivate("ir"), kind: backchannel.KindNote, body: "{}", to: []*seal.Credential{m.us.cred}})
+			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token, body: api.SubmitRedLines{Envelope: env.Marshal()}}
+		}, status: 422, problem: "wrong-room", detail: []string{"private:ir", "private:us"}},
+		{name: "red lines of a mediator", build: func(m *muscat) request {
+			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.om.token,
+				body: api.SubmitRedLines{Envelope: m.redLines(m.om, m.id, "missiles")}}
+		}, status: 403, problem: "forbidden", detail: []string{"not a party"}},
 		{name: "vote on no motion", build: func(m *muscat) request {
 			return request{method: http.MethodPost, path: talksPath(m.id, "votes"), token: m.ir.token,
 				body: api.SubmitAct{Act: m.act(m.ir, m.id, talks.Vote{At: m.now(), By: m.ir.actor(), Motion: "nothing", Accept: true})}}

@@ -3,7 +3,6 @@ package server
 import (
 	"container/list"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,8 +17,7 @@ import (
 )
 
 // book is the server's copy of one talks, rebuilt from its record: the talks' state, the trust
-// that the pinned roots and published credentials establish, the sequence numbers seen, the
-// parties' red lines, and the rooms of envelopes (for relays). Everything in it is derived from
+// that the pinned roots and published credentials establish, the sequence numbers seen, and the rooms of envelopes (for relays). Everything in it is derived from
 // the record, so it can be dropped and rebuilt at any time.
 type book struct {
 	mu sync.Mutex
@@ -31,10 +29,8 @@ type book struct {
 	size int64 // the record size the book reflects
 	seqs seal.SequenceTracker
 
-	redLines   map[string]talks.RedLines // by organisation; private
-	redLineAct map[string]string         // organisation -> hex hash of the red-lines act
-	pinned     map[string]bool           // organisations whose root is pinned
-	onRecord   map[string]bool           // credential ids published on the record
+	pinned   map[string]bool // organisations whose root is pinned
+	onRecord map[string]bool // credential ids published on the record
 }
 
 // newBook returns the empty book of talks id.
@@ -44,7 +40,7 @@ func newBook(id string) *book { return &book{Book: replay.New(id)} }
 func (b *book) reset() {
 	b.Book, b.size = replay.New(b.ID), 0
 	b.seqs = seal.SequenceTracker{}
-	b.redLines, b.redLineAct, b.pinned, b.onRecord = nil, nil, nil, nil
+	b.pinned, b.onRecord = nil, nil
 }
 
 // errRecord reports a record that does not replay: the store holds something the server
@@ -64,13 +60,11 @@ func (b *book) replay(e backchannel.Event) error {
 }
 
 // hooks are the host's bookkeeping as it replays: which roots are pinned and credentials
-// published, each party's red lines, and the sequence numbers seen. What was on the record was
+// published, and the sequence numbers seen. What was on the record was
 // checked when it was accepted; the host does not check it again.
 func (b *book) hooks() replay.Hooks {
 	return replay.Hooks{
 		Charter: func(*seal.Act, talks.Charter) error {
-			b.redLines = make(map[string]talks.RedLines)
-			b.redLineAct = make(map[string]string)
 			b.pinned = make(map[string]bool)
 			return nil
 		},
@@ -82,18 +76,16 @@ func (b *book) hooks() replay.Hooks {
 			b.markPublished(c.ID())
 			return nil
 		},
-		RedLines: func(_ *seal.Act, r talks.RedLines, data []byte) error {
-			b.redLines[r.By.Org] = r
-			b.redLineAct[r.By.Org] = hex.EncodeToString(hashOf(data))
-			return nil
-		},
-		Envelope: func(_ backchannel.Event, env *seal.Envelope) error {
-			if c, err := b.Trust.Credential(env.Sender); err == nil {
-				// Replaying what was accepted: the sequence was checked then.
-				_ = b.seqs.Observe(b.ID, c, env.Sequence)
-			}
-			return nil
-		},
+		RedLines: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
+		Envelope: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
+	}
+}
+
+// observe notes the sequence number of an envelope on the record.
+func (b *book) observe(env *seal.Envelope) {
+	if c, err := b.Trust.Credential(env.Sender); err == nil {
+		// Replaying what was accepted: the sequence was checked then.
+		_ = b.seqs.Observe(b.ID, c, env.Sequence)
 	}
 }
 

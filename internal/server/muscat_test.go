@@ -64,7 +64,7 @@ func newMuscat(t *testing.T, configure func(*server.Config)) *muscat {
 	}
 	m.accepted(m.submit(m.om, m.id, talks.OpenRound{At: m.now(), By: m.om.actor(), Round: 1}))
 	m.accepted(m.do(request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token,
-		body: api.SubmitRedLines{Act: m.redLines(m.us, m.id, "regime-change")}}))
+		body: api.SubmitRedLines{Envelope: m.redLines(m.us, m.id, "regime-change")}}))
 
 	m.trusted = m.trust([]string{"us", "ir", "om", "ae"}, m.us, m.ir, m.om)
 	m.caucusUS = m.seal(m.us, m.id, draft{room: talks.RoomCaucus("us"), kind: backchannel.KindProposal, topics: []string{"nuclear-programme"},

@@ -220,10 +220,14 @@ func (s *Server) talksRoutes() {
 			if err != nil {
 				return nil, err
 			}
-			if _, err := signedByCaller(c, in.Body.Act); err != nil {
+			env, err := seal.ParseEnvelope(in.Body.Envelope)
+			if err != nil {
 				return nil, err
 			}
-			sub, err := s.acceptRedLines(ctx, in.Talks, in.Body.Act, s.cfg.Now())
+			if env.Sender.String() != c.cred.ID().String() {
+				return nil, problemf(api.ProblemActorMismatch, "the red lines are sealed by credential %s, not by the caller's %s", env.Sender, c.cred.ID())
+			}
+			sub, err := s.acceptRedLines(ctx, in.Talks, in.Body.Envelope, s.cfg.Now())
 			return s.accepted(in.Talks, sub, err)
 		})
 
