@@ -122,6 +122,9 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	r.tag(tagEnvelope)
 	e := &Envelope{raw: b}
 	e.Context, e.Sender = readContext(r)
+	if r.err == nil && !e.ReplyTo.IsZero() {
+		r.fail("a reply-to link in the header: it travels inside the ciphertext only")
+	}
 	e.Relay = RelayMode(r.u8("relay mode"))
 	links := r.prefixed("relay links", 2)
 	if r.err == nil && len(links)%32 != 0 {

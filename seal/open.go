@@ -61,7 +61,7 @@ func (id *Identity) Seal(rand io.Reader, ctx Context, body []byte, to []*Credent
 		return nil, fmt.Errorf("seal: body of %d bytes exceeds %d", len(body), MaxBodyLen)
 	}
 	msg := id.signMessage(&c, body)
-	return id.sealEnvelope(rand, Header{Context: c}, msg, to)
+	return id.sealEnvelope(rand, Header{Context: inClear(c)}, msg, to)
 }
 
 // Relay is the new placement of a verbatim relay: where, when and in which sequence the
@@ -112,7 +112,15 @@ func (id *Identity) Summarize(rand io.Reader, ctx Context, body []byte, of []Has
 	slices.SortFunc(links, func(a, b Hash) int { return bytes.Compare(a[:], b[:]) })
 	links = slices.Compact(links)
 	msg := id.signMessage(&c, body)
-	return id.sealEnvelope(rand, Header{Context: c, Relay: RelaySummary, RelayOf: links}, msg, to)
+	return id.sealEnvelope(rand, Header{Context: inClear(c), Relay: RelaySummary, RelayOf: links}, msg, to)
+}
+
+// inClear returns the part of a message's context its envelope's header shows the host: all of
+// it but the reply-to link, which the host needs for none of its rules and which would show it
+// who answers whom. The header carries it as zero.
+func inClear(c Context) Context {
+	c.ReplyTo = Hash{}
+	return c
 }
 
 // sealEnvelope encrypts the signed message msg under a fresh content key, wraps the key for
@@ -148,7 +156,7 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 	}
 
 	size := len(domainEnvelope) + 512 + 32*len(recips) + 32*len(h.RelayOf) +
-		wrapLen*len(recips) + len(msg) + aead.Overhead() + sigLen + 16
+		wrapLen*len(recips) + paddedLen(len(msg)+1) + aead.Overhead() + sigLen + 16
 	buf := make([]byte, 0, size)
 	buf = append(buf, domainEnvelope...)
 	b := cryptobyte.NewBuilder(buf)
@@ -168,7 +176,7 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 		}
 	})
 	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddBytes(aead.Seal(nil, zeroNonce[:], msg, headerHash[:]))
+		b.AddBytes(aead.Seal(nil, zeroNonce[:], pad(msg), headerHash[:]))
 	})
 	signed, err := b.Bytes()
 	if err != nil {
@@ -260,7 +268,12 @@ func (id *Identity) Open(e *Envelope, t *Trust, x Expect) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: open envelope from %s: %w: ciphertext does not decrypt", sender, ErrTampered)
 	}
-	m, err := parseMessage(buf[len(domainMessage):])
+	plain, err := unpad(buf[len(domainMessage):])
+	if err != nil {
+		return nil, fmt.Errorf("seal: open envelope from %s: %w", sender, err)
+	}
+	buf = buf[:len(domainMessage)+len(plain)]
+	m, err := parseMessage(plain)
 	if err != nil {
 		return nil, fmt.Errorf("seal: open envelope from %s: %w", sender, err)
 	}
@@ -293,7 +306,7 @@ func (id *Identity) Open(e *Envelope, t *Trust, x Expect) (*Opened, error) {
 }
 
 // matchContext checks the author's signed context against the header. A message sealed in place
-// (or a summary) must agree in every field; a verbatim relay keeps the original's talks, kind
+// (or a summary) must agree in every field but the reply-to link, which only the message holds; a verbatim relay keeps the original's talks, kind
 // and topics but moves to the mediator's room, round, time and sequence.
 func matchContext(e *Envelope, m *Context) error {
 	h := &e.Context
@@ -312,8 +325,8 @@ func matchContext(e *Envelope, m *Context) error {
 	if m.Round != h.Round {
 		return fmt.Errorf("%w: message for round %d in an envelope for %d", ErrWrongRound, m.Round, h.Round)
 	}
-	if m.ReplyTo != h.ReplyTo || !m.CreatedAt.Equal(h.CreatedAt) || m.Sequence != h.Sequence {
-		return fmt.Errorf("%w: reply-to, time or sequence differ", ErrContextMismatch)
+	if !m.CreatedAt.Equal(h.CreatedAt) || m.Sequence != h.Sequence {
+		return fmt.Errorf("%w: time or sequence differ", ErrContextMismatch)
 	}
 	return nil
 }
