@@ -101,6 +101,7 @@ type response struct {
 	status int
 	header http.Header
 	body   []byte
+	stream io.Reader // an open event stream's body
 }
 
 // problem is an RFC 9457 body as the API writes it.

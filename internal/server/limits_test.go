@@ -105,7 +105,7 @@ func (w *world) openStream(path, token string) (*response, func()) {
 		cancel()
 		w.t.Fatal(err)
 	}
-	out := &response{status: resp.StatusCode, header: resp.Header}
+	out := &response{status: resp.StatusCode, header: resp.Header, stream: resp.Body}
 	if resp.StatusCode != http.StatusOK {
 		out.body = readAll(resp)
 		cancel()
@@ -155,6 +155,38 @@ func TestOpenStreamsAreLimited(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// An organisation that opens every stream the server allows, as principals it mints at will can,
+// does not lock the others out: their streams take the newest of its streams' places, which
+// end, until it holds no more than its share.
+func TestStreamsAreSharedBetweenOrganisations(t *testing.T) {
+	tr := newTrio(t, 0, func(c *server.Config) { c.MaxStreamsPerPrincipal, c.MaxStreams = 32, 4 })
+	path := talksPath(tr.id, "events", "stream")
+	var usStreams []io.Reader
+	for range 4 {
+		r, closeUS := tr.openStream(path, tr.us.token)
+		want(t, r, http.StatusOK, "")
+		defer closeUS()
+		usStreams = append(usStreams, r.stream)
+	}
+	r, _ := tr.openStream(path, tr.us.token)
+	want(t, r, http.StatusTooManyRequests, "too-many-streams")
+	for _, p := range []*person{tr.ir, tr.om} {
+		r, closeIt := tr.openStream(path, p.token)
+		want(t, r, http.StatusOK, "")
+		defer closeIt()
+	}
+	// The server ended the two newest US streams (the stream reads to its end, as a client
+	// sees a closed connection, and would reconnect).
+	for _, body := range usStreams[2:] {
+		if _, err := io.Copy(io.Discard, body); err != nil {
+			t.Fatalf("an ended stream: %v", err)
+		}
+	}
+	// Now at its share, the US cannot take another's place.
+	r, _ = tr.openStream(path, tr.us.token)
+	want(t, r, http.StatusTooManyRequests, "too-many-streams")
 }
 
 // TestBodyLimit refuses a body over Config.MaxBody with 413 body-too-large, before reading it

@@ -173,12 +173,13 @@ func (s *Server) recordRoutes() {
 			}
 			from = last + 1
 		}
-		if !s.streams.acquire(c.principal(), s.cfg.MaxStreams, s.cfg.MaxStreamsPerPrincipal) {
-			return nil, s.problemOf(ctx, problemf(api.ProblemTooManyStreams, "too many event streams open (at most %d for one principal)", s.cfg.MaxStreamsPerPrincipal))
+		slot, ok := s.streams.acquire(c.principal(), c.org(), s.cfg.MaxStreams, s.cfg.MaxStreamsPerPrincipal)
+		if !ok {
+			return nil, s.problemOf(ctx, problemf(api.ProblemTooManyStreams, "too many event streams open (at most %d for one principal, and %s's share of the server's %d)", s.cfg.MaxStreamsPerPrincipal, c.org(), s.cfg.MaxStreams))
 		}
 		return &huma.StreamResponse{Body: func(hc huma.Context) {
-			defer s.streams.release(c.principal())
-			s.stream(hc, c, b, from)
+			defer s.streams.release(slot)
+			s.stream(hc, c, b, from, slot.evicted)
 		}}, nil
 	})
 
@@ -237,7 +238,7 @@ func (s *Server) recordRoutes() {
 }
 
 // stream writes events to an SSE client until it leaves.
-func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
+func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64, evicted <-chan struct{}) {
 	r, w := unwrapHuma(hc)
 	ctx := r.Context()
 	rc := http.NewResponseController(w)
@@ -295,6 +296,10 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-evicted:
+			// Another organisation's stream took this one's place: the client reconnects
+			// from the last id it got, within its organisation's share.
 			return
 		case <-woke:
 		case <-expiry.C:
