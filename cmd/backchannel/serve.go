@@ -34,6 +34,7 @@ type serveConfig struct {
 	Burst                  int
 	MaxStreams             int
 	MaxStreamsPerPrincipal int
+	TrustedProxies         []string
 	MaxTalksInMemory       int
 	TokenTTL               time.Duration
 	ShutdownTimeout        time.Duration
@@ -80,6 +81,7 @@ func serveCommand(e *env) *cobra.Command {
 	f.IntVar(&cfg.Burst, "burst", cfg.Burst, "requests one principal may make at once")
 	f.IntVar(&cfg.MaxStreams, "max-streams", cfg.MaxStreams, "event streams open at once")
 	f.IntVar(&cfg.MaxStreamsPerPrincipal, "max-streams-per-principal", cfg.MaxStreamsPerPrincipal, "event streams one principal may open at once")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "`address` or CIDR range of a reverse proxy in front of the server, whose X-Forwarded-For names the client (repeatable)")
 	f.IntVar(&cfg.MaxTalksInMemory, "max-talks-in-memory", cfg.MaxTalksInMemory, "talks whose state is kept in memory; others are rebuilt from their record when used")
 	f.DurationVar(&cfg.TokenTTL, "token-ttl", cfg.TokenTTL, "how long a login token lasts")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "how long requests in flight may take to finish at shutdown")
@@ -177,6 +179,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	sc.MaxBody, sc.Rate, sc.Burst = int64(cfg.MaxBody), cfg.Rate, cfg.Burst
 	sc.MaxStreams, sc.MaxStreamsPerPrincipal = cfg.MaxStreams, cfg.MaxStreamsPerPrincipal
 	sc.MaxTalksInMemory, sc.TokenTTL = cfg.MaxTalksInMemory, cfg.TokenTTL
+	sc.TrustedProxies = cfg.TrustedProxies
 	n, err := node.Open(ctx, ncfg)
 	var changed *server.HostChangedError
 	var storeErr *node.StoreError

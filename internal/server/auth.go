@@ -7,8 +7,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/realclientip/realclientip-go"
 )
 
 // Auth without passwords: a principal asks for a challenge for its credential, signs it (with
@@ -39,14 +42,45 @@ type AuthHeader struct {
 
 type remoteKey struct{}
 
-// withRemote records the client's address in the request context, for limits before login.
-func withRemote(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			host = r.RemoteAddr
+// remoteAddr finds the address a request comes from: its peer's, or, from a trusted reverse
+// proxy, the client's that the proxies put in X-Forwarded-For (realclientip's rightmost
+// trusted-range strategy). Behind a load balancer, every caller not logged in would otherwise
+// share the balancer's address, and its bucket of the rate limit.
+type remoteAddr struct {
+	trusted []net.IPNet
+	header  realclientip.Strategy
+}
+
+func newRemoteAddr(proxies []string) (*remoteAddr, error) {
+	trusted, err := realclientip.AddressesAndRangesToIPNets(proxies...)
+	if err != nil {
+		return nil, fmt.Errorf("server: Config.TrustedProxies: %w", err)
+	}
+	header, err := realclientip.NewRightmostTrustedRangeStrategy("X-Forwarded-For", trusted)
+	if err != nil {
+		return nil, err
+	}
+	return &remoteAddr{trusted: trusted, header: header}, nil
+}
+
+// of returns the address request r comes from.
+func (a *remoteAddr) of(r *http.Request) string {
+	peer := realclientip.RemoteAddrStrategy{}.ClientIP(nil, r.RemoteAddr)
+	if peer == "" {
+		return r.RemoteAddr
+	}
+	if ip := net.ParseIP(peer); ip != nil && slices.ContainsFunc(a.trusted, func(n net.IPNet) bool { return n.Contains(ip) }) {
+		if client := a.header.ClientIP(r.Header, r.RemoteAddr); client != "" {
+			return client
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), remoteKey{}, host)))
+	}
+	return peer
+}
+
+// record records the client's address in the request context, for limits before login.
+func (a *remoteAddr) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), remoteKey{}, a.of(r))))
 	})
 }
 

@@ -89,6 +89,47 @@ func TestRateLimitIsPerPrincipal(t *testing.T) {
 		http.StatusTooManyRequests, "rate-limited")
 }
 
+// Behind a load balancer every caller not logged in reaches the server from the balancer's
+// address: from a trusted proxy, the client's own address in X-Forwarded-For keys the rate
+// limit, so one caller's flood does not lock out the others. From anyone else, the header is
+// ignored: a caller cannot dodge the limit by naming a new address in each request.
+func TestRateLimitBehindATrustedProxyIsPerClient(t *testing.T) {
+	const burst = 5
+	from := func(client string) request {
+		return request{method: http.MethodGet, path: "/v1/statements", header: map[string]string{"X-Forwarded-For": client}}
+	}
+	for _, tc := range []struct {
+		name    string
+		proxies []string
+		// apart: the second client is served after the first emptied its bucket.
+		apart bool
+	}{
+		{"the server's peer is a trusted proxy, behind another", []string{"127.0.0.0/8", "::1", "10.0.0.0/8"}, true},
+		{"no proxy is trusted", nil, false},
+		{"another proxy is trusted", []string{"10.0.0.0/8"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newTrio(t, 2*time.Hour, func(c *server.Config) {
+				c.Rate, c.Burst, c.TokenTTL, c.TrustedProxies = 0.001, burst, 48*time.Hour, tc.proxies
+			})
+			tr.clock.advance(time.Hour)
+			for range burst {
+				tr.do(from("203.0.113.7, 10.1.2.3"))
+			}
+			want(t, tr.do(from("203.0.113.7")), http.StatusTooManyRequests, "rate-limited")
+			r := tr.do(from("198.51.100.9"))
+			if tc.apart {
+				want(t, r, http.StatusOK, "")
+				if r := tr.do(from("203.0.113.7")); !strings.Contains(r.problem().Detail, "203.0.113.7") {
+					t.Errorf("the refusal names %q, not the client's address", r.problem().Detail)
+				}
+			} else {
+				want(t, r, http.StatusTooManyRequests, "rate-limited")
+			}
+		})
+	}
+}
+
 // openStream opens an event stream and keeps it open until the returned function is called.
 func (w *world) openStream(path, token string) (*response, func()) {
 	w.t.Helper()

@@ -92,7 +92,7 @@ func (s *Server) routes() {
 	documentWildcards(s.api.OpenAPI())
 	base64Unchecked(s.api)
 
-	s.handler = withRemote(unknownRoutes(s.mux))
+	s.handler = s.remote.record(unknownRoutes(s.mux))
 }
 
 // unknownRoutes answers a path no operation serves with the problem not-found, as every other

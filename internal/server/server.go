@@ -49,6 +49,12 @@ type Config struct {
 	// one address), and Burst the requests it may make at once. Defaults 200 and 400.
 	Rate  float64
 	Burst int
+	// TrustedProxies are the addresses and CIDR ranges of the reverse proxies (load
+	// balancers) in front of the server. A request from one of them is taken to come from the
+	// rightmost address of its X-Forwarded-For that is not itself a trusted proxy, for the
+	// rate limit of callers not logged in; any other request from its own peer address, its
+	// X-Forwarded-For ignored. Default none.
+	TrustedProxies []string
 	// MaxStreams bounds the event streams open at once, and MaxStreamsPerPrincipal those of one
 	// principal. Defaults 20,000 and 32.
 	MaxStreams             int
@@ -158,6 +164,7 @@ type Server struct {
 	signer  *Signer
 	log     *slog.Logger
 	metrics *metrics
+	remote  *remoteAddr
 	tokens  minter
 	logKey  *record.LogKey
 
@@ -204,7 +211,12 @@ func New(ctx context.Context, cfg Config, st store.Store, signer *Signer, log *s
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	remote, err := newRemoteAddr(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{
+		remote:  remote,
 		cfg:     cfg,
 		store:   st,
 		signer:  signer,
