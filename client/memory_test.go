@@ -1,8 +1,6 @@
 package client_test
 
 import (
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -64,12 +62,7 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 	if v, _ := envoy.Talks(ctx, "muscat"); v.Venue != "Muscat" {
 		t.Errorf("venue = %q after the talks were rebuilt", v.Venue)
 	}
-	resp, err := http.Get(w.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	body := w.metrics()
 	if !strings.Contains(string(body), "backchannel_talks_in_memory 1\n") {
 		t.Errorf("the server holds more talks than configured:\n%s", grepLine(string(body), "backchannel_talks_in_memory"))
 	}

@@ -659,8 +659,7 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 		t.Fatalf("branch A with Iran's cosignature of branch B: checkpoint = %+v, want a record-conflict", p)
 	}
 	t.Logf("the server refuses to present branch A: %s", p.Detail)
-	status, metrics := n.get(n.omFM, "/metrics")
-	if status != http.StatusOK || !bytes.Contains(metrics, []byte("backchannel_record_conflicts_total 1")) {
+	if metrics := n.metrics(); !bytes.Contains(metrics, []byte("backchannel_record_conflicts_total 1")) {
 		t.Fatalf("metrics do not count the conflict:\n%s", metrics)
 	}
 }

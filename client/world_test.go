@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -98,6 +99,18 @@ func (w *world) start(ln net.Listener) {
 		ts.Close()
 		n.Close()
 	}
+}
+
+// metrics returns the server's Prometheus metrics, as its operators read them on their own
+// listener.
+func (w *world) metrics() []byte {
+	w.t.Helper()
+	rec := httptest.NewRecorder()
+	w.srv.MetricsHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		w.t.Fatalf("metrics: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.Bytes()
 }
 
 // dropConnections closes every connection to the server: event streams must resume.

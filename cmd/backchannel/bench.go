@@ -19,6 +19,7 @@ import (
 type benchConfig struct {
 	Embedded bool
 	URL      string // one node, or several separated by commas
+	Metrics  string // each node's /metrics URL, in the order of URL
 	Store    string // the embedded server's store
 	Nodes    int    // embedded nodes (PostgreSQL only)
 	JSON     bool
@@ -53,6 +54,7 @@ func benchCommand(e *env) *cobra.Command {
 	f := cmd.Flags()
 	f.BoolVar(&cfg.Embedded, "embedded", false, "run the server in this process")
 	f.StringVar(&cfg.URL, "url", "", "base `URL` of the server to load (several nodes: comma-separated)")
+	f.StringVar(&cfg.Metrics, "metrics-url", "", "`URL` of each --url node's /metrics (its serve --metrics-addr), comma-separated in the same order, to report the server's memory and streams")
 	f.StringVar(&cfg.Store, "store", "sqlite:", "the embedded server's store: sqlite: (a fresh database), sqlite:/path/to/file.db, or postgres://user@host/db")
 	f.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "embedded server nodes on the one PostgreSQL store")
 	f.IntVar(&cfg.run.Talks, "talks", 10, "talks, each with two parties and a mediator")
@@ -131,13 +133,26 @@ func runBench(cmd *cobra.Command, e *env, cfg benchConfig) error {
 				progressf(e, "cannot raise the limit on open files: %v", err)
 			}
 		}
+		var metrics []string
+		for _, u := range strings.Split(cfg.Metrics, ",") {
+			if u = strings.TrimSpace(u); u != "" {
+				metrics = append(metrics, u)
+			}
+		}
 		for _, u := range strings.Split(cfg.URL, ",") {
 			if u = strings.TrimSpace(u); u != "" {
-				nodes = append(nodes, bench.RemoteNode(u))
+				m := ""
+				if len(nodes) < len(metrics) {
+					m = metrics[len(nodes)]
+				}
+				nodes = append(nodes, bench.RemoteNode(u, m))
 			}
 		}
 		if len(nodes) == 0 {
 			return usagef(path, "--url: no URL given")
+		}
+		if len(metrics) > len(nodes) {
+			return usagef(path, "--metrics-url: %d URLs for %d nodes", len(metrics), len(nodes))
 		}
 	}
 	if cfg.Profile != "" {

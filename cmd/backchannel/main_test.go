@@ -57,12 +57,14 @@ func binary(t *testing.T) string {
 
 // process is a running backchannel serve.
 type process struct {
-	t      *testing.T
-	cmd    *exec.Cmd
-	url    string
-	stderr *syncBuffer
-	done   chan struct{}
-	err    error // the exit status, once done is closed
+	t   *testing.T
+	cmd *exec.Cmd
+	url string
+	// metrics is the URL of its /metrics, when started with --metrics-addr.
+	metrics string
+	stderr  *syncBuffer
+	done    chan struct{}
+	err     error // the exit status, once done is closed
 }
 
 // syncBuffer is a bytes.Buffer safe to write from the process's output copier and read from
@@ -109,6 +111,9 @@ func startServe(t *testing.T, args ...string) *process {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "backchannel: metrics on "); ok {
+				p.metrics = u // printed before the URL: read once the URL is
+			}
 			if u, ok := strings.CutPrefix(sc.Text(), "backchannel: listening on "); ok {
 				urls <- u
 			}

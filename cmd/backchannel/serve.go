@@ -24,10 +24,12 @@ import (
 // serveConfig is the configuration of backchannel serve: its flags, each also settable from
 // BACKCHANNEL_<NAME>. The defaults run a server on loopback with an embedded store.
 type serveConfig struct {
-	Addr  string // address to listen on
-	Data  string // data directory of the embedded store; "" for the XDG default
-	Store string // sqlite:, sqlite:/path/to/file.db or postgres://...
-	Host  string // name of the host in checkpoints and logins; "" for the address listened on
+	Addr string // address to listen on
+	// MetricsAddr is the address to serve /metrics on, apart from the API; "" for none.
+	MetricsAddr string
+	Data        string // data directory of the embedded store; "" for the XDG default
+	Store       string // sqlite:, sqlite:/path/to/file.db or postgres://...
+	Host        string // name of the host in checkpoints and logins; "" for the address listened on
 
 	MaxBody                byteSize
 	Rate                   float64
@@ -73,6 +75,7 @@ func serveCommand(e *env) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", cfg.Addr, "`address` to listen on (port 0 picks a free port)")
+	f.StringVar(&cfg.MetricsAddr, "metrics-addr", "", "`address` to serve Prometheus /metrics on, apart from the API (which never serves them); none if empty")
 	f.StringVar(&cfg.Data, "data", "", "`directory` of the embedded store, created if missing (default $XDG_DATA_HOME/backchannel or ~/.local/share/backchannel)")
 	f.StringVar(&cfg.Store, "store", cfg.Store, "the store: sqlite: (in --data), sqlite:/path/to/file.db, or postgres://user@host/db")
 	f.StringVar(&cfg.Host, "host", "", "`name` of this host in checkpoints and logins, as clients reach it; kept in the store at first start, and never changed (default the store's name, or for a new store the address listened on)")
@@ -155,6 +158,13 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		return withHint(err, "check --addr %q", cfg.Addr)
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if cfg.MetricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return withHint(err, "check --metrics-addr %q", cfg.MetricsAddr)
+		}
+		defer metricsLn.Close()
+	}
 	host := cfg.Host
 	if host == "" {
 		host = ln.Addr().String()
@@ -200,6 +210,11 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 
 	url := "http://" + ln.Addr().String()
 	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", n.Server.LogKey())
+	if metricsLn != nil {
+		n.ServeMetrics(metricsLn)
+		log.Info("serving metrics", "addr", metricsLn.Addr().String())
+		e.printf("metrics on http://%s/metrics", metricsLn.Addr())
+	}
 	e.printf("listening on %s", url)
 
 	select {

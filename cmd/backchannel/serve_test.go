@@ -19,9 +19,21 @@ import (
 
 func TestServeStartsAndStops(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "not", "yet")
-	p := startServe(t, "--addr", "127.0.0.1:0", "--data", data)
+	p := startServe(t, "--addr", "127.0.0.1:0", "--data", data, "--metrics-addr", "127.0.0.1:0")
 
-	for _, path := range []string{"/healthz", "/readyz", "/v1/log-key", "/metrics"} {
+	// The metrics are the operators': on their own listener, never on the API's.
+	for url, want := range map[string]int{p.metrics: http.StatusOK, p.url + "/metrics": http.StatusNotFound} {
+		res, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || (want == http.StatusOK && !bytes.Contains(body, []byte("backchannel_open_streams"))) {
+			t.Errorf("GET %s: %s, want %d: %.200s", url, res.Status, want, body)
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/v1/log-key"} {
 		res, err := http.Get(p.url + path)
 		if err != nil {
 			t.Fatal(err)

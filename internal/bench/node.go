@@ -40,18 +40,22 @@ type Memory struct {
 	OpenStreams int
 }
 
-// RemoteNode is a node reached at url, whose memory is read from its Prometheus /metrics:
-// the server's own process, whatever runs beside it.
-func RemoteNode(url string) Node {
+// RemoteNode is a node reached at url, whose memory is read from its Prometheus metrics at
+// metrics (the server's own process, whatever runs beside it); with no metrics URL, its memory
+// is not reported.
+func RemoteNode(url, metrics string) Node {
 	url = strings.TrimRight(url, "/")
 	return Node{URL: url, Memory: func(ctx context.Context, _ bool) (Memory, error) {
-		return scrape(ctx, url)
+		if metrics == "" {
+			return Memory{}, errors.New("no metrics URL for " + url)
+		}
+		return scrape(ctx, metrics)
 	}}
 }
 
-// scrape reads the memory figures and the open streams of a node from its /metrics.
+// scrape reads the memory figures and the open streams of a node from its metrics at url.
 func scrape(ctx context.Context, url string) (Memory, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/metrics", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return Memory{}, err
 	}
@@ -162,9 +166,16 @@ func StartEmbedded(ctx context.Context, cfg EmbeddedConfig) (*Embedded, error) {
 		n.Serve(ln)
 		url := "http://" + ln.Addr().String()
 		e.stop = append(e.stop, func() { n.Close() })
+		mln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			e.Close()
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		n.ServeMetrics(mln)
+		metrics := "http://" + mln.Addr().String() + "/metrics"
 
 		e.Nodes = append(e.Nodes, Node{URL: url, Memory: func(ctx context.Context, gc bool) (Memory, error) {
-			m, err := scrape(ctx, url)
+			m, err := scrape(ctx, metrics)
 			if err != nil {
 				return m, err
 			}

@@ -122,6 +122,7 @@ type Node struct {
 	closeDB func() error
 	run     context.CancelFunc
 	hs      *http.Server
+	metrics *http.Server // the metrics listener's, if ServeMetrics was called
 	streams streamEnder
 	stopped chan struct{} // closed when serving stops
 	err     error         // why it stopped
@@ -199,6 +200,23 @@ func (n *Node) Serve(ln net.Listener) {
 	}()
 }
 
+// ServeMetrics serves the server's Prometheus metrics at /metrics on ln, a listener of their
+// own for the host's operators, in the background until Shutdown or Close.
+func (n *Node) ServeMetrics(ln net.Listener) {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", n.Server.MetricsHandler())
+	n.metrics = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(n.log.Handler(), slog.LevelWarn),
+	}
+	go func() {
+		if err := n.metrics.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			n.log.Error("the metrics listener stopped", "err", err)
+		}
+	}()
+}
+
 // Stopped is closed when the node stops serving: after Shutdown or Close, or by itself (Err
 // says why).
 func (n *Node) Stopped() <-chan struct{} { return n.stopped }
@@ -219,6 +237,9 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	}
 	n.Server.SetReady(false)
 	n.streams.end()
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
 	var err error
 	if n.hs != nil {
 		if err = n.hs.Shutdown(ctx); err != nil {
@@ -241,6 +262,9 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.streams.end()
+	if n.metrics != nil {
+		n.metrics.Close()
+	}
 	if n.hs != nil {
 		n.hs.Close()
 		<-n.stopped

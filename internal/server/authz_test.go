@@ -161,7 +161,6 @@ func authzRows() []row {
 		// Operations that need no principal answer every role alike.
 		{op: "healthz", want: everyone(ok200), build: get(func(*muscat) string { return "/healthz" })},
 		{op: "readyz", want: everyone(ok200), build: get(func(*muscat) string { return "/readyz" })},
-		{op: "metrics", want: everyone(ok200), build: get(func(*muscat) string { return "/metrics" })},
 		{op: "get-log-key", want: everyone(ok200), build: get(func(*muscat) string { return "/v1/log-key" })},
 		{op: "get-organisation", want: everyone(ok200), build: get(func(*muscat) string { return "/v1/organisations/us" })},
 		{op: "get-credential", want: everyone(ok200), build: get(func(m *muscat) string { return "/v1/credentials/" + m.us.cred.ID().String() })},

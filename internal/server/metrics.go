@@ -1,8 +1,11 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own so that two servers in
@@ -22,6 +25,12 @@ type metrics struct {
 	// recordConflicts counts checkpoints refused because the stored record conflicts with a
 	// party's cosignature: storage was altered or rolled back under the server.
 	recordConflicts prometheus.Counter
+}
+
+// MetricsHandler serves the server's Prometheus metrics. It is for the host's operators only,
+// on a listener of its own (backchannel serve --metrics-addr), never on the API's.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
 }
 
 func newMetrics() *metrics {

@@ -255,7 +255,7 @@ func TestNothingUndocumentedIsServed(t *testing.T) {
 		"/debug/pprof/", "/debug/vars", "/v1/talks/muscat/rooms", "/v1/talks/muscat/rooms/caucus:us",
 		"/v1/talks/muscat/envelopes/" + strings.Repeat("0", 64) + "/receipts", "/v1/talks/muscat/members",
 		"/v1/talks/muscat/checkpoint", "/v1/organisations/us/principals", "/v1/auth", "/v1/auth/logout",
-		"/v2/talks", "/v1/healthz", "/metrics/extra", "/v1/credentials/x/y",
+		"/v2/talks", "/v1/healthz", "/metrics", "/metrics/extra", "/v1/credentials/x/y",
 	} {
 		if r := w.probe(request{method: http.MethodGet, path: path}); r.status != http.StatusNotFound || !isMuxAnswer(r) {
 			t.Errorf("GET %s: %s, want the mux's 404", path, r)

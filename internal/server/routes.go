@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/backchannel/backchannel/api"
 )
@@ -151,7 +150,9 @@ func documentWildcards(doc *huma.OpenAPI) {
 	}
 }
 
-// operationsRoutes are the host's health, readiness and metrics.
+// operationsRoutes are the host's health and readiness. Its metrics are not among them: they
+// tell anyone who reads them how busy each operation and the store are, and are served on a
+// listener of their own (MetricsHandler).
 func (s *Server) operationsRoutes() {
 	type status struct {
 		Status string `json:"status"`
@@ -172,18 +173,4 @@ func (s *Server) operationsRoutes() {
 			}
 			return &body[status]{Body: status{"ready"}}, nil
 		})
-	metrics := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
-	huma.Register(s.api, huma.Operation{
-		OperationID: "metrics", Method: http.MethodGet, Path: "/metrics", Tags: []string{"operations"},
-		Summary: "Prometheus metrics",
-		Responses: map[string]*huma.Response{"200": {
-			Description: "Metrics in the Prometheus text format.",
-			Content:     map[string]*huma.MediaType{"text/plain": {Schema: &huma.Schema{Type: "string"}}},
-		}},
-	}, func(ctx context.Context, _ *struct{}) (*huma.StreamResponse, error) {
-		return &huma.StreamResponse{Body: func(hc huma.Context) {
-			r, w := unwrapHuma(hc)
-			metrics.ServeHTTP(w, r)
-		}}, nil
-	})
 }
