@@ -470,6 +470,11 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 				}
 				m.Err = fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)
 			}
+			if m.Err == nil {
+				if err := checkRules(b, env, m.Opened, e.Time); err != nil {
+					m.Opened, m.Err = nil, err
+				}
+			}
 			b.Messages = append(b.Messages, m)
 			b.byHash[m.Hash] = m
 			if b.mine != nil {
@@ -516,6 +521,42 @@ func (c *Client) redLines(b *Book, env *seal.Envelope) error {
 		return nil
 	}
 	b.RedLines = &r
+	return nil
+}
+
+// ErrBreaksRules flags a message on the record that the talks' rules forbade when it was
+// posted (a room its sender did not sit in, a topic off the agenda, a rank below the level, a
+// relay by someone other than a mediator, another round): the host should have refused it.
+var ErrBreaksRules = errors.New("the message breaks the talks' rules")
+
+// checkRules applies the talks' message rules to an envelope, as the host should have when it
+// accepted it: against the talks as the record stood just before it, at the time the record
+// gives it. A verbatim relay's original room is the one the reader saw it in, or the one its
+// author signed; a summary's, if the reader never saw the originals, is the host's to check.
+func checkRules(b *Book, env *seal.Envelope, o *seal.Opened, at time.Time) error {
+	sender, err := b.Trust.Credential(env.Sender)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrBreaksRules, err)
+	}
+	h := talks.Header{
+		Author: talks.Actor{Principal: sender.Handle(), Org: sender.Org, Rank: sender.Rank, Title: sender.Title},
+		Room:   env.Room, Kind: env.Kind, Topics: env.Topics, Round: int(env.Round),
+	}
+	if env.Relay != seal.RelayNone {
+		r := &talks.Relay{Mode: talks.RelaySummary}
+		if env.Relay == seal.RelayVerbatim {
+			r.Mode = talks.RelayVerbatim
+		}
+		if room, ok := b.Rooms[env.RelayOf[0]]; ok {
+			r.From = room
+		} else if o != nil && env.Relay == seal.RelayVerbatim {
+			r.From = o.Context.Room
+		}
+		h.Relay = r
+	}
+	if err := b.State.CheckMessage(h, at); err != nil {
+		return fmt.Errorf("%w: %v", ErrBreaksRules, err)
+	}
 	return nil
 }
 

@@ -371,3 +371,50 @@ func TestAnAnswerThatTwoReadersCouldReadApartIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// The host accepts, or writes into its record, messages its rules forbid: a note on a topic
+// the parties never put on the agenda, a summary in a party's words as if a mediator's. Each
+// reader's client applies the rules itself and flags such a message, never showing it as
+// genuine.
+func TestAMessageThatBreaksTheRulesIsFlagged(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		seal  func(fw *faultWorld, to []*seal.Credential, at time.Time) *seal.Envelope
+		wants string
+	}{
+		{"a topic off the agenda", func(fw *faultWorld, to []*seal.Credential, at time.Time) *seal.Envelope {
+			env, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: muscat, Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+				Topics: []string{"missiles"}, CreatedAt: at, Sequence: uint64(at.UnixMicro())}, []byte("On missiles."), to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env
+		}, "not on the agreed agenda"},
+		{"a summary by a party", func(fw *faultWorld, to []*seal.Credential, at time.Time) *seal.Envelope {
+			of := fw.envoy.Book(muscat).Messages[0].Hash
+			env, err := fw.envoy.Identity().Summarize(rand.Reader, seal.Context{Talks: muscat, Room: talks.RoomCaucus("us"),
+				Topics: []string{"nuclear-programme"}, CreatedAt: at, Sequence: uint64(at.UnixMicro())}, []byte("Iran says yes."), []seal.Hash{of}, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return env
+		}, "not a mediator"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw := newFaultWorld(t)
+			mustSync(t, fw.ctx, fw.envoy)
+			env := tc.seal(fw, []*seal.Credential{fw.envoy.Credential(), fw.omFM.Credential()}, time.Now().UTC().Truncate(time.Millisecond))
+			fw.restart(editDB(t, fw.host, func(h *hostDB) {
+				h.appendEvent(backchannel.EventEnvelope, talks.RoomCaucus("us"), env.Marshal())
+				h.resign()
+			}))
+			for _, c := range []*client.Client{fw.envoy, fw.omFM} {
+				fresh := client.New(fw.url, c.Identity(), client.WithLogKey(c.PinnedLogKey()))
+				m := mustSync(t, fw.ctx, fresh).Message(env.Hash())
+				if m == nil || m.Opened != nil || !errors.Is(m.Err, client.ErrBreaksRules) || !strings.Contains(m.Err.Error(), tc.wants) {
+					t.Errorf("%s: the message shows as %+v, want it flagged as breaking the rules (%s)", c.Credential().Handle(), m, tc.wants)
+				}
+			}
+		})
+	}
+}

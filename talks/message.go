@@ -20,7 +20,10 @@ const (
 
 // Relay says that a message passes on one from another room.
 type Relay struct {
-	From string    // the room the original was posted in
+	// From is the room the original was posted in. A reader who never saw the original (it
+	// sat in a room the reader does not) leaves it empty: the rules then check the relay's
+	// author and mode, and the host, which saw it, checked the rest.
+	From string
 	Mode RelayMode // verbatim or summary
 }
 
@@ -83,7 +86,7 @@ func (t *Talks) checkMessage(h Header, now time.Time) error {
 		if r.From == h.Room {
 			return refuse(ErrRelay, "a relay goes from one room to another, not back into %q", r.From)
 		}
-		if !t.CanRead(h.Author.Principal, r.From, now) {
+		if r.From != "" && !t.CanRead(h.Author.Principal, r.From, now) {
 			return refuse(ErrRelay, "%s does not sit in %q, where the original was posted", h.Author.Principal, r.From)
 		}
 		switch r.Mode {
