@@ -121,6 +121,7 @@ var (
 	ProblemActorMismatch        = ProblemKind{"actor-mismatch", http.StatusUnprocessableEntity, "Signed by someone other than the one named"}
 	ProblemRecipientOutsideRoom = ProblemKind{"recipient-outside-room", http.StatusUnprocessableEntity, "Recipient outside the room"}
 	ProblemRecipientMissing     = ProblemKind{"recipient-missing", http.StatusUnprocessableEntity, "A reader of the room is not a recipient"}
+	ProblemUnscopedID           = ProblemKind{"unscoped-id", http.StatusUnprocessableEntity, "Talks id outside its founder's scope"}
 	ProblemUnknownEnvelope      = ProblemKind{"unknown-envelope", http.StatusUnprocessableEntity, "Unknown envelope"}
 	ProblemInternal             = ProblemKind{"internal", http.StatusInternalServerError, "Internal error"}
 	ProblemUnavailable          = ProblemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
@@ -154,7 +155,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemNotInRoom, ProblemRateLimited, ProblemTooManyStreams, ProblemExists,
 		ProblemClockSkew, ProblemWrongTalks, ProblemUntrustedRoot, ProblemUnknownCredential,
 		ProblemUnknownOrganisation, ProblemFingerprintMismatch, ProblemActorMismatch,
-		ProblemRecipientOutsideRoom, ProblemRecipientMissing, ProblemUnknownEnvelope, ProblemInternal, ProblemUnavailable,
+		ProblemRecipientOutsideRoom, ProblemRecipientMissing, ProblemUnscopedID, ProblemUnknownEnvelope, ProblemInternal, ProblemUnavailable,
 		ProblemRecordConflict,
 		ProblemMalformedSignedData, ProblemTampered, ProblemRelayAltered, ProblemWrongRoom,
 		ProblemWrongRound, ProblemContextMismatch, ProblemNotAddressed, ProblemCredentialExpired,

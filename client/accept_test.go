@@ -53,7 +53,7 @@ func TestAcceptChecksTheCharterPinsAgainstThePolicy(t *testing.T) {
 		{"roots not compared, trusted when told", client.PinPolicy{Known: client.KnownRoots(ir.Public()), TrustUncompared: true,
 			Uncompared: func(org string, _ seal.Fingerprint) { uncompared = append(uncompared, org) }}, nil, false, nil},
 	} {
-		id := "pins-" + string(rune('a'+i))
+		id := "us:pins-" + string(rune('a'+i))
 		w.ok(envoy.CreateTalks(w.ctx, talks.Charter{
 			ID: id, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 			Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},

@@ -32,29 +32,29 @@ func BenchmarkAcceptEnvelopes(b *testing.B) {
 		}
 	}
 	check(head.CreateTalks(ctx, talks.Charter{
-		ID: "bench", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		ID: "us:bench", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	check(irFM.Accept(ctx, "bench", w.pins()))
-	check(omFM.Accept(ctx, "bench", w.pins()))
+	check(irFM.Accept(ctx, "us:bench", w.pins()))
+	check(omFM.Accept(ctx, "us:bench", w.pins()))
 	clients := []*client.Client{head}
 	for i := 1; i < senders; i++ {
 		c := w.person("us", fmt.Sprintf("delegate-%d", i), "Delegate", 2)
-		check(head.AddMember(ctx, "bench", c.Credential()))
+		check(head.AddMember(ctx, "us:bench", c.Credential()))
 		clients = append(clients, c)
 	}
 	body := make([]byte, 1024)
 	per := b.N/senders + 1
 	sealed := make([][]*seal.Envelope, senders)
 	for i, c := range clients {
-		if _, err := c.Sync(ctx, "bench"); err != nil {
+		if _, err := c.Sync(ctx, "us:bench"); err != nil {
 			b.Fatal(err)
 		}
 		to := []*seal.Credential{c.Credential(), omFM.Credential()}
 		for j := 0; j < per; j++ {
 			env, err := c.Identity().Seal(rand.Reader, seal.Context{
-				Talks: "bench", Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"},
+				Talks: "us:bench", Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"},
 				CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: uint64(j + 1),
 			}, body, to)
 			if err != nil {
@@ -75,7 +75,7 @@ func BenchmarkAcceptEnvelopes(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for _, env := range sealed[i][:per] {
-				if _, err := c.SubmitEnvelope(ctx, "bench", env); err != nil {
+				if _, err := c.SubmitEnvelope(ctx, "us:bench", env); err != nil {
 					b.Error(err)
 					return
 				}

@@ -21,14 +21,14 @@ func TestActsSurviveAClockBehindAnother(t *testing.T) {
 	behind := client.New(w.url, irFM.Identity(), client.WithClock(func() time.Time { return time.Now().Add(-3 * time.Second) }))
 	ctx := w.ctx
 	w.ok(envoy.CreateTalks(ctx, talks.Charter{
-		ID: "muscat", Parties: []string{"us", "ir"},
+		ID: "us:muscat", Parties: []string{"us", "ir"},
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1,
 	}))
-	w.ok(behind.Accept(ctx, "muscat", w.pins()))
-	w.ok(envoy.Propose(ctx, "muscat", "venue", talks.SetVenue("Muscat"), time.Time{}))
-	w.ok(behind.Vote(ctx, "muscat", "venue", true))
-	info, err := envoy.Talks(ctx, "muscat")
+	w.ok(behind.Accept(ctx, "us:muscat", w.pins()))
+	w.ok(envoy.Propose(ctx, "us:muscat", "venue", talks.SetVenue("Muscat"), time.Time{}))
+	w.ok(behind.Vote(ctx, "us:muscat", "venue", true))
+	info, err := envoy.Talks(ctx, "us:muscat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestActsSurviveAClockBehindAnother(t *testing.T) {
 		t.Fatalf("venue = %q: the vote of the principal with the slow clock did not count", info.Venue)
 	}
 	// A plain Act, dated by the caller, is still refused: only the client's own dating adapts.
-	_, err = behind.Act(ctx, "muscat", talks.CloseSession{At: time.Now().Add(-3 * time.Second).UTC().Truncate(time.Millisecond), By: behind.Actor()})
+	_, err = behind.Act(ctx, "us:muscat", talks.CloseSession{At: time.Now().Add(-3 * time.Second).UTC().Truncate(time.Millisecond), By: behind.Actor()})
 	if !api.IsProblem(err, talks.ErrTimeWentBack.Name) {
 		t.Errorf("an act dated before the record's last event: %v, want time-went-back", err)
 	}

@@ -21,7 +21,7 @@ func exportOf(t *testing.T) ([]byte, string) {
 	fw := newFaultWorld(t)
 	c := fw.omFM
 	var calls int
-	px, err := c.Export(fw.ctx, "muscat", func(done, total int64) { calls++ })
+	px, err := c.Export(fw.ctx, "us:muscat", func(done, total int64) { calls++ })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func TestPartyExportVerifiesOfflineAndRefusesEveryAlteration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Talks != "muscat" || !rep.Record.Pinned || rep.Events == 0 || rep.Messages == 0 || rep.Record.Entries != rep.Events {
+	if rep.Talks != "us:muscat" || !rep.Record.Pinned || rep.Events == 0 || rep.Messages == 0 || rep.Record.Entries != rep.Events {
 		t.Fatalf("report %+v (record %+v)", rep, rep.Record)
 	}
 	var px client.PartyExport

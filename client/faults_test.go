@@ -161,12 +161,12 @@ func newFaultWorld(t *testing.T) *faultWorld {
 		omFM:  w.person("om", "foreign-minister", "Foreign Minister", 4)}
 	ctx := w.ctx
 	w.ok(fw.envoy.CreateTalks(ctx, talks.Charter{
-		ID: "muscat", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		ID: "us:muscat", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	w.ok(fw.irFM.Accept(ctx, "muscat", w.pins()))
-	w.ok(fw.omFM.Accept(ctx, "muscat", w.pins()))
+	w.ok(fw.irFM.Accept(ctx, "us:muscat", w.pins()))
+	w.ok(fw.omFM.Accept(ctx, "us:muscat", w.pins()))
 	for i := range 6 {
 		fw.send(fw.envoy, talks.RoomCaucus("us"), fmt.Sprintf("us note %d", i))
 		fw.send(fw.irFM, talks.RoomCaucus("ir"), fmt.Sprintf("ir note %d", i))
@@ -176,7 +176,7 @@ func newFaultWorld(t *testing.T) *faultWorld {
 
 func (fw *faultWorld) send(c *client.Client, room, body string) {
 	fw.t.Helper()
-	if _, _, err := c.Send(fw.ctx, "muscat", client.Draft{Room: room, Kind: backchannel.KindNote,
+	if _, _, err := c.Send(fw.ctx, "us:muscat", client.Draft{Room: room, Kind: backchannel.KindNote,
 		Topics: []string{"nuclear-programme"}, Body: []byte(body)}); err != nil {
 		fw.t.Fatal(err)
 	}
@@ -222,21 +222,21 @@ func TestFaultEachRequestOfASyncChangesNothingOrEverything(t *testing.T) {
 				fw.send(fw.envoy, talks.RoomCaucus("us"), name)
 				want := bodies(mustSync(t, fw.ctx, fw.omFM))
 				ft.arm(at, k)
-				_, err := c.Sync(fw.ctx, "muscat")
+				_, err := c.Sync(fw.ctx, "us:muscat")
 				fired = fired || ft.fired()
 				if errors.Is(err, client.ErrRecord) {
 					t.Fatalf("%s: a false alarm: %v", name, err)
 				}
 				if err != nil {
-					if b := c.Book("muscat"); b != nil && !slices.Equal(bodies(b), before) {
+					if b := c.Book("us:muscat"); b != nil && !slices.Equal(bodies(b), before) {
 						t.Fatalf("%s: the failed sync (%v) changed the book:\n%q\nwas\n%q", name, err, bodies(b), before)
 					}
 					ft.arm(0, "")
-					if _, err2 := c.Sync(fw.ctx, "muscat"); err2 != nil {
+					if _, err2 := c.Sync(fw.ctx, "us:muscat"); err2 != nil {
 						t.Fatalf("%s: the retry after %v failed: %v", name, err, err2)
 					}
 				}
-				if got := bodies(c.Book("muscat")); !slices.Equal(got, want) {
+				if got := bodies(c.Book("us:muscat")); !slices.Equal(got, want) {
 					t.Fatalf("%s: the book holds\n%q\nwant\n%q", name, got, want)
 				}
 			}
@@ -267,14 +267,14 @@ func TestFaultEachRequestOfASendLandsTheMessageOnce(t *testing.T) {
 			// Another party's message first, so that the send's own sync has news to read.
 			fw.send(fw.irFM, talks.RoomCaucus("ir"), "before "+name)
 			ft.arm(at, k)
-			_, _, err := c.Send(fw.ctx, "muscat", draft(name))
+			_, _, err := c.Send(fw.ctx, "us:muscat", draft(name))
 			fired = fired || ft.fired()
 			if errors.Is(err, client.ErrRecord) {
 				t.Fatalf("%s: a false alarm: %v", name, err)
 			}
 			if err != nil {
 				ft.arm(0, "")
-				if _, _, err2 := c.Send(fw.ctx, "muscat", draft(name)); err2 != nil {
+				if _, _, err2 := c.Send(fw.ctx, "us:muscat", draft(name)); err2 != nil {
 					t.Fatalf("%s: the retry after %v failed: %v", name, err, err2)
 				}
 			}
@@ -329,33 +329,33 @@ func TestFaultLostAnswerOfEachSubmissionLandsItOnce(t *testing.T) {
 	}{
 		{"found talks", envoyFT, func() (api.Accepted, error) {
 			return envoy.CreateTalks(ctx, talks.Charter{
-				ID: "muscat-2", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+				ID: "us:muscat-2", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 				Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 				Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 			})
 		}},
-		{"accept a charter", irFT, func() (api.Accepted, error) { return irFM.Accept(ctx, "muscat-2", fw.pins()) }},
+		{"accept a charter", irFT, func() (api.Accepted, error) { return irFM.Accept(ctx, "us:muscat-2", fw.pins()) }},
 		{"propose", envoyFT, func() (api.Accepted, error) {
-			return envoy.Propose(ctx, "muscat", "venue", talks.SetVenue("Muscat"), time.Time{})
+			return envoy.Propose(ctx, "us:muscat", "venue", talks.SetVenue("Muscat"), time.Time{})
 		}},
-		{"vote", irFT, func() (api.Accepted, error) { return irFM.Vote(ctx, "muscat", "venue", true) }},
+		{"vote", irFT, func() (api.Accepted, error) { return irFM.Vote(ctx, "us:muscat", "venue", true) }},
 		{"send", envoyFT, func() (api.Accepted, error) {
-			a, _, err := envoy.Send(ctx, "muscat", note)
+			a, _, err := envoy.Send(ctx, "us:muscat", note)
 			return a, err
 		}},
 		{"relay verbatim", omFT, func() (api.Accepted, error) {
-			a, _, err := omFM.RelayVerbatim(ctx, "muscat", usNote(), talks.RoomCaucus("ir"))
+			a, _, err := omFM.RelayVerbatim(ctx, "us:muscat", usNote(), talks.RoomCaucus("ir"))
 			return a, err
 		}},
 		{"summarize", omFT, func() (api.Accepted, error) {
-			a, _, err := omFM.Summarize(ctx, "muscat", []seal.Hash{usNote().Hash}, summary)
+			a, _, err := omFM.Summarize(ctx, "us:muscat", []seal.Hash{usNote().Hash}, summary)
 			return a, err
 		}},
 		{"receipt", omFT, func() (api.Accepted, error) {
-			return omFM.Receipt(ctx, "muscat", usNote().Hash, seal.Read)
+			return omFM.Receipt(ctx, "us:muscat", usNote().Hash, seal.Read)
 		}},
 		{"red lines", irFT, func() (api.Accepted, error) {
-			return irFM.SetRedLines(ctx, "muscat", []string{"nuclear-programme"})
+			return irFM.SetRedLines(ctx, "us:muscat", []string{"nuclear-programme"})
 		}},
 	} {
 		tc.ft.armSubmission(faultLost)
@@ -376,7 +376,7 @@ func TestFaultLostAnswerOfEachSubmissionLandsItOnce(t *testing.T) {
 // once, in order.
 func TestFaultEachRequestOfAFollowDeliversEveryEventOnce(t *testing.T) {
 	fw := newFaultWorld(t)
-	info, err := fw.envoy.Talks(fw.ctx, "muscat")
+	info, err := fw.envoy.Talks(fw.ctx, "us:muscat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +384,7 @@ func TestFaultEachRequestOfAFollowDeliversEveryEventOnce(t *testing.T) {
 		ctx, cancel := context.WithCancel(fw.ctx)
 		defer cancel()
 		var got []int64
-		err := c.Follow(ctx, "muscat", 0, func(e api.Event) error {
+		err := c.Follow(ctx, "us:muscat", 0, func(e api.Event) error {
 			got = append(got, e.Index)
 			if e.Index == info.Size-1 {
 				cancel()
@@ -429,10 +429,10 @@ func TestFaultEachRequestOfAFollowDeliversEveryEventOnce(t *testing.T) {
 
 func mustSync(t *testing.T, ctx context.Context, c *client.Client) *client.Book {
 	t.Helper()
-	if _, err := c.Sync(ctx, "muscat"); err != nil {
+	if _, err := c.Sync(ctx, "us:muscat"); err != nil {
 		t.Fatal(err)
 	}
-	return c.Book("muscat")
+	return c.Book("us:muscat")
 }
 
 // Syncs of one talks from many goroutines, while others read the book and another party
@@ -449,7 +449,7 @@ func TestConcurrentSyncsOfOneTalksNeitherRaceNorDouble(t *testing.T) {
 		defer wg.Done()
 		defer close(done)
 		for i := range writes {
-			if _, _, err := fw.envoy.Send(fw.ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+			if _, _, err := fw.envoy.Send(fw.ctx, "us:muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
 				Topics: []string{"nuclear-programme"}, Body: fmt.Appendf(nil, "concurrent %d", i)}); err != nil {
 				errs <- err
 				return
@@ -461,7 +461,7 @@ func TestConcurrentSyncsOfOneTalksNeitherRaceNorDouble(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for {
-				if _, err := c.Sync(fw.ctx, "muscat"); err != nil {
+				if _, err := c.Sync(fw.ctx, "us:muscat"); err != nil {
 					errs <- err
 					return
 				}
@@ -477,7 +477,7 @@ func TestConcurrentSyncsOfOneTalksNeitherRaceNorDouble(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for {
-			if b := c.Book("muscat"); b != nil {
+			if b := c.Book("us:muscat"); b != nil {
 				last := int64(-1)
 				for _, m := range b.Messages {
 					if m.Index <= last {
@@ -520,7 +520,7 @@ func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- follower.Follow(ctx, "muscat", 0, func(e api.Event) error {
+		done <- follower.Follow(ctx, "us:muscat", 0, func(e api.Event) error {
 			mu.Lock()
 			got = append(got, e.Index)
 			mu.Unlock()
@@ -551,7 +551,7 @@ func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T)
 		var err error
 		for range 5 {
 			var a api.Accepted
-			if a, _, err = fw.envoy.Send(fw.ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+			if a, _, err = fw.envoy.Send(fw.ctx, "us:muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
 				Topics: []string{"nuclear-programme"}, Body: []byte(body)}); err == nil {
 				return a
 			}
@@ -559,7 +559,7 @@ func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T)
 		t.Fatal(err)
 		return api.Accepted{}
 	}
-	info, err := fw.envoy.Talks(fw.ctx, "muscat")
+	info, err := fw.envoy.Talks(fw.ctx, "us:muscat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -580,7 +580,7 @@ func TestFaultServerRestartUnderAnOpenStreamDeliversEveryEventOnce(t *testing.T)
 	// What the follower may read, page by page.
 	var want []int64
 	for from := int64(0); from <= last.Index; {
-		p, err := fw.omFM.Events(fw.ctx, "muscat", from, 1000)
+		p, err := fw.omFM.Events(fw.ctx, "us:muscat", from, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,19 +25,19 @@ func TestFollowSeesEveryEventOnceInOrderAcrossReconnects(t *testing.T) {
 	omFM := w.person("om", "foreign-minister", "Foreign Minister", 4)
 	ctx := w.ctx
 	w.ok(envoy.CreateTalks(ctx, talks.Charter{
-		ID: "muscat", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		ID: "us:muscat", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	w.ok(irFM.Accept(ctx, "muscat", w.pins()))
-	w.ok(omFM.Accept(ctx, "muscat", w.pins()))
+	w.ok(irFM.Accept(ctx, "us:muscat", w.pins()))
+	w.ok(omFM.Accept(ctx, "us:muscat", w.pins()))
 
 	var mu sync.Mutex
 	var got []api.Event
 	fctx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
-		done <- omFM.Follow(fctx, "muscat", 0, func(e api.Event) error {
+		done <- omFM.Follow(fctx, "us:muscat", 0, func(e api.Event) error {
 			mu.Lock()
 			got = append(got, e)
 			mu.Unlock()
@@ -52,7 +52,7 @@ func TestFollowSeesEveryEventOnceInOrderAcrossReconnects(t *testing.T) {
 		if i%2 == 1 {
 			room, from = talks.RoomCaucus("ir"), irFM
 		}
-		if _, _, err := from.Send(ctx, "muscat", client.Draft{Room: room, Kind: backchannel.KindNote,
+		if _, _, err := from.Send(ctx, "us:muscat", client.Draft{Room: room, Kind: backchannel.KindNote,
 			Topics: []string{"nuclear-programme"}, Body: []byte(fmt.Sprintf("note %d", i))}); err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestFollowSeesEveryEventOnceInOrderAcrossReconnects(t *testing.T) {
 			w.dropConnections()
 		}
 	}
-	info, err := envoy.Talks(ctx, "muscat")
+	info, err := envoy.Talks(ctx, "us:muscat")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestFollowSeesEveryEventOnceInOrderAcrossReconnects(t *testing.T) {
 	var usGot []api.Event
 	uctx, ustop := context.WithTimeout(ctx, 5*time.Second)
 	defer ustop()
-	_ = envoy.Follow(uctx, "muscat", 0, func(e api.Event) error {
+	_ = envoy.Follow(uctx, "us:muscat", 0, func(e api.Event) error {
 		usGot = append(usGot, e)
 		if e.Index == info.Size-1 {
 			ustop()

@@ -33,11 +33,11 @@ func TestACharterWithoutItsAuthorIsRefused(t *testing.T) {
 	fw := newFaultWorld(t)
 	us, ir, om := fw.roots["us"], fw.roots["ir"], fw.roots["om"]
 	fw.ok(fw.envoy.CreateTalks(fw.ctx, talks.Charter{
-		ID: "forged", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
+		ID: "us:forged", Parties: []string{"us", "ir"}, Mediators: []string{"om"},
 		Roots:      []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public()), client.Pin(om.Public())},
 		Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1, Agenda: []string{"nuclear-programme"},
 	}))
-	fw.restart(editTalksDB(t, fw.host, "forged", func(h *hostDB) {
+	fw.restart(editTalksDB(t, fw.host, "us:forged", func(h *hostDB) {
 		var credential int64
 		if err := h.db.QueryRow(`SELECT idx FROM events WHERE talks = ? AND type = 'credential'`, h.talks).Scan(&credential); err != nil {
 			t.Fatal(err)
@@ -58,15 +58,15 @@ func TestACharterWithoutItsAuthorIsRefused(t *testing.T) {
 		client.New(fw.url, fw.irFM.Identity(), client.WithLogKey(fw.irFM.PinnedLogKey())),
 		client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey())),
 	} {
-		_, err := c.Sync(fw.ctx, "forged")
+		_, err := c.Sync(fw.ctx, "us:forged")
 		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "charter") {
 			t.Fatalf("%s: Sync = %v, want ErrRecord about the charter", c.Credential().Handle(), err)
 		}
-		if _, err := c.Accept(fw.ctx, "forged", fw.pins()); !errors.Is(err, client.ErrRecord) {
+		if _, err := c.Accept(fw.ctx, "us:forged", fw.pins()); !errors.Is(err, client.ErrRecord) {
 			t.Fatalf("%s: Accept = %v, want ErrRecord", c.Credential().Handle(), err)
 		}
 	}
-	if orgs := acceptedBesidesTheFounder(t, fw, "forged"); len(orgs) != 0 {
+	if orgs := acceptedBesidesTheFounder(t, fw, "us:forged"); len(orgs) != 0 {
 		t.Fatalf("%v accepted the forged charter", orgs)
 	}
 }
@@ -120,7 +120,7 @@ func TestAnEventsPageOutOfOrderIsRefused(t *testing.T) {
 	} {
 		c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
 			client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: tc.rewrite}}))
-		_, err := c.Sync(fw.ctx, "muscat")
+		_, err := c.Sync(fw.ctx, "us:muscat")
 		if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "out of order") {
 			t.Errorf("%s: Sync = %v, want ErrRecord saying the events are out of order", tc.name, err)
 		}
@@ -225,7 +225,7 @@ func TestAHostCannotLeaveAReaderOutOfARoom(t *testing.T) {
 			}
 			rs.Credentials = kept
 		}}}))
-	if _, _, err := envoy.Send(fw.ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+	if _, _, err := envoy.Send(fw.ctx, "us:muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
 		Topics: []string{"nuclear-programme"}, Body: []byte("for the mediator too")}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestAHostCannotLeaveAReaderOutOfARoom(t *testing.T) {
 func TestARevokedReaderDoesNotBlockItsRoom(t *testing.T) {
 	fw := newFaultWorld(t)
 	aide := fw.person("us", "aide", "Aide", 2)
-	fw.ok(fw.envoy.AddMember(fw.ctx, "muscat", aide.Credential()))
+	fw.ok(fw.envoy.AddMember(fw.ctx, "us:muscat", aide.Credential()))
 	mustSync(t, fw.ctx, fw.envoy)
 	v, err := fw.roots["us"].Revoke(aide.Credential(), time.Now())
 	if err != nil {
@@ -263,19 +263,19 @@ func TestARevokedReaderDoesNotBlockItsRoom(t *testing.T) {
 func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
 	fw := newFaultWorld(t)
 	b := mustSync(t, fw.ctx, fw.envoy)
-	env, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: "muscat", Room: talks.RoomCaucus("us"),
+	env, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: "us:muscat", Room: talks.RoomCaucus("us"),
 		Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"}, Round: uint32(b.State.InSession()),
 		CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: uint64(time.Now().UnixNano())},
 		[]byte("not for the mediator"), []*seal.Credential{fw.envoy.Credential()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fw.envoy.SubmitEnvelope(fw.ctx, "muscat", env)
+	_, err = fw.envoy.SubmitEnvelope(fw.ctx, "us:muscat", env)
 	if !api.IsProblem(err, api.ProblemRecipientMissing.Name) || !strings.Contains(err.Error(), "om:foreign-minister reads room caucus:us") {
 		t.Fatalf("an envelope that leaves the mediator out: %v, want recipient-missing naming it", err)
 	}
 	// The host appends it all the same, straight to its log.
-	if _, _, err := fw.faults.Append(fw.ctx, "muscat", func(tx store.AppendTx) error {
+	if _, _, err := fw.faults.Append(fw.ctx, "us:muscat", func(tx store.AppendTx) error {
 		tx.Append(backchannel.Event{Type: backchannel.EventEnvelope, Room: env.Room, Data: env.Marshal()})
 		return nil
 	}); err != nil {
@@ -287,7 +287,7 @@ func TestAReaderLeftOutOfItsRoomIsTold(t *testing.T) {
 	}
 
 	aide := fw.person("us", "aide", "Aide", 2)
-	fw.ok(fw.envoy.AddMember(fw.ctx, "muscat", aide.Credential()))
+	fw.ok(fw.envoy.AddMember(fw.ctx, "us:muscat", aide.Credential()))
 	for _, m := range mustSync(t, fw.ctx, aide).Messages {
 		if m.Err != nil {
 			t.Fatalf("the aide, who joined after, is told of message %d: %v", m.Index, m.Err)
@@ -322,7 +322,7 @@ func TestAnEventFiledUnderAnotherRoomIsRefused(t *testing.T) {
 	} {
 		c := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
 			client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: tc.rewrite}}))
-		_, err := c.Sync(fw.ctx, "muscat")
+		_, err := c.Sync(fw.ctx, "us:muscat")
 		if !errors.Is(err, client.ErrRecord) || !errors.Is(err, replay.ErrMisfiled) {
 			t.Errorf("%s: Sync = %v, want ErrRecord for a misfiled event", tc.name, err)
 		}
@@ -365,7 +365,7 @@ func TestAnAnswerThatTwoReadersCouldReadApartIsRefused(t *testing.T) {
 			client.WithHTTPClient(&http.Client{Transport: bytesRewriter{base: http.DefaultTransport, rewrite: func(b []byte) []byte {
 				return bytes.Replace(b, []byte(tc.old), []byte(tc.new), 1)
 			}}}))
-		_, err := c.Sync(fw.ctx, "muscat")
+		_, err := c.Sync(fw.ctx, "us:muscat")
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Sync = %v, want a refusal saying %s", tc.name, err, tc.want)
 		}

@@ -21,7 +21,7 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 	envoy := w.person("us", "special-envoy", "Special Envoy", 3)
 	irFM := w.person("ir", "foreign-minister", "Foreign Minister", 4)
 	ctx := w.ctx
-	ids := []string{"muscat", "doha"}
+	ids := []string{"us:muscat", "us:doha"}
 	for _, id := range ids {
 		w.ok(envoy.CreateTalks(ctx, talks.Charter{
 			ID: id, Parties: []string{"us", "ir"}, Roots: []talks.Pin{client.Pin(us.Public()), client.Pin(ir.Public())},
@@ -43,8 +43,8 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 			}
 		}
 	}
-	w.ok(envoy.Propose(ctx, "muscat", "venue", talks.SetVenue("Muscat"), time.Time{}))
-	w.ok(irFM.Vote(ctx, "muscat", "venue", true))
+	w.ok(envoy.Propose(ctx, "us:muscat", "venue", talks.SetVenue("Muscat"), time.Time{}))
+	w.ok(irFM.Vote(ctx, "us:muscat", "venue", true))
 	for _, id := range ids {
 		if _, err := irFM.Sync(ctx, id); err != nil {
 			t.Fatalf("talks %s: %v", id, err)
@@ -59,7 +59,7 @@ func TestTalksDroppedFromMemoryAreRebuiltFromTheRecord(t *testing.T) {
 			t.Errorf("talks %s: Iran verified %d of the US messages, want 3", id, verified)
 		}
 	}
-	if v, _ := envoy.Talks(ctx, "muscat"); v.Venue != "Muscat" {
+	if v, _ := envoy.Talks(ctx, "us:muscat"); v.Venue != "Muscat" {
 		t.Errorf("venue = %q after the talks were rebuilt", v.Venue)
 	}
 	body := w.metrics()

@@ -54,7 +54,7 @@ func TestServedRecordVerifiesWithIndependentImplementations(t *testing.T) {
 	}
 
 	// The checkpoint: a signed note that x/mod opens with that key, three lines of body.
-	status, ckpt := n.get(reader, "/v1/talks/muscat/log/checkpoint")
+	status, ckpt := n.get(reader, "/v1/talks/us:muscat/log/checkpoint")
 	if status != http.StatusOK {
 		t.Fatalf("GET checkpoint: %d %s", status, ckpt)
 	}
@@ -144,7 +144,7 @@ func TestServedRecordVerifiesWithIndependentImplementations(t *testing.T) {
 	// consistency proof from every earlier size.
 	for i := range size {
 		var p api.Proof
-		path := fmt.Sprintf("/v1/talks/muscat/proof?index=%d", i)
+		path := fmt.Sprintf("/v1/talks/us:muscat/proof?index=%d", i)
 		if i > 0 {
 			path += fmt.Sprintf("&from=%d", i)
 		}
@@ -175,7 +175,7 @@ type tileFetcher struct {
 
 func (f tileFetcher) get(path string) []byte {
 	f.t.Helper()
-	status, body := f.n.get(f.c, "/v1/talks/muscat/log/"+path)
+	status, body := f.n.get(f.c, "/v1/talks/us:muscat/log/"+path)
 	if status != http.StatusOK {
 		f.t.Fatalf("GET %s: %d %s", path, status, body)
 	}

@@ -51,7 +51,7 @@ func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
 		if k != nil {
 			opts = append(opts, client.WithStateKeeper(k))
 		}
-		_, err := client.New(fw.url, fw.omFM.Identity(), opts...).Sync(fw.ctx, "muscat")
+		_, err := client.New(fw.url, fw.omFM.Identity(), opts...).Sync(fw.ctx, "us:muscat")
 		return err
 	}
 	// The record grows; a run of the mediator's client verifies and cosigns it.
@@ -71,7 +71,7 @@ func TestStateKeeperCatchesARollbackBetweenRuns(t *testing.T) {
 		t.Fatalf("a later run with saved state: %v, want ErrRecord", err)
 	}
 	// Saved state that cannot be read back is refused, not forgotten.
-	keeper.saved["muscat"] = client.VerifiedState{Verifier: []byte(`{"origin":`)}
+	keeper.saved["us:muscat"] = client.VerifiedState{Verifier: []byte(`{"origin":`)}
 	if err := run(keeper); !errors.Is(err, client.ErrSavedState) {
 		t.Fatalf("a run with damaged saved state: %v, want ErrSavedState", err)
 	}
@@ -98,7 +98,7 @@ func TestExpectedRootsAreCheckedInEveryTalks(t *testing.T) {
 		{"a look-alike", lookAlike, client.ErrRecord},
 	} {
 		c := client.New(fw.url, fw.omFM.Identity(), client.WithExpectedRoots(map[string]string{"om": hexOf(tc.root)}))
-		if _, err := c.Sync(fw.ctx, "muscat"); !errors.Is(err, tc.want) {
+		if _, err := c.Sync(fw.ctx, "us:muscat"); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Sync = %v, want %v", tc.name, err, tc.want)
 		}
 	}

@@ -72,7 +72,7 @@ func TestFaultStoreFailingBeforeOrAfterCommitLandsEachRetriedOperationOnce(t *te
 			}
 		}},
 		{"found talks", faultstore.OpCreateTalks, func() func() outcome {
-			id := next("talks")
+			id := talks.ScopedID("us", next("talks"))
 			return func() outcome {
 				a, err := fw.envoy.CreateTalks(ctx, talks.Charter{
 					ID: id, Parties: []string{"us", "ir"}, Mediators: []string{"om"},
@@ -85,14 +85,14 @@ func TestFaultStoreFailingBeforeOrAfterCommitLandsEachRetriedOperationOnce(t *te
 		{"propose", faultstore.OpAppend, func() func() outcome {
 			motion := next("venue")
 			return func() outcome {
-				a, err := fw.envoy.Propose(ctx, "muscat", motion, talks.SetVenue("Muscat"), time.Time{})
+				a, err := fw.envoy.Propose(ctx, "us:muscat", motion, talks.SetVenue("Muscat"), time.Time{})
 				return outcome{&a, err}
 			}
 		}},
 		{"send", faultstore.OpAppend, func() func() outcome {
 			body := next("a note")
 			return func() outcome {
-				a, _, err := fw.envoy.Send(ctx, "muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+				a, _, err := fw.envoy.Send(ctx, "us:muscat", client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
 					Topics: []string{"nuclear-programme"}, Body: []byte(body)})
 				return outcome{&a, err}
 			}
@@ -100,21 +100,21 @@ func TestFaultStoreFailingBeforeOrAfterCommitLandsEachRetriedOperationOnce(t *te
 		{"relay verbatim", faultstore.OpAppend, func() func() outcome {
 			m := usNote()
 			return func() outcome {
-				a, _, err := fw.omFM.RelayVerbatim(ctx, "muscat", m, talks.RoomCaucus("ir"))
+				a, _, err := fw.omFM.RelayVerbatim(ctx, "us:muscat", m, talks.RoomCaucus("ir"))
 				return outcome{&a, err}
 			}
 		}},
 		{"receipt", faultstore.OpAppend, func() func() outcome {
 			m := usNote()
 			return func() outcome {
-				a, err := fw.omFM.Receipt(ctx, "muscat", m.Hash, seal.Acknowledged)
+				a, err := fw.omFM.Receipt(ctx, "us:muscat", m.Hash, seal.Acknowledged)
 				return outcome{&a, err}
 			}
 		}},
 		{"cosign", faultstore.OpAddCosignature, func() func() outcome {
 			fw.send(fw.irFM, talks.RoomCaucus("ir"), next("news for a cosignature"))
 			return func() outcome {
-				_, err := fw.omFM.Sync(ctx, "muscat")
+				_, err := fw.omFM.Sync(ctx, "us:muscat")
 				return outcome{err: err}
 			}
 		}},
@@ -143,7 +143,7 @@ func TestFaultStoreFailingBeforeOrAfterCommitLandsEachRetriedOperationOnce(t *te
 			}
 			// Every party, and one reading from scratch, still verifies the whole record.
 			for _, c := range []*client.Client{fw.envoy, fw.irFM, fw.omFM, client.New(fw.url, fw.omFM.Identity())} {
-				if _, err := c.Sync(ctx, "muscat"); err != nil {
+				if _, err := c.Sync(ctx, "us:muscat"); err != nil {
 					t.Fatalf("%s: then a sync fails: %v", name, err)
 				}
 			}

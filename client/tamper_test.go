@@ -33,7 +33,7 @@ import (
 // to serve it (its replay of the record fails, or the record conflicts with a stored
 // cosignature). DESIGN.md principle 4; docs/record.md, "What a party can prove".
 
-const muscat = "muscat"
+const muscat = "us:muscat"
 
 // negotiation is talks between the United States and Iran through Oman, with messages and a
 // verbatim relay on the record, which every member has verified and cosigned.
@@ -178,7 +178,7 @@ func (n *negotiation) refusedByServer(name, want string) string {
 	n.t.Helper()
 	var detail string
 	for _, m := range n.members() {
-		for _, path := range []string{"/v1/talks/muscat/log/checkpoint", "/v1/talks/muscat/proof?index=0"} {
+		for _, path := range []string{"/v1/talks/us:muscat/log/checkpoint", "/v1/talks/us:muscat/proof?index=0"} {
 			p := n.problem(m.c, path)
 			if p == nil || p.Name() != name {
 				n.t.Fatalf("%s: GET %s = %+v, want problem %q", m.name, path, p, name)
@@ -654,7 +654,7 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 			}
 		})
 	})
-	p := n.problem(n.omFM, "/v1/talks/muscat/log/checkpoint")
+	p := n.problem(n.omFM, "/v1/talks/us:muscat/log/checkpoint")
 	if p == nil || p.Name() != "record-conflict" || !strings.Contains(p.Detail, fmt.Sprintf("what ir/foreign-minister cosigned at size %d", cpB.Size)) {
 		t.Fatalf("branch A with Iran's cosignature of branch B: checkpoint = %+v, want a record-conflict", p)
 	}

@@ -1,6 +1,7 @@
 package talks
 
 import (
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -158,4 +159,16 @@ func checkTime(what string, t time.Time) error {
 		return refuse(ErrMalformed, "%s %s is out of range", what, t.Format(time.RFC3339))
 	}
 	return nil
+}
+
+// ScopedID returns the id of talks named name in organisation org's scope: "org:name". A host
+// takes a charter only under its founder's scope (IDScope), so founding talks tells one
+// organisation nothing of the ids another has taken: two organisations' ids never collide.
+func ScopedID(org, name string) string { return org + ":" + name }
+
+// IDScope returns the organisation whose scope talks id is in (the part before its first
+// ':'), if it names one.
+func IDScope(id string) (org string, ok bool) {
+	org, name, ok := strings.Cut(id, ":")
+	return org, ok && org != "" && name != ""
 }

@@ -39,7 +39,7 @@ import (
 // checkpoint covers exactly the events, with the Merkle root that they hash to.
 
 const (
-	crashTalks   = "crash"
+	crashTalks   = "a:crash"
 	crashHost    = "crash.backchannel.test"
 	crashSenders = 8
 )

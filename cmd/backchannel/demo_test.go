@@ -29,7 +29,7 @@ func TestDemoPlaysTheScenarioAndVerifies(t *testing.T) {
 		"marked as a summary in the mediator's own words",
 		"refused (rank-below-level)",
 		"11. Resumption",
-		"/v1/talks/muscat/log/",
+		"/v1/talks/us:muscat/log/",
 		"checkpoint, cosigned by",
 		"every check passed",
 	} {

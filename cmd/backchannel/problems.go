@@ -34,6 +34,7 @@ var problemHints = map[string]string{
 	api.ProblemFingerprintMismatch.Name:  "the root is not the one pinned: compare the safety number again, out of band",
 	api.ProblemActorMismatch.Name:        "act as the one who signs: check --as and --keystore",
 	api.ProblemRecipientOutsideRoom.Name: "seal only to the members of the room: sync with 'backchannel talks show {talks}' and send again",
+	api.ProblemUnscopedID.Name:           "found talks under your own organisation's name: 'backchannel talks create NAME' founds ORG:NAME",
 	api.ProblemRecipientMissing.Name:     "seal to every member of the room: sync with 'backchannel talks show {talks}' and send again",
 	api.ProblemUnknownEnvelope.Name:      "the server holds no such message: list them with 'backchannel inbox {talks}'",
 	api.ProblemInternal.Name:             "the server failed: try again later, and tell its operator (its log has the details)",

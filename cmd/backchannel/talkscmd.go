@@ -120,13 +120,15 @@ func talksCreateCommand(e *env) *cobra.Command {
 	var level int
 	var format, visibility string
 	cmd := &cobra.Command{
-		Use:   "create TALKS --party ORG --party ORG [--mediator ORG] ...",
+		Use:   "create NAME --party ORG --party ORG [--mediator ORG] ...",
 		Short: "Propose talks: the charter every organisation named must accept",
 		Long: "create proposes talks: the parties, mediators, agenda, level, format, visibility and venue,\n" +
 			"and the root pinned for each organisation. Your own root comes from your keystore; every\n" +
 			"other organisation's root must be one you compared out of band, with --pin ORG=SAFETY-NUMBER\n" +
 			"or 'backchannel fingerprint compare' beforehand. --trust-server-roots takes the server's word\n" +
-			"for them instead, which defeats the point of pinning.",
+			"for them instead, which defeats the point of pinning.\n\n" +
+			"Talks ids are scoped to the organisation that founds them: as us, 'create muscat' founds\n" +
+			"us:muscat, the id every later command takes.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -138,6 +140,9 @@ func talksCreateCommand(e *env) *cobra.Command {
 				return err
 			}
 			ch.ID, ch.Parties, ch.Mediators, ch.Agenda = args[0], parties, mediators, agenda
+			if !strings.Contains(ch.ID, ":") {
+				ch.ID = talks.ScopedID(s.id.Credential().Org, ch.ID)
+			}
 			ch.Level, ch.Format, ch.Visibility = backchannel.Rank(level), talks.Format(format), talks.Visibility(visibility)
 			var missing []string
 			for _, org := range append(append([]string(nil), parties...), mediators...) {

@@ -82,7 +82,7 @@ func newWorld(ctx context.Context, nodes []Node, hc *http.Client, nTalks, nSende
 	g.SetLimit(8)
 	for i := range w.talks {
 		g.Go(func() error {
-			t := &talksSetup{id: fmt.Sprintf("bench-%s-%d", w.run, i)}
+			t := &talksSetup{id: talks.ScopedID(w.orgID(partyA), fmt.Sprintf("bench-%s-%d", w.run, i))}
 			w.talks[i] = t
 			for party := range t.heads {
 				p, err := w.person(gctx, party, fmt.Sprintf("head-%d", i), 4)

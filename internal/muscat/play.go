@@ -23,11 +23,11 @@ import (
 // The talks of the scenario.
 const (
 	// TalksLetter carries the President's letter before the talks (step 1), through the UAE.
-	TalksLetter = "presidents-letter"
+	TalksLetter = "us:presidents-letter"
 	// TalksMuscat are the talks mediated by Oman (steps 2 to 8, 10 and 11).
-	TalksMuscat = "muscat"
+	TalksMuscat = "us:muscat"
 	// TalksDoha is the second channel, mediated by Qatar (step 9).
-	TalksDoha = "doha"
+	TalksDoha = "ir:doha"
 )
 
 // The agreed agenda's topics.

@@ -238,7 +238,7 @@ func TestTwoNodesBehaveAsOne(t *testing.T) {
 	}
 	var all []*talksSet
 	for i := range nTalks {
-		ts := &talksSet{id: fmt.Sprintf("talks-%d", i), heads: make(map[string]*principal)}
+		ts := &talksSet{id: talks.ScopedID("us", fmt.Sprintf("talks-%d", i)), heads: make(map[string]*principal)}
 		for _, org := range []string{"us", "ir", "om"} {
 			ts.heads[org] = c.person(org, fmt.Sprintf("head-%d", i), 4)
 		}

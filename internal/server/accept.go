@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/backchannel/backchannel"
@@ -589,6 +590,15 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	}
 	if act.Talks != c.ID {
 		return "", submission{}, problemf(api.ProblemMalformed, "the act is for talks %q but the charter founds %q", act.Talks, c.ID)
+	}
+	// Ids are scoped to their founder, so that whether an id is taken is never news to anyone
+	// but the organisation that took it: a charter can only collide with its founder's own.
+	if org, ok := talks.IDScope(c.ID); !ok || org != c.Proposer.Org {
+		name := c.ID
+		if _, n, ok := strings.Cut(c.ID, ":"); ok {
+			name = n
+		}
+		return "", submission{}, problemf(api.ProblemUnscopedID, "talks id %q is not in the scope of its founder %s: found it as %q", c.ID, c.Proposer.Org, talks.ScopedID(c.Proposer.Org, name))
 	}
 	// The same charter again is an idempotent success, as any submission whose bytes are on the
 	// record already is: a founder whose answer was lost sends it again, later.

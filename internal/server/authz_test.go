@@ -219,7 +219,7 @@ func authzRows() []row {
 					parties = []string{"us", "ir"}
 				}
 				return api.CreateTalks{Charter: m.charter(p, talks.Charter{
-					ID: "founded-by-" + role, Parties: parties, Mediators: mediators,
+					ID: talks.ScopedID(p.org, "founded-by-"+role), Parties: parties, Mediators: mediators,
 					Visibility: talks.VisibilitySecret, Format: talks.FormatIndirect, Level: 1,
 				})}
 			})},
@@ -235,10 +235,10 @@ func authzRows() []row {
 				if slices.Contains(ids, m.id) != (role != outsider) {
 					t.Errorf("%s lists %v", role, ids)
 				}
-				if role != outsider && !slices.Contains(ids, "founded-by-"+role) {
+				if role != outsider && !slices.ContainsFunc(ids, func(id string) bool { return strings.HasSuffix(id, ":founded-by-"+role) }) {
 					t.Errorf("%s lists %v, without the talks it founded", role, ids)
 				}
-				if role == outsider && !slices.Equal(ids, []string{"founded-by-outsider"}) {
+				if role == outsider && !slices.Equal(ids, []string{"ae:founded-by-outsider"}) {
 					t.Errorf("the outsider lists %v", ids)
 				}
 			}},

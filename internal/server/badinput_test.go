@@ -125,7 +125,7 @@ func badInputs() []badInput {
 		{name: "envelope for other talks", build: func(m *muscat) request {
 			env := m.seal(m.us, m.geneva, draft{room: talks.RoomCaucus("us"), kind: backchannel.KindNote, body: "?", to: []*seal.Credential{m.us.cred}})
 			return request{method: http.MethodPost, path: envelopes(m), token: m.us.token, body: envelopeJSON(env.Marshal())}
-		}, status: 422, problem: "wrong-talks", detail: []string{`"geneva"`, `"muscat"`}},
+		}, status: 422, problem: "wrong-talks", detail: []string{`"us:geneva"`, `"us:muscat"`}},
 		{name: "relay sent as a message", build: func(m *muscat) request {
 			return request{method: http.MethodPost, path: envelopes(m), token: m.om.token, body: envelopeJSON(m.relayed.Marshal())}
 		}, status: 400, problem: "malformed", detail: []string{"relay", "/relays"}},

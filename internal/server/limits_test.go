@@ -27,7 +27,7 @@ type trio struct {
 func newTrio(t *testing.T, pause time.Duration, configure func(*server.Config)) *trio {
 	t.Helper()
 	w := newWorld(t, configure)
-	tr := &trio{world: w, id: "muscat"}
+	tr := &trio{world: w, id: "us:muscat"}
 	for _, org := range []string{"us", "ir", "om"} {
 		w.org(org)
 		w.clock.advance(pause)

@@ -39,7 +39,7 @@ var agenda = []string{"nuclear-programme", "sanctions-relief"}
 
 func newMuscat(t *testing.T, configure func(*server.Config)) *muscat {
 	t.Helper()
-	m := &muscat{world: newWorld(t, configure), id: "muscat", geneva: "geneva"}
+	m := &muscat{world: newWorld(t, configure), id: "us:muscat", geneva: "us:geneva"}
 	for _, org := range []string{"us", "ir", "om", "ae"} {
 		m.org(org)
 	}

@@ -178,7 +178,7 @@ func TestEveryDocumentedOperationIsServed(t *testing.T) {
 	w.org("us")
 	p := w.person("us", "envoy", "Special Envoy", 3)
 	values := map[string]string{
-		"talksID": "muscat", "room": "caucus:us", "hash": strings.Repeat("0", 64), "org": "us",
+		"talksID": "us:muscat", "room": "caucus:us", "hash": strings.Repeat("0", 64), "org": "us",
 		"principal": "envoy", "credential": p.cred.ID().String(), "path": "checkpoint",
 	}
 	ops := documentOperations(w.srv.OpenAPI())
@@ -237,7 +237,7 @@ func TestNothingUndocumentedIsServed(t *testing.T) {
 		t.Errorf("the mux serves\n\t%s\nthe document describes\n\t%s", strings.Join(got, "\n\t"), strings.Join(wantRoutes, "\n\t"))
 	}
 
-	values := map[string]string{"talksID": "muscat", "room": "caucus:us", "hash": strings.Repeat("0", 64),
+	values := map[string]string{"talksID": "us:muscat", "room": "caucus:us", "hash": strings.Repeat("0", 64),
 		"org": "us", "principal": "envoy", "credential": strings.Repeat("ab", 32), "path": "checkpoint"}
 	for tpl, methods := range documented {
 		path := pathFor(tpl, values)
