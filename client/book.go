@@ -455,17 +455,28 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		},
 		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
 			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
-			if env.Addressed(c.Credential().ID()) {
-				m.Opened, m.Err = c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+			opener := c.id
+			if !env.Addressed(c.Credential().ID()) {
+				// Sealed to another credential of this principal (before a rotation): opened
+				// with that credential's key if the client holds it, and flagged if not.
+				if cr := c.ownRecipient(b, env); cr != nil {
+					if opener, m.Err = c.keyFor(cr); m.Err != nil {
+						opener = nil
+					}
+				} else {
+					opener = nil
+				}
+			}
+			if opener != nil {
+				m.Opened, m.Err = opener.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
 				if m.Err != nil {
 					m.Opened = nil
 				}
-			} else {
+			} else if m.Err == nil {
 				// The state replayed so far is the talks when the envelope was sent: a room's
-				// reader then, left out by the sender (by any of its credentials), is told so,
-				// rather than never learning that a message passed it by.
-				me := c.Credential().Handle()
-				if !b.State.CanRead(me, env.Room, env.CreatedAt) || addressedTo(b, env, me) {
+				// reader then, left out by the sender (by every one of its credentials), is told
+				// so, rather than never learning that a message passed it by.
+				if !b.State.CanRead(c.Credential().Handle(), env.Room, env.CreatedAt) {
 					return nil
 				}
 				m.Err = fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)
@@ -500,11 +511,20 @@ func (c *Client) redLines(b *Book, env *seal.Envelope) error {
 		return nil
 	}
 	b.RedLines, b.RedLinesErr = nil, nil
+	opener := c.id
 	if !env.Addressed(me.ID()) {
-		b.RedLinesErr = fmt.Errorf("%w: the red lines %s set are not sealed to this principal's credential", seal.ErrNotAddressed, sender.Handle())
-		return nil
+		cr := c.ownRecipient(b, env)
+		if cr == nil {
+			b.RedLinesErr = fmt.Errorf("%w: the red lines %s set are not sealed to this principal", seal.ErrNotAddressed, sender.Handle())
+			return nil
+		}
+		var err error
+		if opener, err = c.keyFor(cr); err != nil {
+			b.RedLinesErr = fmt.Errorf("the red lines %s set: %w", sender.Handle(), err)
+			return nil
+		}
 	}
-	opened, err := c.id.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+	opened, err := opener.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
 	if err != nil {
 		b.RedLinesErr = fmt.Errorf("the red lines %s set do not open: %w", sender.Handle(), err)
 		return nil
@@ -558,16 +578,6 @@ func checkRules(b *Book, env *seal.Envelope, o *seal.Opened, at time.Time) error
 		return fmt.Errorf("%w: %v", ErrBreaksRules, err)
 	}
 	return nil
-}
-
-// addressedTo reports whether env is sealed to any credential of principal the book knows.
-func addressedTo(b *Book, env *seal.Envelope, principal string) bool {
-	for _, id := range env.Recipients {
-		if cr, err := b.Trust.Credential(id); err == nil && cr.Handle() == principal {
-			return true
-		}
-	}
-	return false
 }
 
 // pinnedAs reports whether the charter, or an invitation, pins org's root with fingerprint fp.

@@ -52,6 +52,10 @@ type Client struct {
 	loaded    map[string]bool // talks whose saved state the keeper gave
 	tokens    TokenKeeper
 	tokenKept bool // whether the kept token was taken, once: a refused one is not taken again
+	// retiredKeys finds the identities of this principal's earlier credentials (WithRetiredKeys),
+	// and retired remembers what it found, by credential.
+	retiredKeys RetiredKeys
+	retired     map[seal.CredentialID]retiredKey
 }
 
 // Option configures a Client.

@@ -197,20 +197,46 @@ func loadRoot(e *env, ks *keystore.Store, org string) (*seal.Root, error) {
 
 // loadIdentity decrypts a principal's identity.
 func loadIdentity(e *env, ks *keystore.Store, org, principal string) (*seal.Identity, error) {
+	id, _, err := loadIdentityPass(e, ks, org, principal)
+	return id, err
+}
+
+// loadIdentityPass is loadIdentity, also returning the passphrase typed to open it ("" if the
+// agent held it), which opens the principal's retired identities too.
+func loadIdentityPass(e *env, ks *keystore.Store, org, principal string) (*seal.Identity, string, error) {
 	if !ks.HasIdentity(org, principal) {
-		return nil, withHint(fmt.Errorf("the keystore holds no identity for %s:%s", org, principal),
+		return nil, "", withHint(fmt.Errorf("the keystore holds no identity for %s:%s", org, principal),
 			"issue one with 'backchannel cred issue %s %s --title TITLE --rank N', or use the keystore that holds it (--keystore)", org, principal)
 	}
 	what := "the identity of " + seal.Handle(org, principal)
 	if id, err := ks.Identity(org, principal, ""); !errors.Is(err, keystore.ErrLocked) {
-		return id, keyError(err, what)
+		return id, "", keyError(err, what)
 	}
 	pass, err := e.passphrase(what, false)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	id, err := ks.Identity(org, principal, pass)
-	return id, keyError(err, what)
+	return id, pass, keyError(err, what)
+}
+
+// retiredKeys opens the principal's identities that rotations retired, when a message sealed to
+// one needs it: with the passphrase the current one opened with, from the agent, or, if neither
+// has it, with the passphrase asked for then (once).
+func retiredKeys(e *env, ks *keystore.Store, org, principal, pass string) client.RetiredKeys {
+	return func(cr *seal.Credential) (*seal.Identity, error) {
+		if cr.Org != org || cr.Principal != principal {
+			return nil, fmt.Errorf("%s is not a credential of %s", cr, seal.Handle(org, principal))
+		}
+		id, err := ks.RetiredIdentity(org, principal, cr.Serial, pass)
+		if errors.Is(err, keystore.ErrLocked) {
+			if pass, err = e.passphrase(fmt.Sprintf("the retired identity %d of %s", cr.Serial, seal.Handle(org, principal)), false); err != nil {
+				return nil, err
+			}
+			id, err = ks.RetiredIdentity(org, principal, cr.Serial, pass)
+		}
+		return id, err
+	}
 }
 
 // session is a principal logged in to a server, with the keystore that holds its state.
@@ -246,7 +272,7 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 		return nil, withHint(fmt.Errorf("not logged in to %s", server),
 			"log in first with 'backchannel login --server %s --as %s'", server, seal.Handle(org, principal))
 	}
-	id, err := loadIdentity(e, ks, org, principal)
+	id, pass, err := loadIdentityPass(e, ks, org, principal)
 	if err != nil {
 		return nil, err
 	}
@@ -261,7 +287,7 @@ func (f *clientFlags) openSession(e *env) (*session, error) {
 		expected[o.ID] = o.Fingerprint
 	}
 	opts := []client.Option{client.WithLogKey(sv.LogKey), client.WithHost(sv.Host), client.WithExpectedRoots(expected),
-		client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal)))}
+		client.WithStateKeeper(ks.Verified(server, seal.Handle(org, principal))), client.WithRetiredKeys(retiredKeys(e, ks, org, principal, pass))}
 	if f.agent != nil {
 		opts = append(opts, client.WithTokenKeeper(agentToken{f.agent, tokenKey(server, sv.Host, id)}))
 	}

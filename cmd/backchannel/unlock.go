@@ -87,10 +87,22 @@ func unlockCommand(e *env) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				if _, err := loadIdentity(e, ks, org, principal); err != nil {
+				_, pass, err := loadIdentityPass(e, ks, org, principal)
+				if err != nil {
 					return err
 				}
 				unlocked = append(unlocked, "the identity of "+seal.Handle(org, principal))
+				// The identities rotations retired, too: what was sealed to them opens only
+				// with them. One kept under another passphrase is asked for when needed.
+				serials, err := ks.RetiredSerials(org, principal)
+				if err != nil {
+					return err
+				}
+				for _, n := range serials {
+					if _, err := ks.RetiredIdentity(org, principal, n, pass); err == nil {
+						unlocked = append(unlocked, fmt.Sprintf("the retired identity %d of %s", n, seal.Handle(org, principal)))
+					}
+				}
 			}
 			for _, org := range orgs {
 				if _, err := loadRoot(e, ks, org); err != nil {

@@ -335,6 +335,48 @@ func (s *Store) Identity(org, principal, passphrase string) (*seal.Identity, err
 	return id, nil
 }
 
+// RetiredIdentity decrypts the identity that held a principal's credential of the given serial
+// before a rotation replaced it, with passphrase (or from the unlocked keys when passphrase is
+// empty): messages sealed to that credential open only with it.
+func (s *Store) RetiredIdentity(org, principal string, serial uint64, passphrase string) (*seal.Identity, error) {
+	dir, err := s.principalDir(org, principal)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.readSecret(filepath.Join(dir, "retired", strconv.FormatUint(serial, 10)+".age"), passphrase)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("retired identity %d of %s:%s: %w", serial, org, principal, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("retired identity %d of %s:%s: %w", serial, org, principal, err)
+	}
+	id, err := seal.ParseIdentity(b)
+	if err != nil {
+		return nil, fmt.Errorf("retired identity %d of %s:%s: %w", serial, org, principal, err)
+	}
+	return id, nil
+}
+
+// RetiredSerials lists the serials of a principal's retired identities, in ascending order.
+func (s *Store) RetiredSerials(org, principal string) ([]uint64, error) {
+	dir, err := s.principalDir(org, principal)
+	if err != nil {
+		return nil, err
+	}
+	names, err := s.list(filepath.Join(dir, "retired"))
+	if err != nil {
+		return nil, err
+	}
+	var serials []uint64
+	for _, n := range names {
+		if v, err := strconv.ParseUint(strings.TrimSuffix(n, ".age"), 10, 64); err == nil && strings.HasSuffix(n, ".age") {
+			serials = append(serials, v)
+		}
+	}
+	sort.Slice(serials, func(i, j int) bool { return serials[i] < serials[j] })
+	return serials, nil
+}
+
 // HasIdentity reports whether the keystore holds an identity for the principal.
 func (s *Store) HasIdentity(org, principal string) bool {
 	dir, err := s.principalDir(org, principal)

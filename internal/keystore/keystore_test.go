@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -90,7 +91,7 @@ func TestRotationKeepsTheRetiredIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	issue := func(serial uint64) *seal.Identity { return issueEnvoy(t, s, r, serial, "pw") }
-	issue(1)
+	first := issue(1)
 	second := issue(2)
 	p, err := s.Principal("us", "envoy")
 	if err != nil {
@@ -108,6 +109,20 @@ func TestRotationKeepsTheRetiredIdentity(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(s.Dir(), "principals", "us", "envoy", "retired", "1.age")); err != nil {
 		t.Fatal(err)
+	}
+	// The retired identity opens what was sealed to the first credential.
+	if serials, err := s.RetiredSerials("us", "envoy"); err != nil || !slices.Equal(serials, []uint64{1}) {
+		t.Fatalf("retired serials %v, %v", serials, err)
+	}
+	old, err := s.RetiredIdentity("us", "envoy", 1, "pw")
+	if err != nil || old.Credential().ID() != first.Credential().ID() {
+		t.Fatalf("retired identity 1: %v", err)
+	}
+	if _, err := s.RetiredIdentity("us", "envoy", 1, "wrong"); !errors.Is(err, keystore.ErrWrongPassphrase) {
+		t.Fatalf("retired identity with a wrong passphrase: %v", err)
+	}
+	if _, err := s.RetiredIdentity("us", "envoy", 2, "pw"); !errors.Is(err, keystore.ErrNotFound) {
+		t.Fatalf("the current serial as a retired one: %v", err)
 	}
 }
 
