@@ -53,6 +53,9 @@ type Book struct {
 
 	byHash     map[seal.Hash]*Message
 	charterAct *seal.Act
+	// last is the latest envelope of each room this principal read: what its next envelope in
+	// the room follows (seal.Context.Prev).
+	last map[string]seal.Hash
 	// mine are the messages this copy made or revised, which it may change in place; any other
 	// is shared with earlier snapshots and is copied before a change.
 	mine map[*Message]bool
@@ -68,6 +71,7 @@ func (b *Book) clone() *Book {
 	nb.Messages = slices.Clone(b.Messages)
 	nb.Expected = maps.Clone(b.Expected)
 	nb.byHash = maps.Clone(b.byHash)
+	nb.last = maps.Clone(b.last)
 	nb.mine = make(map[*Message]bool)
 	return &nb
 }
@@ -107,6 +111,14 @@ type Message struct {
 	// Receipts are the receipts others signed for this message.
 	Receipts []*seal.Receipt
 }
+
+// ErrWithheld reports an envelope of one of the principal's rooms that the host kept from it:
+// a later envelope of the room follows it. It comes wrapped in ErrRecord.
+var ErrWithheld = errors.New("withheld")
+
+// Last returns the latest envelope of room the principal read, which its next envelope in the
+// room follows; zero if none.
+func (b *Book) Last(room string) seal.Hash { return b.last[room] }
 
 // ErrRecord reports a record that fails the client's checks: the host or someone else altered,
 // dropped, reordered or forked it. The client stops reading that talks.
@@ -454,6 +466,17 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			return nil
 		},
 		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
+			// Each room's envelopes form a chain: one that follows an envelope of the room this
+			// principal was never served shows the host kept that one from it.
+			if !env.Prev.IsZero() {
+				if room, ok := b.Rooms[env.Prev]; !ok || room != env.Room {
+					return fmt.Errorf("%w: the host withheld envelope %.12s of room %s, which envelope %.12s follows", ErrWithheld, env.Prev, env.Room, env.Hash())
+				}
+			}
+			if b.last == nil {
+				b.last = make(map[string]seal.Hash)
+			}
+			b.last[env.Room] = env.Hash()
 			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
 			opener := c.id
 			if !env.Addressed(c.Credential().ID()) {

@@ -3,6 +3,7 @@ package client_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"io"
@@ -416,5 +417,37 @@ func TestAMessageThatBreaksTheRulesIsFlagged(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The host keeps from Iran the US message Oman passed on to Iran's room: the US is told its
+// words were passed on, Oman sees its relay, Iran is served everything else. The next envelope of
+// Iran's room follows the one kept from it, and Iran's client raises the alarm, naming it.
+func TestAMessageKeptFromOneReaderIsMissed(t *testing.T) {
+	fw := newFaultWorld(t)
+	usNote := mustSync(t, fw.ctx, fw.omFM).Messages[0]
+	_, relay, err := fw.omFM.RelayVerbatim(fw.ctx, muscat, usNote, talks.RoomCaucus("ir"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	withhold := func(p *api.EventPage) {
+		p.Events = slices.DeleteFunc(p.Events, func(e api.Event) bool {
+			return e.Type == backchannel.EventEnvelope && seal.Hash(sha256.Sum256(e.Data)) == relay.Hash()
+		})
+	}
+	ir := client.New(fw.url, fw.irFM.Identity(), client.WithLogKey(fw.irFM.PinnedLogKey()),
+		client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: withhold}}))
+	if b := mustSync(t, fw.ctx, ir); b.Message(relay.Hash()) != nil {
+		t.Fatal("the relay was served all the same")
+	}
+	fw.send(fw.omFM, talks.RoomCaucus("ir"), "Oman's next note to Iran")
+	_, err = ir.Sync(fw.ctx, muscat)
+	if !errors.Is(err, client.ErrRecord) || !errors.Is(err, client.ErrWithheld) || !strings.Contains(err.Error(), relay.Hash().String()[:12]) {
+		t.Fatalf("Sync = %v, want ErrRecord naming the withheld relay %.12s", err, relay.Hash())
+	}
+	// Served everything, Iran reads both and raises nothing.
+	honest := client.New(fw.url, fw.irFM.Identity(), client.WithLogKey(fw.irFM.PinnedLogKey()))
+	if b := mustSync(t, fw.ctx, honest); b.Message(relay.Hash()) == nil || b.Message(relay.Hash()).Opened == nil {
+		t.Fatal("the relay does not open for Iran")
 	}
 }

@@ -113,7 +113,7 @@ func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepte
 		}
 		sctx := seal.Context{
 			Talks: talksID, Room: d.Room, Kind: d.Kind, Topics: d.Topics, Round: uint32(round),
-			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(), Prev: b.Last(d.Room),
 		}
 		return c.id.Seal(c.rand, sctx, d.Body, to)
 	})
@@ -166,7 +166,7 @@ func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, 
 		return api.Accepted{}, nil, err
 	}
 	return c.submitEnvelope(ctx, talksID, seal.RelayVerbatim, intent("relay", talksID, m.Hash, room), func() (*seal.Envelope, error) {
-		r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence()}
+		r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence(), Prev: b.Last(room)}
 		return c.id.RelayVerbatim(c.rand, m.Opened, r, to)
 	})
 }
@@ -192,7 +192,7 @@ func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, 
 		}
 		sctx := seal.Context{
 			Talks: talksID, Room: d.Room, Kind: kind, Topics: d.Topics, Round: uint32(round),
-			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(),
+			ReplyTo: d.ReplyTo, CreatedAt: c.stamp(), Sequence: c.nextSequence(), Prev: b.Last(d.Room),
 		}
 		return c.id.Summarize(c.rand, sctx, d.Body, of, to)
 	})

@@ -15,14 +15,18 @@ import (
 // another kind, without the signature failing; the envelope header repeats it in clear for the
 // server's rules.
 type Context struct {
-	Talks     string           // talks id
-	Room      string           // room id, opaque here (defined by the talks package)
-	Kind      backchannel.Kind // kind of message
-	Topics    []string         // agenda topics, kept sorted and without duplicates
-	Round     uint32           // round the message was sent in; 0 for outside any round
-	ReplyTo   Hash             // hash of the envelope answered, or zero
-	CreatedAt time.Time        // author's time, carried with millisecond precision
-	Sequence  uint64           // per-author sequence number, from 1, strictly increasing
+	Talks   string           // talks id
+	Room    string           // room id, opaque here (defined by the talks package)
+	Kind    backchannel.Kind // kind of message
+	Topics  []string         // agenda topics, kept sorted and without duplicates
+	Round   uint32           // round the message was sent in; 0 for outside any round
+	ReplyTo Hash             // hash of the envelope answered, or zero
+	// Prev is the hash of the latest envelope of the room the sender had read when it sealed
+	// this one, or zero if it had read none: each room's envelopes form a chain its readers
+	// follow, so one the host keeps from a reader is missed at the next that follows it.
+	Prev      Hash
+	CreatedAt time.Time // author's time, carried with millisecond precision
+	Sequence  uint64    // per-author sequence number, from 1, strictly increasing
 }
 
 // normalize returns a copy of c in canonical form (topics sorted, time in UTC milliseconds) after
@@ -72,6 +76,7 @@ func addContext(b *cryptobyte.Builder, c *Context, cred CredentialID) {
 	})
 	b.AddUint32(c.Round)
 	b.AddBytes(c.ReplyTo[:])
+	b.AddBytes(c.Prev[:])
 	addTime(b, c.CreatedAt)
 	b.AddBytes(cred[:])
 	b.AddUint64(c.Sequence)
@@ -102,6 +107,7 @@ func readContext(r *reader) (c Context, cred CredentialID) {
 	}
 	c.Round = r.u32("round")
 	c.ReplyTo = r.hash("reply-to")
+	c.Prev = r.hash("prev")
 	c.CreatedAt = r.time("created-at")
 	cred = r.hash("credential id")
 	c.Sequence = r.u64("sequence")

@@ -68,6 +68,7 @@ func (id *Identity) Seal(rand io.Reader, ctx Context, body []byte, to []*Credent
 // relaying mediator sends it. Talks, kind and topics stay the original's.
 type Relay struct {
 	Room      string
+	Prev      Hash // the latest envelope of Room the mediator had read
 	Round     uint32
 	CreatedAt time.Time
 	Sequence  uint64
@@ -82,7 +83,7 @@ func (id *Identity) RelayVerbatim(rand io.Reader, o *Opened, r Relay, to []*Cred
 	}
 	c, err := Context{
 		Talks: o.Context.Talks, Room: r.Room, Kind: o.Context.Kind, Topics: o.Context.Topics,
-		Round: r.Round, CreatedAt: r.CreatedAt, Sequence: r.Sequence,
+		Round: r.Round, CreatedAt: r.CreatedAt, Sequence: r.Sequence, Prev: r.Prev,
 	}.normalize()
 	if err != nil {
 		return nil, fmt.Errorf("seal: relay: %w", err)
@@ -325,8 +326,8 @@ func matchContext(e *Envelope, m *Context) error {
 	if m.Round != h.Round {
 		return fmt.Errorf("%w: message for round %d in an envelope for %d", ErrWrongRound, m.Round, h.Round)
 	}
-	if !m.CreatedAt.Equal(h.CreatedAt) || m.Sequence != h.Sequence {
-		return fmt.Errorf("%w: time or sequence differ", ErrContextMismatch)
+	if !m.CreatedAt.Equal(h.CreatedAt) || m.Sequence != h.Sequence || m.Prev != h.Prev {
+		return fmt.Errorf("%w: time, sequence or the envelope it follows differ", ErrContextMismatch)
 	}
 	return nil
 }

@@ -289,6 +289,17 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if err := b.State.CheckMessage(h, now); err != nil {
 			return err
 		}
+		// The envelope it follows must be one of its room's, on the record: readers follow
+		// each room's chain, and a link to nothing would read as an envelope kept from them.
+		if !env.Prev.IsZero() {
+			room, ok := b.Rooms[env.Prev]
+			if !ok {
+				return problemf(api.ProblemUnknownEnvelope, "the envelope it follows, %s, is not on the record of talks %s", env.Prev, talksID)
+			}
+			if room != env.Room {
+				return problemf(api.ProblemWrongRoom, "the envelope it follows, %s, is of room %s, not %s", env.Prev, room, env.Room)
+			}
+		}
 		if err := b.checkSealedTo(env.Room, b.State.Recipients(env.Room, now), recipients, now); err != nil {
 			return err
 		}

@@ -165,6 +165,7 @@ type draft struct {
 	round  int
 	body   string
 	to     []*seal.Credential // the recipients
+	prev   seal.Hash          // the envelope of the room it follows
 }
 
 // seal seals a draft as p for talks.
@@ -173,7 +174,7 @@ func (w *world) seal(p *person, talksID string, d draft) *seal.Envelope {
 	p.seq++
 	env, err := p.id.Seal(rand.Reader, seal.Context{
 		Talks: talksID, Room: d.room, Kind: d.kind, Topics: d.topics, Round: uint32(d.round),
-		CreatedAt: w.now(), Sequence: p.seq,
+		CreatedAt: w.now(), Sequence: p.seq, Prev: d.prev,
 	}, []byte(d.body), d.to)
 	if err != nil {
 		w.t.Fatal(err)

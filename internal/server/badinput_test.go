@@ -163,6 +163,16 @@ func badInputs() []badInput {
 			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token,
 				body: api.SubmitRedLines{Envelope: m.redLines(m.ir, m.id, "missiles")}}
 		}, status: 422, problem: "actor-mismatch", detail: []string{"sealed by credential", "not by the caller's"}},
+		{name: "an envelope following one not on the record", build: func(m *muscat) request {
+			room := talks.RoomCaucus("us")
+			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, round: 1, body: "x", to: m.recipients(m.us, m.id, room), prev: seal.Hash{7}})
+			return request{method: http.MethodPost, path: talksPath(m.id, "envelopes"), token: m.us.token, body: api.SubmitEnvelope{Envelope: env.Marshal()}}
+		}, status: 422, problem: "unknown-envelope", detail: []string{"it follows", "not on the record"}},
+		{name: "an envelope following one of another room", build: func(m *muscat) request {
+			room := talks.RoomCaucus("us")
+			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, round: 1, body: "x", to: m.recipients(m.us, m.id, room), prev: m.caucusIR.Hash()})
+			return request{method: http.MethodPost, path: talksPath(m.id, "envelopes"), token: m.us.token, body: api.SubmitEnvelope{Envelope: env.Marshal()}}
+		}, status: 422, problem: "wrong-room", detail: []string{"caucus:ir", "caucus:us"}},
 		{name: "red lines sealed to the mediator too", build: func(m *muscat) request {
 			env := m.seal(m.us, m.id, draft{room: backchannel.RoomPrivate("us"), kind: backchannel.KindNote, body: "{}", to: []*seal.Credential{m.us.cred, m.om.cred}})
 			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token, body: api.SubmitRedLines{Envelope: env.Marshal()}}
