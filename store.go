@@ -44,11 +44,13 @@ const entryVersion = 1
 // byte, Type, and the 32-byte EventHash of Data. The leaf names the kind of event but nothing of
 // its room, author or content, so that the tiles of a talks' log reveal only how many events of
 // which kinds it holds. See docs/record.md.
-func (e *Event) Entry() []byte {
-	h := e.Hash()
-	b := make([]byte, 0, 2+len(e.Type)+len(h))
-	b = append(b, entryVersion, byte(len(e.Type)))
-	b = append(b, e.Type...)
+func (e *Event) Entry() []byte { return EntryOf(e.Type, e.Hash()) }
+
+// EntryOf returns the record's leaf for an event of type typ whose Data hashes to h.
+func EntryOf(typ string, h EventHash) []byte {
+	b := make([]byte, 0, 2+len(typ)+len(h))
+	b = append(b, entryVersion, byte(len(typ)))
+	b = append(b, typ...)
 	return append(b, h[:]...)
 }
 

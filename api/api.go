@@ -132,7 +132,7 @@ type Accepted struct {
 // Event is one event of a talks' record, as a member may see it.
 type Event struct {
 	Index int64     `json:"index"`
-	Type  string    `json:"type" doc:"charter, act, envelope, receipt, credential, revocation, standing or red-lines."`
+	Type  string    `json:"type" doc:"charter, root, credential, revocation, act, red-lines, envelope, relayed, receipt or statement."`
 	Room  string    `json:"room,omitempty" doc:"The room whose members may read the event; empty for every member."`
 	Time  time.Time `json:"time" doc:"When the host accepted it."`
 	Hash  string    `json:"hash"`

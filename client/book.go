@@ -272,6 +272,9 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	if err != nil {
 		return nil, recordError(talksID, err)
 	}
+	if err := c.keepPromises(ctx, b, tc, cp); err != nil {
+		return nil, recordError(talksID, err)
+	}
 	if cp.Size <= b.Size {
 		// Nothing new to read, but the verifier now holds the checkpoint as served, with the
 		// cosignatures gathered since.

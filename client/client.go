@@ -56,6 +56,9 @@ type Client struct {
 	// and retired remembers what it found, by credential.
 	retiredKeys RetiredKeys
 	retired     map[seal.CredentialID]retiredKey
+	// promises are the host's acknowledgments of submissions, by talks, held until a verified
+	// record keeps them (promise.go).
+	promises map[string][]Promise
 }
 
 // Option configures a Client.

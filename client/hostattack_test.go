@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/store"
+	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
@@ -449,5 +451,38 @@ func TestAMessageKeptFromOneReaderIsMissed(t *testing.T) {
 	honest := client.New(fw.url, fw.irFM.Identity(), client.WithLogKey(fw.irFM.PinnedLogKey()))
 	if b := mustSync(t, fw.ctx, honest); b.Message(relay.Hash()) == nil || b.Message(relay.Hash()).Opened == nil {
 		t.Fatal("the relay does not open for Iran")
+	}
+}
+
+// The host acknowledges the US message, then drops it: it rolls its record back to before the
+// message and signs the shorter log again, before the envoy's client has read past it. The
+// author keeps the checkpoint the host answered with, in this run or the next, and refuses the
+// record that no longer holds what was acknowledged.
+func TestAMessageTheHostDroppedIsMissedByItsAuthor(t *testing.T) {
+	for _, nextRun := range []bool{false, true} {
+		t.Run(fmt.Sprintf("next run %v", nextRun), func(t *testing.T) {
+			fw := newFaultWorld(t)
+			keeper := &memKeeper{}
+			envoy := client.New(fw.url, fw.envoy.Identity(), client.WithLogKey(fw.envoy.PinnedLogKey()), client.WithStateKeeper(keeper))
+			acc, _, err := envoy.Send(fw.ctx, muscat, client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+				Topics: []string{"nuclear-programme"}, Body: []byte("The message the host will drop.")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ps := envoy.Promises(muscat); len(ps) != 1 || ps[0].Index != acc.Index {
+				t.Fatalf("the client holds promises %+v after the acknowledgment of event %d", ps, acc.Index)
+			}
+			fw.restart(editDB(t, fw.host, func(h *hostDB) {
+				h.truncate(acc.Index)
+				h.resign()
+			}))
+			if nextRun {
+				envoy = client.New(fw.url, fw.envoy.Identity(), client.WithLogKey(fw.envoy.PinnedLogKey()), client.WithStateKeeper(keeper))
+			}
+			_, err = envoy.Sync(fw.ctx, muscat)
+			if !errors.Is(err, client.ErrRecord) || !errors.Is(err, record.ErrRollback) || !strings.Contains(err.Error(), "dropped what it acknowledged") {
+				t.Fatalf("Sync = %v, want ErrRecord: the host dropped what it acknowledged", err)
+			}
+		})
 	}
 }

@@ -19,6 +19,9 @@ type VerifiedState struct {
 	// Expected maps an organisation to the fingerprint (hex) of the root the party compared out
 	// of band for it.
 	Expected map[string]string `json:"expected,omitempty"`
+	// Promises are the host's acknowledgments of this party's submissions that no verified
+	// record has kept yet.
+	Promises []Promise `json:"promises,omitempty"`
 }
 
 // StateKeeper keeps each talks' VerifiedState between runs: a keystore on disk, a browser's
@@ -76,6 +79,9 @@ func (c *Client) loadState(b *Book) error {
 				b.Verifier = v
 			}
 		}
+		for _, p := range st.Promises {
+			c.holdPromise(b.ID, p)
+		}
 		if b.Expected == nil {
 			b.Expected = make(map[string]string)
 		}
@@ -105,5 +111,19 @@ func (c *Client) saveState(b *Book) error {
 	if err != nil {
 		return err
 	}
-	return c.keeper.SaveVerified(b.ID, VerifiedState{Verifier: v, Expected: maps.Clone(b.Expected)})
+	return c.keeper.SaveVerified(b.ID, VerifiedState{Verifier: v, Expected: maps.Clone(b.Expected), Promises: c.Promises(b.ID)})
+}
+
+// savePromises saves the acknowledgments held for talks beside what the client verified, so
+// that a run that submits and ends still holds the host to them at the next run's sync.
+func (c *Client) savePromises(talksID string) error {
+	if c.keeper == nil {
+		return nil
+	}
+	st, _, err := c.keeper.LoadVerified(talksID)
+	if err != nil {
+		return err
+	}
+	st.Promises = c.Promises(talksID)
+	return c.keeper.SaveVerified(talksID, st)
 }

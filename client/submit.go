@@ -78,6 +78,7 @@ func (c *Client) submit(ctx context.Context, intent, path string, build func() (
 		if !refused(err) {
 			if err == nil {
 				c.pending.drop(intent)
+				err = c.promise(*out)
 			}
 			return p.signed, err
 		}
@@ -92,6 +93,9 @@ func (c *Client) submit(ctx context.Context, intent, path string, build func() (
 		return nil, err
 	}
 	err = c.do(ctx, http.MethodPost, path, true, json.RawMessage(body), out)
+	if err == nil {
+		err = c.promise(*out)
+	}
 	if err != nil && !refused(err) {
 		// Whether it landed is unknown, even when ctx ended the wait.
 		c.pending.set(intent, pending{body: body, signed: signed})
