@@ -112,6 +112,19 @@ type Cosign struct {
 	Signature string `json:"signature" doc:"The C2SP tlog-cosignature signature line, as it would appear in the note."`
 }
 
+// Cosigned is the latest checkpoint one cosigner cosigned: the log's signed note of that size
+// with the cosigner's signature line.
+type Cosigned struct {
+	Cosigner string `json:"cosigner" doc:"The cosigner's key name, <org>/<principal>."`
+	Size     int64  `json:"size"`
+	Note     string `json:"note" doc:"The checkpoint of that size as the log signed it, and the cosigner's signature line."`
+}
+
+// CosignedList is every cosigner's latest cosigned checkpoint of a talks.
+type CosignedList struct {
+	Cosigned []Cosigned `json:"cosigned"`
+}
+
 // Checkpoint is a signed checkpoint of a talks' record.
 type Checkpoint struct {
 	Size int64  `json:"size"`

@@ -56,6 +56,8 @@ type Book struct {
 	// last is the latest envelope of each room this principal read: what its next envelope in
 	// the room follows (seal.Context.Prev).
 	last map[string]seal.Hash
+	// cosigned is each member's latest cosigned checkpoint this client checked, by cosigner.
+	cosigned map[string]Cosigned
 	// mine are the messages this copy made or revised, which it may change in place; any other
 	// is shared with earlier snapshots and is copied before a change.
 	mine map[*Message]bool
@@ -72,6 +74,7 @@ func (b *Book) clone() *Book {
 	nb.Expected = maps.Clone(b.Expected)
 	nb.byHash = maps.Clone(b.byHash)
 	nb.last = maps.Clone(b.last)
+	nb.cosigned = maps.Clone(b.cosigned)
 	nb.mine = make(map[*Message]bool)
 	return &nb
 }
@@ -277,7 +280,12 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	}
 	if cp.Size <= b.Size {
 		// Nothing new to read, but the verifier now holds the checkpoint as served, with the
-		// cosignatures gathered since.
+		// cosignatures gathered since, and the other parties may have cosigned more of it.
+		if b.State != nil {
+			if err := c.checkCosigned(ctx, b, tc, cp); err != nil {
+				return nil, recordError(talksID, err)
+			}
+		}
 		if err := c.saveState(b); err != nil {
 			return nil, err
 		}
@@ -351,6 +359,11 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	if note != nil {
 		if err := c.do(ctx, http.MethodPost, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, *note, nil); err != nil {
 			return nil, err
+		}
+	}
+	if b.State != nil {
+		if err := c.checkCosigned(ctx, b, tc, cp); err != nil {
+			return nil, recordError(talksID, err)
 		}
 	}
 	if err := c.saveState(b); err != nil {

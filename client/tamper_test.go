@@ -663,3 +663,43 @@ func TestForkedHistoriesAreDetected(t *testing.T) {
 		t.Fatalf("metrics do not count the conflict:\n%s", metrics)
 	}
 }
+
+// A host that keeps the United States and Iran on two branches, never showing either the other's,
+// leaves each party's confirmation where the branches part: each client verifies its own branch,
+// and sees that the other party has cosigned nothing of it. What both cosigned before the fork
+// stays confirmed.
+func TestBranchesHeldApartStayUnconfirmed(t *testing.T) {
+	n := newNegotiation(t)
+	// Each member's last sync came before some of the others had cosigned: one more reads it.
+	n.syncAll()
+	for _, m := range n.members() {
+		if got := m.c.Book(muscat).Confirmed(); got != n.cosigned {
+			t.Fatalf("%s: confirmed %d before the fork, want %d", m.name, got, n.cosigned)
+		}
+	}
+	dir := t.TempDir()
+	fork, branchA, branchB := dir+"/fork.db", dir+"/a.db", dir+"/b.db"
+	n.restart(func(db string) { copyDB(t, db, fork) })
+	n.send(n.envoy, "us", "The United States offers phased sanctions relief.")
+	n.ok(n.envoy.Sync(n.ctx, muscat))
+	n.restart(func(db string) { copyDB(t, db, branchA); copyDB(t, fork, db) })
+	n.send(n.irFM, "ir", "Iran proposes a freeze for a freeze.")
+	n.ok(n.irFM.Sync(n.ctx, muscat))
+	n.restart(func(db string) { copyDB(t, db, branchB); copyDB(t, branchA, db) })
+	n.ok(n.envoy.Sync(n.ctx, muscat))
+	n.restart(func(db string) { copyDB(t, branchB, db) })
+	n.ok(n.irFM.Sync(n.ctx, muscat))
+
+	for _, side := range []struct {
+		c      *client.Client
+		other  string
+		branch string
+	}{{n.envoy, "ir", "A"}, {n.irFM, "us", "B"}} {
+		b := side.c.Book(muscat)
+		latest, _ := b.Verifier.Latest()
+		if latest.Size <= n.cosigned || b.Confirmed() != n.cosigned || b.ConfirmedBy(side.other) != n.cosigned {
+			t.Errorf("branch %s: latest %d, confirmed %d, by %s %d; want %s's confirmation stuck at %d",
+				side.branch, latest.Size, b.Confirmed(), side.other, b.ConfirmedBy(side.other), side.other, n.cosigned)
+		}
+	}
+}

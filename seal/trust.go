@@ -1,9 +1,11 @@
 package seal
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 )
@@ -169,6 +171,21 @@ func (t *Trust) Latest(org, principal string) *Credential {
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	return t.latest[[2]string{org, principal}]
+}
+
+// Credentials returns every added credential of a principal, by ascending serial: the keys it
+// signed with over time.
+func (t *Trust) Credentials(org, principal string) []*Credential {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []*Credential
+	for _, c := range t.creds {
+		if c.Org == org && c.Principal == principal {
+			out = append(out, c)
+		}
+	}
+	slices.SortFunc(out, func(a, b *Credential) int { return cmp.Compare(a.Serial, b.Serial) })
+	return out
 }
 
 // use returns the credential with the given id after checking that it is usable at time at.

@@ -370,6 +370,9 @@ type talksView struct {
 	Pending    int         `json:"pending_motions"`
 	Size       int64       `json:"size"`
 	Verified   bool        `json:"verified"`
+	// Confirmed is the size every party has cosigned; ConfirmedBy, the newest each party has.
+	Confirmed   int64            `json:"confirmed"`
+	ConfirmedBy map[string]int64 `json:"confirmed_by"`
 }
 
 type pinView struct {
@@ -397,7 +400,11 @@ func talksViewOf(b *client.Book, as string) talksView {
 		ID: t.ID(), Status: string(t.Status()), Format: string(t.Format()), Visibility: string(t.Visibility()),
 		Level: int(t.Level()), Venue: t.Venue(), Agenda: t.Agenda(), Parties: t.Parties(), Mediators: t.Mediators(),
 		Accepted: t.Accepted(), InSession: t.InSession(), Size: b.Size, Verified: true,
+		Confirmed: b.Confirmed(), ConfirmedBy: make(map[string]int64),
 		Rooms: []roomView{}, Rounds: []roundView{}, Roots: []pinView{}, Members: []string{},
+	}
+	for _, org := range t.Parties() {
+		v.ConfirmedBy[org] = b.ConfirmedBy(org)
 	}
 	for _, p := range t.Roots() {
 		pv := pinView{Org: p.Org, Fingerprint: p.Fingerprint}
@@ -475,6 +482,15 @@ func (e *env) showTalks(b *client.Book, asJSON bool) error {
 	}
 	fields = append(fields, [2]string{"motions", fmt.Sprintf("%d (%d pending)", v.Motions, v.Pending)})
 	fields = append(fields, [2]string{"record", fmt.Sprintf("%d events, verified", v.Size)})
+	var by []string
+	for _, org := range v.Parties {
+		by = append(by, fmt.Sprintf("%s %d", org, v.ConfirmedBy[org]))
+	}
+	confirmed := fmt.Sprintf("%d events, cosigned by every party (%s)", v.Confirmed, strings.Join(by, ", "))
+	if v.Confirmed < v.Size {
+		confirmed += fmt.Sprintf("; the last %d not yet", v.Size-v.Confirmed)
+	}
+	fields = append(fields, [2]string{"confirmed", confirmed})
 	e.writeFields(fields)
 	return nil
 }

@@ -297,6 +297,7 @@ func authzRows() []row {
 					}
 				}
 			}},
+		{op: "list-cosigned", want: members(ok200, ok200, ok200), build: get(muscatPath("cosignatures"))},
 		{op: "cosign", want: members(ok201, ok201, ok201), build: post(muscatPath("cosignatures"), func(m *muscat, _ string, p *person) any {
 			return m.cosignature(m.us, p, m.id)
 		})},

@@ -196,6 +196,14 @@ func (s *Server) recordRoutes() {
 			return reply(s.proof(ctx, c, b, in.Index, in.From))
 		})
 
+	register(s, op{id: "list-cosigned", method: http.MethodGet, path: "/v1/talks/{talksID}/cosignatures", summary: "Each cosigner's latest cosigned checkpoint", tag: "record", authed: true},
+		func(ctx context.Context, in *TalksPath) (*body[api.CosignedList], error) {
+			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+				return nil, err
+			}
+			return reply(s.cosignedList(ctx, in.Talks))
+		})
+
 	register(s, op{id: "cosign", method: http.MethodPost, path: "/v1/talks/{talksID}/cosignatures", summary: "Cosign a checkpoint the caller verified", tag: "record", authed: true, status: http.StatusCreated},
 		func(ctx context.Context, in *struct {
 			TalksPath
@@ -371,6 +379,27 @@ func hashStrings[T ~[]tlog.Hash](hs T) []string {
 		out[i] = h.String()
 	}
 	return out
+}
+
+// cosignedList returns each cosigner's latest cosigned checkpoint: what each party vouched for,
+// which every other party checks against its own view.
+func (s *Server) cosignedList(ctx context.Context, id string) (api.CosignedList, error) {
+	cos, err := s.store.Cosignatures(ctx, id, 0)
+	if err != nil {
+		return api.CosignedList{}, err
+	}
+	out := api.CosignedList{Cosigned: []api.Cosigned{}}
+	for _, c := range cos {
+		cp, err := s.store.Checkpoint(ctx, id, c.Size)
+		if errors.Is(err, backchannel.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return api.CosignedList{}, err
+		}
+		out.Cosigned = append(out.Cosigned, api.Cosigned{Cosigner: c.Cosigner, Size: c.Size, Note: string(cp.Note) + string(c.Line)})
+	}
+	return out, nil
 }
 
 // cosign verifies a party member's cosignature of a checkpoint and stores it.
