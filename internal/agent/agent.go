@@ -207,7 +207,14 @@ func (a *agent) serve(c net.Conn) {
 		} else {
 			resp = a.do(req)
 		}
-		if err := enc.Encode(resp); err != nil || req.Op == "lock" {
+		err := enc.Encode(resp)
+		if req.Op == "lock" && resp.Error == "" {
+			// Only once the answer is written: stopping closes every connection, this one too,
+			// and a lock that closed first would leave its caller told no agent was running.
+			a.close()
+			return
+		}
+		if err != nil {
 			return
 		}
 	}
@@ -241,7 +248,6 @@ func (a *agent) do(req Request) Response {
 			clear(e.value)
 			delete(a.values, k)
 		}
-		a.close()
 		return Response{}
 	default:
 		return Response{Error: fmt.Sprintf("unknown op %q", req.Op)}

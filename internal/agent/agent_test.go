@@ -213,3 +213,23 @@ func TestASilentClientDoesNotKeepTheAgentAlive(t *testing.T) {
 		t.Fatal("a silent connection kept the agent from stopping")
 	}
 }
+
+// A lock is answered before the agent stops: stopping closes every connection, and the caller of
+// a lock that was carried out must not be told that no agent was running. Each agent here is
+// locked once, right after its first request.
+func TestLockIsAnsweredBeforeTheAgentStops(t *testing.T) {
+	for i := range 200 {
+		path, _, _, done := start(t, time.Hour)
+		c, err := Dial(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Lock(); err != nil {
+			t.Fatalf("lock %d: %v", i, err)
+		}
+		if err := <-done; err != nil {
+			t.Fatalf("agent %d: %v", i, err)
+		}
+		done <- nil // for the cleanup, which waits on it too
+	}
+}
