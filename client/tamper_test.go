@@ -511,10 +511,12 @@ func TestTamperedDatabaseIsDetected(t *testing.T) {
 			by: byClients, sentinel: record.ErrForked, want: "you cosigned: the log was rewritten or forked",
 		},
 		{
+			// The server refuses to sign what would re-grow the log over what the parties
+			// cosigned, so nothing can be appended, and it refuses to present what it holds.
 			name:  "truncate and re-append, keep cosignatures",
 			edit:  func(n *negotiation, h *hostDB) { h.truncate(n.opened) },
-			after: (*negotiation).reappend,
-			by:    byServer, problem: "record-conflict", want: "is not the one cosigned (the cosignature does not verify over it)",
+			after: (*negotiation).reappendRefused,
+			by:    byServer, problem: "record-conflict", want: "entries (rolled back)",
 		},
 		{
 			name:  "truncate and re-append, drop cosignatures",
@@ -545,20 +547,47 @@ func TestTamperedDatabaseIsDetected(t *testing.T) {
 func (n *negotiation) reappend() {
 	n.t.Helper()
 	for size, i := int64(0), 0; size < n.cosigned; i++ {
-		now := time.Now().UTC()
-		env, err := n.envoy.Identity().Seal(rand.Reader, seal.Context{
-			Talks: muscat, Room: talks.RoomCaucus("us"), Kind: backchannel.KindProposal, Topics: []string{"nuclear-programme"},
-			Round: 1, CreatedAt: now.Truncate(time.Millisecond), Sequence: uint64(now.UnixMicro()),
-		}, fmt.Appendf(nil, "The United States demands zero enrichment (%d).", i), []*seal.Credential{n.envoy.Credential(), n.omFM.Credential()})
-		if err != nil {
-			n.t.Fatal(err)
-		}
-		a, err := n.envoy.SubmitEnvelope(n.ctx, muscat, env)
+		a, err := n.envoy.SubmitEnvelope(n.ctx, muscat, n.demand(i))
 		if err != nil {
 			n.t.Fatal(err)
 		}
 		size = a.Checkpoint.Size
 	}
+}
+
+// reappendRefused has the US submit a message to a host whose log was cut below what the
+// parties cosigned: the host refuses to sign the grown log, and stores nothing.
+func (n *negotiation) reappendRefused() {
+	n.t.Helper()
+	size := func() int64 {
+		p, err := n.envoy.Events(n.ctx, muscat, 0, 1)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		return p.Size
+	}
+	before := size()
+	_, err := n.envoy.SubmitEnvelope(n.ctx, muscat, n.demand(0))
+	if !api.IsProblem(err, "record-conflict") || !strings.Contains(err.Error(), "refuses to sign") {
+		n.t.Fatalf("an append over a cut log: %v, want record-conflict: the host refuses to sign", err)
+	}
+	if got := size(); got != before {
+		n.t.Fatalf("the refused append grew the log from %d to %d", before, got)
+	}
+}
+
+// demand is a US message, the i-th, for a host to put in place of what it cut.
+func (n *negotiation) demand(i int) *seal.Envelope {
+	n.t.Helper()
+	now := time.Now().UTC()
+	env, err := n.envoy.Identity().Seal(rand.Reader, seal.Context{
+		Talks: muscat, Room: talks.RoomCaucus("us"), Kind: backchannel.KindProposal, Topics: []string{"nuclear-programme"},
+		Round: 1, CreatedAt: now.Truncate(time.Millisecond), Sequence: uint64(now.UnixMicro()),
+	}, fmt.Appendf(nil, "The United States demands zero enrichment (%d).", i), []*seal.Credential{n.envoy.Credential(), n.omFM.Credential()})
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return env
 }
 
 func lastLine(log, with string) string {

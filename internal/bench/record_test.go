@@ -92,7 +92,7 @@ func logSigner(b *testing.B) store.CheckpointSigner {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return func(talks string, size int64, root tlog.Hash) ([]byte, error) {
+	return func(talks string, size int64, root tlog.Hash, _ tlog.HashReader) ([]byte, error) {
 		origin, err := record.Origin("bench.example", talks)
 		if err != nil {
 			return nil, err

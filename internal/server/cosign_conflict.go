@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -201,4 +202,107 @@ func (s *Server) cosignerVerifiers(ctx context.Context, name string) ([]note.Ver
 		out = append(out, v)
 	}
 	return out, nil
+}
+
+// cosignedCache keeps, per talks, the checkpoints the parties last cosigned, verified, for the
+// check before each checkpoint is signed. It is dropped when this server takes a cosignature
+// of the talks, and read again after cosignedTTL, for those other nodes take.
+type cosignedCache struct {
+	mu      sync.Mutex
+	byTalks map[string]cosignedEntry
+}
+
+type cosignedEntry struct {
+	loaded time.Time
+	cps    []cosignedCheckpoint
+}
+
+type cosignedCheckpoint struct {
+	cosigner string
+	cp       record.Checkpoint
+	err      error // the stored cosignature vouches for no stored checkpoint (notCosigned)
+}
+
+const cosignedTTL = 5 * time.Second
+
+// drop forgets what was cosigned of talks id.
+func (c *cosignedCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.byTalks, id)
+}
+
+// guardCheckpoint refuses, with api.ProblemRecordConflict, to sign a checkpoint of talks id
+// that does not extend every party's latest cosigned checkpoint: what the store holds was
+// rolled back or rewritten since a party vouched for it, and signing would put a second history
+// in the host's name. hashes reads the grown log's hashes, inside the store's transaction.
+func (s *Server) guardCheckpoint(id string, next record.Checkpoint, hashes tlog.HashReader) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cosigned, err := s.cosignedCheckpoints(ctx, id, next.Origin)
+	if err != nil {
+		return err
+	}
+	for _, c := range cosigned {
+		conflict := func(format string, args ...any) error {
+			s.metrics.recordConflicts.Inc()
+			p := problemf(api.ProblemRecordConflict, "talks %s: the record conflicts with what %s cosigned at size %d: %s; the host refuses to sign checkpoint %d until its operators restore the record",
+				id, c.cosigner, c.cp.Size, fmt.Sprintf(format, args...), next.Size)
+			s.log.Error("the record conflicts with a party's cosignature: refusing to sign", "talks", id, "size", next.Size, "err", p.Detail)
+			return p
+		}
+		switch {
+		case c.err != nil:
+			return conflict("%s", c.err)
+		case c.cp.Size > next.Size:
+			return conflict("the log would have only %d entries (rolled back)", next.Size)
+		}
+		err := record.CheckNotConflicting(next, []record.Checkpoint{c.cp}, hashes)
+		switch {
+		case errors.Is(err, record.ErrForked):
+			return conflict("checkpoint %d would not extend it (history rewritten)", next.Size)
+		case errors.Is(err, backchannel.ErrNotFound):
+			return conflict("the stored hashes cannot prove checkpoint %d extends it: %v", next.Size, err)
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
+
+// cosignedCheckpoints returns the latest cosigned checkpoint of each cosigner of talks id,
+// verified (cosignedRoot), through the cache.
+func (s *Server) cosignedCheckpoints(ctx context.Context, id, origin string) ([]cosignedCheckpoint, error) {
+	cc := &s.cosignedCache
+	now := time.Now()
+	cc.mu.Lock()
+	e, ok := cc.byTalks[id]
+	cc.mu.Unlock()
+	if ok && now.Sub(e.loaded) < cosignedTTL {
+		return e.cps, nil
+	}
+	cos, err := s.store.Cosignatures(ctx, id, 0)
+	if err != nil {
+		return nil, err
+	}
+	var cps []cosignedCheckpoint
+	for _, c := range cos {
+		root, err := s.cosignedRoot(ctx, id, origin, c)
+		var nc notCosigned
+		switch {
+		case errors.As(err, &nc):
+			cps = append(cps, cosignedCheckpoint{cosigner: c.Cosigner, cp: record.Checkpoint{Origin: origin, Size: c.Size}, err: nc})
+		case err != nil:
+			return nil, err
+		default:
+			cps = append(cps, cosignedCheckpoint{cosigner: c.Cosigner, cp: record.Checkpoint{Origin: origin, Size: c.Size, Hash: root}})
+		}
+	}
+	cc.mu.Lock()
+	if cc.byTalks == nil {
+		cc.byTalks = make(map[string]cosignedEntry)
+	}
+	cc.byTalks[id] = cosignedEntry{loaded: now, cps: cps}
+	cc.mu.Unlock()
+	return cps, nil
 }

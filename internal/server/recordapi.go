@@ -449,6 +449,7 @@ func (s *Server) cosign(ctx context.Context, c *caller, b *book, in api.Cosign) 
 	if err := s.store.AddCosignature(ctx, b.ID, backchannel.Cosignature{Size: cp.Size, Cosigner: n.Sigs[0].Name, Line: []byte(line), Time: s.cfg.Now()}); err != nil {
 		return api.Checkpoint{}, err
 	}
+	s.cosignedCache.drop(b.ID)
 	cos, err := s.store.Cosignatures(ctx, b.ID, cp.Size)
 	if err != nil {
 		return api.Checkpoint{}, err

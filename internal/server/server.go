@@ -130,17 +130,21 @@ type Signer struct {
 	key atomic.Pointer[signingKey]
 }
 
-// signingKey is what a Signer signs with: the host's name and its log key.
+// signingKey is what a Signer signs with: the host's name and its log key, and the server's
+// check of a checkpoint before it is signed.
 type signingKey struct {
-	host string
-	key  *record.LogKey
+	host  string
+	key   *record.LogKey
+	guard func(talks string, next record.Checkpoint, hashes tlog.HashReader) error
 }
 
 // NewSigner returns a Signer for checkpoints, to open the store with and to give to New.
 func NewSigner() *Signer { return &Signer{} }
 
 // Sign implements store.CheckpointSigner.
-func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) {
+// It refuses to sign a checkpoint that does not extend what a party cosigned: a host whose
+// storage was rolled back or rewritten signs no second history.
+func (s *Signer) Sign(talks string, size int64, root tlog.Hash, hashes tlog.HashReader) ([]byte, error) {
 	sk := s.key.Load()
 	if sk == nil {
 		return nil, errors.New("server: checkpoint signer has no key yet")
@@ -150,11 +154,17 @@ func (s *Signer) Sign(talks string, size int64, root tlog.Hash) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
+	next := record.Checkpoint{Origin: origin, Size: size, Hash: root}
+	if sk.guard != nil && hashes != nil {
+		if err := sk.guard(talks, next, hashes); err != nil {
+			return nil, err
+		}
+	}
 	ns, err := k.Signer(origin)
 	if err != nil {
 		return nil, err
 	}
-	return record.SignCheckpoint(ns, record.Checkpoint{Origin: origin, Size: size, Hash: root})
+	return record.SignCheckpoint(ns, next)
 }
 
 // Server is the HTTP API.
@@ -185,6 +195,8 @@ type Server struct {
 	// conflicts caches the check of each talks' latest checkpoint against the stored
 	// cosignatures (cosign_conflict.go).
 	conflicts conflictChecks
+	// cosignedCache keeps what the parties cosigned, for the check before signing.
+	cosignedCache cosignedCache
 
 	ready atomic.Bool
 }
@@ -241,7 +253,7 @@ func New(ctx context.Context, cfg Config, st store.Store, signer *Signer, log *s
 	if s.logKey, err = record.NewLogKey(ed25519.NewKeyFromSeed(seed)); err != nil {
 		return nil, err
 	}
-	signer.key.Store(&signingKey{host: cfg.Host, key: s.logKey})
+	signer.key.Store(&signingKey{host: cfg.Host, key: s.logKey, guard: s.guardCheckpoint})
 	s.recent = newRecent()
 	s.hub = newHub(st, log, s.recent.grew)
 	s.routes()

@@ -19,8 +19,11 @@ import (
 
 // CheckpointSigner signs a checkpoint for a talks' log of the given size and root; the store
 // calls it inside the transaction that grows the log, so that every acknowledged event is
-// covered by a signed checkpoint stored in the same commit.
-type CheckpointSigner func(talks string, size int64, root tlog.Hash) ([]byte, error)
+// covered by a signed checkpoint stored in the same commit. hashes reads the stored hashes of
+// the grown log, those of the transaction included, for a signer that first checks what it is
+// asked to sign (the server checks it against the parties' cosignatures). An error aborts the
+// transaction.
+type CheckpointSigner func(talks string, size int64, root tlog.Hash, hashes tlog.HashReader) ([]byte, error)
 
 // Log keeps the talks' logs: their events, Merkle hashes, checkpoints and cosignatures.
 //

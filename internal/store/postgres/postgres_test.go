@@ -402,7 +402,7 @@ func checkLog(t *testing.T, s store.Store, db, talks string, want int64) {
 		if root != roots[c.size] {
 			t.Fatalf("talks %s: checkpoint at %d has root %v, want %v", talks, c.size, root, roots[c.size])
 		}
-		if note, _ := storetest.Signer(talks, c.size, root); !bytes.Equal(c.note, note) {
+		if note, _ := storetest.Signer(talks, c.size, root, nil); !bytes.Equal(c.note, note) {
 			t.Fatalf("talks %s: checkpoint note at %d = %q, want %q", talks, c.size, c.note, note)
 		}
 		if i == 0 {

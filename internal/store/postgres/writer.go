@@ -674,7 +674,7 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 		if err != nil {
 			return nil, fmt.Errorf("postgres: tree hash of talks %q: %w", id, err)
 		}
-		note, err := b.s.cfg.Signer(id, size, root)
+		note, err := b.s.cfg.Signer(id, size, root, tl.log)
 		if err != nil {
 			return nil, fmt.Errorf("postgres: sign checkpoint of talks %q: %w", id, err)
 		}

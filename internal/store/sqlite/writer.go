@@ -157,7 +157,7 @@ func (s *Store) checkpoint(ctx context.Context, tx *sql.Tx, bl *batchLog) (backc
 	if err != nil {
 		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: tree hash of talks %q: %w", bl.id, err)
 	}
-	note, err := s.cfg.Signer(bl.id, size, root)
+	note, err := s.cfg.Signer(bl.id, size, root, bl.log)
 	if err != nil {
 		return backchannel.Checkpoint{}, fmt.Errorf("sqlite: sign checkpoint of talks %q: %w", bl.id, err)
 	}

@@ -26,7 +26,7 @@ type NewStore func(t *testing.T, signer store.CheckpointSigner) store.Store
 
 // Signer is the checkpoint signer the suite uses: it writes the talks, size and root as text,
 // so that the suite can check what the store asked to sign.
-func Signer(talks string, size int64, root tlog.Hash) ([]byte, error) {
+func Signer(talks string, size int64, root tlog.Hash, _ tlog.HashReader) ([]byte, error) {
 	return fmt.Appendf(nil, "%s\n%d\n%s\n", talks, size, root), nil
 }
 
@@ -304,7 +304,7 @@ func testHashes(t *testing.T, s store.Store) {
 		if cp.Size != n || cp.Root != want {
 			t.Fatalf("checkpoint size %d root %v, want %d %v", cp.Size, cp.Root, n, want)
 		}
-		wantNote, _ := Signer("t1", n, want)
+		wantNote, _ := Signer("t1", n, want, nil)
 		if !bytes.Equal(cp.Note, wantNote) {
 			t.Fatalf("checkpoint note = %q, want %q", cp.Note, wantNote)
 		}
