@@ -61,7 +61,7 @@ type Envelope struct {
 	signed     []byte // domainEnvelope || raw without the signature, sharing raw's memory
 	headerLen  int    // raw[:headerLen] is the header
 	wraps      []byte // recipients' wrapped keys, aliasing raw
-	ciphertext []byte // aliasing raw
+	ciphertext []byte // the key commitment and the encrypted message, aliasing raw
 
 	verifiedBy ed25519.PublicKey // a key VerifySignature found the signature good under
 }
@@ -155,7 +155,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 		r.fail("wrapped keys of %d bytes, want %d for %d recipients", len(e.wraps), wrapLen*len(e.Recipients), len(e.Recipients))
 	}
 	e.ciphertext = r.prefixed("ciphertext", 4)
-	if r.err == nil && (len(e.ciphertext) < 16 || len(e.ciphertext) > MaxBodyLen+64*1024) {
+	if r.err == nil && (len(e.ciphertext) < commitLen+16 || len(e.ciphertext) > commitLen+MaxBodyLen+64*1024) {
 		r.fail("ciphertext of %d bytes out of range", len(e.ciphertext))
 	}
 	r.fixed("signature", sigLen)

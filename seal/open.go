@@ -157,7 +157,7 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 	}
 
 	size := len(domainEnvelope) + 512 + 32*len(recips) + 32*len(h.RelayOf) +
-		wrapLen*len(recips) + paddedLen(len(msg)+1) + aead.Overhead() + sigLen + 16
+		wrapLen*len(recips) + commitLen + paddedLen(len(msg)+1) + aead.Overhead() + sigLen + 16
 	buf := make([]byte, 0, size)
 	buf = append(buf, domainEnvelope...)
 	b := cryptobyte.NewBuilder(buf)
@@ -177,6 +177,8 @@ func (id *Identity) sealEnvelope(rand io.Reader, h Header, msg []byte, to []*Cre
 		}
 	})
 	b.AddUint32LengthPrefixed(func(b *cryptobyte.Builder) {
+		commit := keyCommitment(key[:], &headerHash)
+		b.AddBytes(commit[:])
 		b.AddBytes(aead.Seal(nil, zeroNonce[:], pad(msg), headerHash[:]))
 	})
 	signed, err := b.Bytes()
@@ -235,7 +237,17 @@ type Opened struct {
 	Body     []byte      // the plaintext
 
 	message []byte // the author's signed message bytes, carried on by RelayVerbatim
+	key     []byte // the envelope's content key
 }
+
+// ContentKey returns the key the envelope's message is encrypted under. It opens this one
+// envelope and nothing else: a party discloses it, with the record, to show an arbitrator the
+// words (Trust.OpenDisclosed).
+func (o *Opened) ContentKey() []byte { return slices.Clone(o.key) }
+
+// Message returns the author's signed message bytes: context, author and words, with the
+// author's signature, as the envelope carries them.
+func (o *Opened) Message() []byte { return slices.Clone(o.message) }
 
 // Open verifies and decrypts an envelope addressed to this identity. In order: the sender's
 // credential and outer signature (as VerifyEnvelope), the expected talks, room and round; the
@@ -259,13 +271,40 @@ func (id *Identity) Open(e *Envelope, t *Trust, x Expect) (*Opened, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: open envelope from %s: %w: wrapped key does not open", sender, ErrTampered)
 	}
+	return t.openWithKey(e, x, sender, key)
+}
+
+// OpenDisclosed verifies and decrypts an envelope with its content key, as a recipient
+// disclosed it (Opened.ContentKey): an arbitrator who holds no key of the talks checks this
+// way that the words a party shows are the ones the envelope on the record carries, signed
+// by their author in their context. It checks everything Open does but the recipient's wrap,
+// and that the key is the one the sender committed to.
+func (t *Trust) OpenDisclosed(e *Envelope, key []byte, x Expect) (*Opened, error) {
+	sender, err := t.verifyOuter(e, x)
+	if err != nil {
+		return nil, err
+	}
+	if len(key) != 32 {
+		return nil, fmt.Errorf("seal: open disclosed envelope from %s: %w: a content key of %d bytes", sender, ErrTampered, len(key))
+	}
+	return t.openWithKey(e, x, sender, key)
+}
+
+// openWithKey is Open from the content key on: the sender's commitment to it, the ciphertext,
+// the padding, the author's message, signature and context, and the author's rank.
+func (t *Trust) openWithKey(e *Envelope, x Expect, sender *Credential, key []byte) (*Opened, error) {
+	headerHash := e.headerHash()
+	if commit := keyCommitment(key, &headerHash); !bytes.Equal(commit[:], e.ciphertext[:commitLen]) {
+		return nil, fmt.Errorf("seal: open envelope from %s: %w: the content key is not the one its sender committed to", sender, ErrTampered)
+	}
 	aead, err := newGCM(key)
 	if err != nil {
 		return nil, err
 	}
 	// Decrypt behind the message signature's domain string, so verifying needs no copy.
-	buf := make([]byte, 0, len(domainMessage)+len(e.ciphertext))
-	buf, err = aead.Open(append(buf, domainMessage...), zeroNonce[:], e.ciphertext, headerHash[:])
+	ct := e.ciphertext[commitLen:]
+	buf := make([]byte, 0, len(domainMessage)+len(ct))
+	buf, err = aead.Open(append(buf, domainMessage...), zeroNonce[:], ct, headerHash[:])
 	if err != nil {
 		return nil, fmt.Errorf("seal: open envelope from %s: %w: ciphertext does not decrypt", sender, ErrTampered)
 	}
@@ -279,7 +318,7 @@ func (id *Identity) Open(e *Envelope, t *Trust, x Expect) (*Opened, error) {
 		return nil, fmt.Errorf("seal: open envelope from %s: %w", sender, err)
 	}
 
-	o := &Opened{Envelope: e, Mode: e.Relay, Context: m.Context, Body: m.Body, message: m.raw}
+	o := &Opened{Envelope: e, Mode: e.Relay, Context: m.Context, Body: m.Body, message: m.raw, key: slices.Clone(key)}
 	if e.Relay == RelayVerbatim {
 		o.Relayer = sender
 		if o.Author, err = t.use(m.Author, m.CreatedAt); err != nil {

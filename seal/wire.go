@@ -39,6 +39,7 @@ const (
 	domainAct         = "backchannel signature: act/v1\x00"
 	domainFingerprint = "backchannel fingerprint: root-key/v1\x00"
 	domainWrap        = "backchannel wrap: envelope/v1\x00"
+	domainCommit      = "backchannel key commitment: envelope/v1\x00"
 )
 
 // Limits that bound what a parser will accept, so no input can make it allocate without bound.

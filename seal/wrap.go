@@ -4,6 +4,8 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hpke"
+	"crypto/sha256"
+	"slices"
 )
 
 // The body is encrypted once, under a fresh 32-byte content key, with AES-256-GCM and an
@@ -34,4 +36,14 @@ func wrapKey(pk hpke.PublicKey, info, key []byte) ([]byte, error) {
 // unwrapKey opens one wrapped content key with the recipient's decryption key.
 func unwrapKey(k hpke.PrivateKey, info, wrapped []byte) ([]byte, error) {
 	return hpke.Open(k, suiteKDF, suiteAEAD, info, wrapped)
+}
+
+// commitLen is the size of the content key's commitment at the head of the ciphertext field.
+const commitLen = 32
+
+// keyCommitment commits to the content key and the header: AES-GCM alone does not, so without
+// it a sender could craft one ciphertext that opens to two signed messages under two keys, and
+// later disclose to an arbitrator a key that shows words its recipients never read.
+func keyCommitment(key []byte, headerHash *[32]byte) [32]byte {
+	return sha256.Sum256(signedBytes(domainCommit, append(slices.Clone(key), headerHash[:]...)))
 }
