@@ -432,7 +432,63 @@ func (c *Client) newBook(id string) *Book {
 // principal, if any.
 func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 	var opened *Message
-	err := b.Apply(e, replay.Hooks{
+	h := b.checks()
+	h.RedLines = func(_ backchannel.Event, env *seal.Envelope) error { return c.redLines(b, env) }
+	h.Envelope = func(e backchannel.Event, env *seal.Envelope) error {
+		if err := b.follow(env); err != nil {
+			return err
+		}
+		m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
+		opener := c.id
+		if !env.Addressed(c.Credential().ID()) {
+			// Sealed to another credential of this principal (before a rotation): opened
+			// with that credential's key if the client holds it, and flagged if not.
+			if cr := c.ownRecipient(b, env); cr != nil {
+				if opener, m.Err = c.keyFor(cr); m.Err != nil {
+					opener = nil
+				}
+			} else {
+				opener = nil
+			}
+		}
+		if opener != nil {
+			m.Opened, m.Err = opener.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+			if m.Err != nil {
+				m.Opened = nil
+			}
+		} else if m.Err == nil {
+			// The state replayed so far is the talks when the envelope was sent: a room's
+			// reader then, left out by the sender (by every one of its credentials), is told
+			// so, rather than never learning that a message passed it by.
+			if !b.State.CanRead(c.Credential().Handle(), env.Room, env.CreatedAt) {
+				return nil
+			}
+			m.Err = fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)
+		}
+		if m.Err == nil {
+			if err := checkRules(b, env, m.Opened, e.Time); err != nil {
+				m.Opened, m.Err = nil, err
+			}
+		}
+		b.Messages = append(b.Messages, m)
+		b.byHash[m.Hash] = m
+		if b.mine != nil {
+			b.mine[m] = true
+		}
+		opened = m
+		return nil
+	}
+	return opened, b.Apply(e, h)
+}
+
+// checks returns the hooks of every check of a party's copy of the record that needs no key of
+// its own: the host's filing of each event, the charter's signature by its author, the roots
+// pinned against the charter and what the party compared out of band, every act's signature
+// and whom it speaks for, and every receipt's signature; relay notices and receipts are
+// attached to the messages they name. A client adds to them what it opens;
+// VerifyPartyExport replays an export with them alone.
+func (b *Book) checks() replay.Hooks {
+	return replay.Hooks{
 		Filed: replay.CheckFiled,
 		Charter: func(act *seal.Act, _ talks.Charter) error {
 			// The charter's signer's credential comes later on the record: checked then.
@@ -453,15 +509,14 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		},
 		Credential: func(cr *seal.Credential) error {
 			if b.charterAct != nil && cr.ID() == b.charterAct.Author {
-				if err := c.checkAct(b, b.charterAct, b.State.Charter()); err != nil {
+				if err := b.checkAct(b.charterAct, b.State.Charter()); err != nil {
 					return fmt.Errorf("charter: %w", err)
 				}
 				b.charterAct = nil
 			}
 			return nil
 		},
-		Act:      func(act *seal.Act, ev talks.Event) error { return c.checkAct(b, act, ev) },
-		RedLines: func(_ backchannel.Event, env *seal.Envelope) error { return c.redLines(b, env) },
+		Act: b.checkAct,
 		Relayed: func(n backchannel.RelayNotice) error {
 			for h, m := range b.byHash {
 				if h.String() == n.Original {
@@ -481,60 +536,23 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 			}
 			return nil
 		},
-		Envelope: func(e backchannel.Event, env *seal.Envelope) error {
-			// Each room's envelopes form a chain: one that follows an envelope of the room this
-			// principal was never served shows the host kept that one from it.
-			if !env.Prev.IsZero() {
-				if room, ok := b.Rooms[env.Prev]; !ok || room != env.Room {
-					return fmt.Errorf("%w: the host withheld envelope %.12s of room %s, which envelope %.12s follows", ErrWithheld, env.Prev, env.Room, env.Hash())
-				}
-			}
-			if b.last == nil {
-				b.last = make(map[string]seal.Hash)
-			}
-			b.last[env.Room] = env.Hash()
-			m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env}
-			opener := c.id
-			if !env.Addressed(c.Credential().ID()) {
-				// Sealed to another credential of this principal (before a rotation): opened
-				// with that credential's key if the client holds it, and flagged if not.
-				if cr := c.ownRecipient(b, env); cr != nil {
-					if opener, m.Err = c.keyFor(cr); m.Err != nil {
-						opener = nil
-					}
-				} else {
-					opener = nil
-				}
-			}
-			if opener != nil {
-				m.Opened, m.Err = opener.Open(env, b.Trust, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
-				if m.Err != nil {
-					m.Opened = nil
-				}
-			} else if m.Err == nil {
-				// The state replayed so far is the talks when the envelope was sent: a room's
-				// reader then, left out by the sender (by every one of its credentials), is told
-				// so, rather than never learning that a message passed it by.
-				if !b.State.CanRead(c.Credential().Handle(), env.Room, env.CreatedAt) {
-					return nil
-				}
-				m.Err = fmt.Errorf("%w: sealed to room %s, where this principal sat, but not to it", seal.ErrNotAddressed, env.Room)
-			}
-			if m.Err == nil {
-				if err := checkRules(b, env, m.Opened, e.Time); err != nil {
-					m.Opened, m.Err = nil, err
-				}
-			}
-			b.Messages = append(b.Messages, m)
-			b.byHash[m.Hash] = m
-			if b.mine != nil {
-				b.mine[m] = true
-			}
-			opened = m
-			return nil
-		},
-	})
-	return opened, err
+	}
+}
+
+// follow checks that env follows, in its room's chain, an envelope of the room this copy was
+// served (or none), and makes it the room's latest: one that follows an envelope never served
+// shows the host kept that one from this party.
+func (b *Book) follow(env *seal.Envelope) error {
+	if !env.Prev.IsZero() {
+		if room, ok := b.Rooms[env.Prev]; !ok || room != env.Room {
+			return fmt.Errorf("%w: the host withheld envelope %.12s of room %s, which envelope %.12s follows", ErrWithheld, env.Prev, env.Room, env.Hash())
+		}
+	}
+	if b.last == nil {
+		b.last = make(map[string]seal.Hash)
+	}
+	b.last[env.Room] = env.Hash()
+	return nil
 }
 
 // redLines verifies red lines on the record and, if they are the client's own party's and
@@ -635,7 +653,7 @@ func (b *Book) pinnedAs(org, fp string) bool {
 }
 
 // checkAct verifies an act's signature and that it speaks for whom its event names.
-func (c *Client) checkAct(b *Book, act *seal.Act, ev talks.Event) error {
+func (b *Book) checkAct(act *seal.Act, ev talks.Event) error {
 	cr, err := b.Trust.VerifyAct(act, b.ID, 0)
 	if err != nil {
 		return err

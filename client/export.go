@@ -3,27 +3,34 @@ package client
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
 	"time"
 
 	"github.com/backchannel/backchannel"
+	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
+	"github.com/backchannel/backchannel/replay"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/strictjson"
+	"github.com/backchannel/backchannel/talks"
 )
 
-// PartyExportFormat names and versions a party's export of its own copy of a talks' record.
-// Its "record" member is a record export (record.ExportFormat, docs/record.md) that any tlog
-// tool can check; around it are the events behind the leaves the party may see and the
-// messages it opened, each tied to its leaf by hash.
-const PartyExportFormat = "backchannel-party-export/v1"
+// PartyExportFormat names and versions a party's export of its own copy of a talks' record
+// (docs/record.md, "Exports"). Its "record" member is a record export (record.ExportFormat)
+// of every leaf, which any tlog tool can check; around it are the signed events behind the
+// leaves the party may read, and the content keys of the messages it discloses, which open
+// those messages' envelopes and nothing else.
+const PartyExportFormat = "backchannel-party-export/v2"
 
-// PartyExport is what a party can prove about talks without the host.
+// PartyExport is what a party can prove about talks without the host. Nothing in it is taken
+// on its word: VerifyPartyExport derives every name, word, time and cosigner from signed bytes.
 type PartyExport struct {
 	Format     string          `json:"format"`
 	Talks      string          `json:"talks"`
@@ -31,14 +38,14 @@ type PartyExport struct {
 	ExportedBy string          `json:"exported_by"`
 	ExportedAt time.Time       `json:"exported_at"`
 	Record     json.RawMessage `json:"record"`
-	// Events are the events whose leaves the record proves, with their signed bytes.
+	// Events are the events the party may read, with their signed bytes, in record order.
 	Events []ExportEvent `json:"events"`
-	// Messages are the messages the party opened.
-	Messages []MessageView `json:"messages"`
+	// Disclosed are the content keys of the messages whose words the export shows.
+	Disclosed []Disclosure `json:"disclosed"`
 
 	// Size is the size of the checkpoint the export proves its events in, and Cosigners the
-	// number of members whose cosignatures it lists; both are in Record, and here for a report
-	// of what Export wrote.
+	// number of cosignatures of members its checkpoints carry; both are in Record, and here for
+	// a report of what Export wrote.
 	Size      int64 `json:"-"`
 	Cosigners int   `json:"-"`
 }
@@ -52,11 +59,27 @@ type ExportEvent struct {
 	Data  []byte    `json:"data"`
 }
 
-// Export syncs talks and returns the party's export of it: the latest verified checkpoint (as
-// served now, with the cosignatures gathered since), every event the party may read with its
-// inclusion proof, and the messages it opened. progress, if not nil, is told how many of the
-// events have been read.
-func (c *Client) Export(ctx context.Context, talksID string, progress func(done, total int64)) (*PartyExport, error) {
+// Disclosure opens one envelope of the export: its content key (seal.Opened.ContentKey).
+type Disclosure struct {
+	Index int64  `json:"index"`
+	Key   []byte `json:"key"`
+}
+
+// ExportOptions say what an export holds besides the record.
+type ExportOptions struct {
+	// Progress, if set, is told how many of the events have been read.
+	Progress func(done, total int64)
+	// Disclose chooses the messages whose words the export shows; nil shows every message the
+	// party opened. The others stay sealed: their envelopes are in the export, their words not.
+	Disclose func(m *Message) bool
+}
+
+// Export syncs talks and returns the party's export of it: every leaf of the record up to the
+// latest verified checkpoint with its inclusion proof, that checkpoint (as served now, with the
+// cosignatures gathered since) and the latest one each member cosigned, with the consistency
+// proofs between them, every event the party may read, and the content keys of the messages it
+// discloses.
+func (c *Client) Export(ctx context.Context, talksID string, opts ExportOptions) (*PartyExport, error) {
 	if _, err := c.Sync(ctx, talksID); err != nil {
 		return nil, err
 	}
@@ -65,15 +88,19 @@ func (c *Client) Export(ctx context.Context, talksID string, progress func(done,
 		return nil, err
 	}
 	v := b.Verifier
-	cp, note := v.Latest()
+	cp, latest := v.Latest()
 	tc := c.LogTiles(talksID)
 	if msg, err := tc.Checkpoint(ctx); err == nil {
 		if served, _, err := record.OpenCheckpoint(msg, v.Origin(), v.LogVerifier()); err == nil && served == cp {
-			note = msg
+			latest = msg
 		}
 	}
+	notes, err := c.cosignedNotes(ctx, b, cp)
+	if err != nil {
+		return nil, err
+	}
+	notes = append(notes, latest)
 	var events []ExportEvent
-	entries := make(map[int64][]byte)
 	for from := int64(0); from < cp.Size; {
 		page, err := c.Events(ctx, talksID, from, 1000)
 		if err != nil {
@@ -83,32 +110,33 @@ func (c *Client) Export(ctx context.Context, talksID string, progress func(done,
 			if ae.Index >= cp.Size {
 				break
 			}
-			e := backchannel.Event{Talks: talksID, Index: uint64(ae.Index), Type: ae.Type, Room: ae.Room, Data: ae.Data, Time: ae.Time}
-			entries[ae.Index] = e.Entry()
 			events = append(events, ExportEvent{Index: ae.Index, Type: ae.Type, Room: ae.Room, Time: ae.Time, Data: ae.Data})
 		}
-		if progress != nil {
-			progress(min(page.Next, cp.Size), cp.Size)
+		if opts.Progress != nil {
+			opts.Progress(min(page.Next, cp.Size), cp.Size)
 		}
 		if page.Next <= from || len(page.Events) == 0 {
 			break
 		}
 		from = page.Next
 	}
-	var cosigners []string
-	for _, m := range b.State.Members("") {
-		org, principal, _ := seal.SplitHandle(m.Principal)
-		if cr := b.Trust.Latest(org, principal); cr != nil {
-			if k, err := record.CosignerVerifierKey(seal.CosignerName(cr), cr.IdentityKey); err == nil {
-				cosigners = append(cosigners, k)
-			}
-		}
+	// Every leaf, not only those of the events: a verifier then knows the whole record, and
+	// that no event every member reads was left out.
+	leaves, err := tc.Entries(ctx, cp, 0, cp.Size)
+	if err != nil {
+		return nil, recordError(talksID, err)
+	}
+	entries := make(map[int64][]byte, len(leaves))
+	for i, l := range leaves {
+		entries[int64(i)] = l
 	}
 	logKey, err := record.OriginVerifierKey(c.PinnedLogKey(), v.Origin())
 	if err != nil {
 		return nil, err
 	}
-	rec, err := record.NewExport(v.Origin(), logKey, cosigners, [][]byte{note}, entries, tc.HashReader(ctx, cp))
+	// The export lists no cosigner key: a verifier takes them from the credentials on the
+	// record, never from the file.
+	rec, err := record.NewExport(v.Origin(), logKey, nil, notes, entries, tc.HashReader(ctx, cp))
 	if err != nil {
 		return nil, recordError(talksID, err)
 	}
@@ -117,19 +145,48 @@ func (c *Client) Export(ctx context.Context, talksID string, progress func(done,
 		return nil, err
 	}
 	px := &PartyExport{Format: PartyExportFormat, Talks: talksID, Server: c.base, ExportedBy: c.Credential().Handle(),
-		ExportedAt: c.now().UTC().Truncate(time.Second), Record: recJSON, Events: events, Messages: []MessageView{},
-		Size: cp.Size, Cosigners: len(cosigners)}
+		ExportedAt: c.now().UTC().Truncate(time.Second), Record: recJSON, Events: events, Disclosed: []Disclosure{},
+		Size: cp.Size, Cosigners: len(b.cosigned)}
 	for _, m := range b.Messages {
-		if m.Index < cp.Size {
-			px.Messages = append(px.Messages, ViewOf(b, m))
+		if m.Index < cp.Size && m.Opened != nil && (opts.Disclose == nil || opts.Disclose(m)) {
+			px.Disclosed = append(px.Disclosed, Disclosure{Index: m.Index, Key: m.Opened.ContentKey()})
 		}
 	}
 	return px, nil
 }
 
+// cosignedNotes returns the latest checkpoint each member cosigned that this client checked
+// against the record it verified, smaller than cp, in order of size.
+func (c *Client) cosignedNotes(ctx context.Context, b *Book, cp record.Checkpoint) ([][]byte, error) {
+	var l api.CosignedList
+	if err := c.do(ctx, http.MethodGet, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, nil, &l); err != nil {
+		return nil, err
+	}
+	sort.SliceStable(l.Cosigned, func(i, j int) bool { return l.Cosigned[i].Size < l.Cosigned[j].Size })
+	var notes [][]byte
+	for _, x := range l.Cosigned {
+		// One of cp's size is in cp's own note, served with every cosignature gathered.
+		if checked, ok := b.cosigned[x.Cosigner]; ok && checked.Size == x.Size && x.Size < cp.Size {
+			notes = append(notes, []byte(x.Note))
+		}
+	}
+	return notes, nil
+}
+
 // ErrExport reports an export that does not verify: the file was altered, or the host's
 // record was.
 var ErrExport = errors.New("the export does not verify")
+
+// VerifyOptions are what a verifier trusts, from outside the export.
+type VerifyOptions struct {
+	// LogKey is the host's log key (or host key) the checkpoints must be signed with; empty
+	// takes the export's own, which proves consistency but not that the host signed it.
+	LogKey string
+	// Roots are the organisations' root fingerprints the verifier compared out of band, as
+	// people pass them (safety numbers, or hex; MatchFingerprint): a record that pins another
+	// root for one of them is refused.
+	Roots map[string]string
+}
 
 // PartyExportReport is what VerifyPartyExport verified.
 type PartyExportReport struct {
@@ -137,17 +194,40 @@ type PartyExportReport struct {
 	Talks      string               `json:"talks,omitempty"`
 	ExportedBy string               `json:"exported_by,omitempty"`
 	Record     *record.ExportReport `json:"record"`
-	// Events is the number of events checked against their leaves; Messages the number of
-	// messages checked to be the envelopes their events hold.
-	Events   int `json:"events"`
-	Messages int `json:"messages"`
+	// Events is the number of events checked against their leaves and replayed; Acts the
+	// number of acts among them whose signatures were verified.
+	Events int `json:"events"`
+	Acts   int `json:"acts"`
+	// Roots are the safety numbers of the roots the record pins, by organisation, and
+	// RootsCompared the organisations whose roots were checked against VerifyOptions.Roots.
+	Roots         map[string]string `json:"roots,omitempty"`
+	RootsCompared []string          `json:"roots_compared,omitempty"`
+	// Confirmed is the size of the record every party has cosigned, by the checkpoints in
+	// the export and the keys of the parties' credentials on the record.
+	Confirmed int64 `json:"confirmed"`
+	// Messages are the disclosed messages, verified against their authors' signatures.
+	Messages []DisclosedMessage `json:"messages"`
 }
 
-// VerifyPartyExport verifies an export offline: its record (record.VerifyExport, against
-// pinnedLogKey when not empty), that each event is the one its leaf commits to, and that each
-// message is the envelope its event holds. A bare record export verifies too. Any failure
-// wraps ErrExport.
-func VerifyPartyExport(data []byte, pinnedLogKey string) (*PartyExportReport, error) {
+// DisclosedMessage is a message the export discloses, as the verifier opened it.
+type DisclosedMessage struct {
+	MessageView
+	// AuthorRevokedAt, if not zero, is the index of the event that later revoked the author's
+	// credential: the message was signed before it, and stands.
+	AuthorRevokedAt int64 `json:"author_revoked_at,omitempty"`
+}
+
+// VerifyPartyExport verifies an export offline, holding no key of the talks: the record (every
+// checkpoint's log signature against opts.LogKey, the consistency proofs between them, every
+// leaf's inclusion), that the export holds every leaf and each event is the one its leaf
+// commits to, that no event every member reads is missing, a replay of the events with every
+// check a party's client makes that needs no key (the charter signed by its author, the roots
+// the charter pins and opts.Roots, every credential chained to its root, every act and receipt
+// signed by whom it names), which parties cosigned each checkpoint by the keys of their
+// credentials on the record, and each disclosed message: its envelope opened with its key,
+// the words signed by their author in their context. A bare record export verifies too (its
+// record only). Any failure wraps ErrExport.
+func VerifyPartyExport(data []byte, opts VerifyOptions) (*PartyExportReport, error) {
 	if err := strictjson.Check(data); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrExport, err)
 	}
@@ -155,7 +235,7 @@ func VerifyPartyExport(data []byte, pinnedLogKey string) (*PartyExportReport, er
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&px); err != nil || px.Format != PartyExportFormat {
-		rep, rerr := record.VerifyExport(data, pinnedLogKey)
+		rep, rerr := record.VerifyExport(data, opts.LogKey)
 		if rerr != nil {
 			if err == nil {
 				err = fmt.Errorf("format %q", px.Format)
@@ -164,40 +244,218 @@ func VerifyPartyExport(data []byte, pinnedLogKey string) (*PartyExportReport, er
 		}
 		return &PartyExportReport{Record: rep}, nil
 	}
-	rep := &PartyExportReport{Talks: px.Talks, ExportedBy: px.ExportedBy}
-	var err error
-	if rep.Record, err = record.VerifyExport(px.Record, pinnedLogKey); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrExport, err)
-	}
-	exp, err := record.ParseExport(px.Record)
+	rep, err := verifyPartyExport(&px, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrExport, err)
 	}
-	leaves := make(map[int64][]byte, len(exp.Entries))
-	for _, en := range exp.Entries {
+	return rep, nil
+}
+
+func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport, error) {
+	rep := &PartyExportReport{Talks: px.Talks, ExportedBy: px.ExportedBy, Messages: []DisclosedMessage{}}
+	exp, err := record.ParseExport(px.Record)
+	if err != nil {
+		return nil, err
+	}
+	if len(exp.CosignerKeys) != 0 {
+		return nil, errors.New("the record lists cosigner keys of its own: a party export takes them from the credentials on the record")
+	}
+	if _, err := record.VerifyExport(px.Record, opts.LogKey); err != nil {
+		return nil, err
+	}
+	last, err := lastCheckpoint(exp)
+	if err != nil {
+		return nil, err
+	}
+	// The record's leaves, all of them, in order.
+	leaves := make([][]byte, 0, len(exp.Entries))
+	for i, en := range exp.Entries {
+		if en.Index != int64(i) {
+			return nil, fmt.Errorf("the record export lacks leaf %d: a party export holds every leaf", i)
+		}
 		b, err := base64.StdEncoding.DecodeString(en.Data)
 		if err != nil {
-			return nil, fmt.Errorf("%w: entry %d: %w", ErrExport, en.Index, err)
+			return nil, fmt.Errorf("leaf %d: %w", en.Index, err)
 		}
-		leaves[en.Index] = b
+		leaves = append(leaves, b)
 	}
-	hashes := make(map[int64]string, len(px.Events))
-	for _, ev := range px.Events {
-		be := backchannel.Event{Talks: px.Talks, Index: uint64(ev.Index), Type: ev.Type, Data: ev.Data}
-		leaf, ok := leaves[ev.Index]
-		if !ok || !bytes.Equal(leaf, be.Entry()) {
-			return nil, fmt.Errorf("%w: event %d (%s) is not the one its leaf commits to", ErrExport, ev.Index, ev.Type)
+	if int64(len(leaves)) != last.Size {
+		return nil, fmt.Errorf("the record export holds %d leaves of the %d its last checkpoint commits to", len(leaves), last.Size)
+	}
+	// The events, each the one its leaf commits to, replayed as the party's client did.
+	b := &Book{Book: replay.New(px.Talks), mine: make(map[*Message]bool)}
+	keys := make(map[int64][]byte, len(px.Disclosed))
+	for _, d := range px.Disclosed {
+		if _, dup := keys[d.Index]; dup {
+			return nil, fmt.Errorf("event %d is disclosed twice", d.Index)
 		}
-		if ev.Type == backchannel.EventEnvelope {
-			h := sha256.Sum256(ev.Data)
-			hashes[ev.Index] = hex.EncodeToString(h[:])
+		keys[d.Index] = d.Key
+	}
+	revokedAt := make(map[seal.CredentialID]int64)
+	h := b.checks()
+	pinned := make(map[string]seal.Fingerprint)
+	checkRoot := h.Root
+	h.Root = func(k seal.RootKey) error {
+		if err := checkRoot(k); err != nil {
+			return err
+		}
+		fp := k.Fingerprint()
+		if given, ok := opts.Roots[k.Org]; ok {
+			if match, err := MatchFingerprint(given, fp); err != nil || !match {
+				return fmt.Errorf("the root pinned for %q (%s) is not the one compared out of band (%v)", k.Org, fp.Short(), err)
+			}
+			rep.RootsCompared = append(rep.RootsCompared, k.Org)
+		}
+		pinned[k.Org] = fp
+		return nil
+	}
+	check := h.Act
+	h.Act = func(act *seal.Act, ev talks.Event) error {
+		rep.Acts++
+		return check(act, ev)
+	}
+	var at backchannel.Event
+	h.RedLines = func(_ backchannel.Event, env *seal.Envelope) error {
+		_, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+		return err
+	}
+	h.Envelope = func(e backchannel.Event, env *seal.Envelope) error {
+		if err := b.follow(env); err != nil {
+			return err
+		}
+		key, ok := keys[int64(e.Index)]
+		if !ok {
+			_, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+			return err
+		}
+		delete(keys, int64(e.Index))
+		o, err := b.Trust.OpenDisclosed(env, key, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+		if err != nil {
+			return fmt.Errorf("the disclosed message does not open: %w", err)
+		}
+		m := &Message{Index: int64(e.Index), Hash: env.Hash(), Room: env.Room, Time: e.Time, Envelope: env, Opened: o}
+		if err := checkRules(b, env, o, e.Time); err != nil {
+			m.Err = err
+		}
+		b.Messages = append(b.Messages, m)
+		b.byHash[m.Hash] = m
+		b.mine[m] = true
+		return nil
+	}
+	next := 0
+	for i, ev := range px.Events {
+		if i > 0 && ev.Index <= px.Events[i-1].Index {
+			return nil, fmt.Errorf("event %d comes after event %d: events must be in record order", ev.Index, px.Events[i-1].Index)
+		}
+		if ev.Index < 0 || ev.Index >= last.Size {
+			return nil, fmt.Errorf("event %d is outside the record of %d leaves", ev.Index, last.Size)
+		}
+		for ; int64(next) < ev.Index; next++ {
+			if err := notShared(next, leaves[next]); err != nil {
+				return nil, err
+			}
+		}
+		next++
+		at = backchannel.Event{Talks: px.Talks, Index: uint64(ev.Index), Type: ev.Type, Room: ev.Room, Data: ev.Data, Time: ev.Time}
+		if !bytes.Equal(leaves[ev.Index], at.Entry()) {
+			return nil, fmt.Errorf("event %d (%s) is not the one its leaf commits to", ev.Index, ev.Type)
+		}
+		if err := b.Apply(at, h); err != nil {
+			return nil, fmt.Errorf("event %d (%s): %w", ev.Index, ev.Type, err)
+		}
+		if ev.Type == backchannel.EventRevocation {
+			if v, err := seal.ParseRevocation(ev.Data); err == nil {
+				revokedAt[v.Credential] = ev.Index
+			}
+		}
+		rep.Events++
+	}
+	for ; int64(next) < last.Size; next++ {
+		if err := notShared(next, leaves[next]); err != nil {
+			return nil, err
 		}
 	}
-	for _, m := range px.Messages {
-		if h, ok := hashes[m.Index]; !ok || h != m.Hash {
-			return nil, fmt.Errorf("%w: message %s at event %d is not the envelope the record holds there", ErrExport, m.Hash, m.Index)
-		}
+	if b.State == nil {
+		return nil, errors.New("the export holds no charter")
 	}
-	rep.Events, rep.Messages = len(px.Events), len(px.Messages)
+	if b.charterAct != nil {
+		return nil, errors.New("the charter's author's credential is not on the record, so nothing verifies that its proposer signed it")
+	}
+	for index := range keys {
+		return nil, fmt.Errorf("event %d is disclosed, but is not an envelope of the export", index)
+	}
+	rep.Roots = make(map[string]string, len(pinned))
+	for org, fp := range pinned {
+		rep.Roots[org] = fp.String()
+	}
+	slices.Sort(rep.RootsCompared)
+	// Cosigners by the keys of their credentials on the record, never by keys the file lists.
+	if rep.Record, err = verifyCosigners(px.Record, opts.LogKey, b); err != nil {
+		return nil, err
+	}
+	rep.Confirmed = confirmedBy(b, rep.Record)
+	for _, m := range b.Messages {
+		dm := DisclosedMessage{MessageView: ViewOf(b, m)}
+		if m.Err != nil {
+			dm.Flag = m.Err.Error()
+		}
+		dm.AuthorRevokedAt = revokedAt[m.Opened.Author.ID()]
+		rep.Messages = append(rep.Messages, dm)
+	}
 	return rep, nil
+}
+
+// notShared refuses a leaf the export has no event for if every member may read its event:
+// the exporter read it, and left it out.
+func notShared(index int, leaf []byte) error {
+	typ, _, ok := backchannel.ParseEntry(leaf)
+	if !ok {
+		return fmt.Errorf("leaf %d is not an event's entry", index)
+	}
+	if backchannel.SharedEvent(typ) {
+		return fmt.Errorf("the export leaves out event %d (%s), which every member reads", index, typ)
+	}
+	return nil
+}
+
+func lastCheckpoint(exp *record.Export) (record.Checkpoint, error) {
+	msg := []byte(exp.Checkpoints[len(exp.Checkpoints)-1])
+	text, _, ok := bytes.Cut(msg, []byte("\n\n"))
+	if !ok {
+		return record.Checkpoint{}, errors.New("the last checkpoint is not a signed note")
+	}
+	return record.ParseCheckpointBody(append(text, '\n'))
+}
+
+// verifyCosigners verifies the record export again, with the cosigner keys of every member's
+// credentials on the record in place of any the file lists.
+func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportReport, error) {
+	keys := []string{}
+	for _, m := range b.State.Members("") {
+		org, principal, _ := seal.SplitHandle(m.Principal)
+		for _, cr := range b.Trust.Credentials(org, principal) {
+			if k, err := record.CosignerVerifierKey(seal.CosignerName(cr), cr.IdentityKey); err == nil {
+				keys = append(keys, k)
+			}
+		}
+	}
+	return record.VerifyExportCosigners(recJSON, logKey, keys)
+}
+
+// confirmedBy returns the size every party has cosigned, by the export's checkpoints.
+func confirmedBy(b *Book, r *record.ExportReport) int64 {
+	by := make(map[string]int64)
+	for _, c := range r.Checkpoints {
+		for _, name := range c.Cosigners {
+			org, _, _ := bytes.Cut([]byte(name), []byte("/"))
+			by[string(org)] = max(by[string(org)], c.Size)
+		}
+	}
+	confirmed := int64(-1)
+	for _, org := range b.State.Parties() {
+		if n := by[org]; confirmed < 0 || n < confirmed {
+			confirmed = n
+		}
+	}
+	return max(confirmed, 0)
 }

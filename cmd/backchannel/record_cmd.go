@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,13 +19,17 @@ import (
 func exportCommand(e *env) *cobra.Command {
 	var f clientFlags
 	var out string
+	var only []string
 	cmd := &cobra.Command{
-		Use:   "export TALKS --out FILE",
-		Short: "Export your verified copy of the record, to keep and to verify offline",
-		Long: "export writes what you can prove about the talks without the server: the leaves you may\n" +
-			"see with their inclusion proofs, the signed and cosigned checkpoint they are proven in, the\n" +
-			"signed events behind them, and the messages you opened, in clear. Keep the file as safely\n" +
-			"as the messages themselves (it is written 0600). 'backchannel verify FILE' checks it.",
+		Use:   "export TALKS --out FILE [--only MESSAGE,...]",
+		Short: "Export your verified copy of the record, to keep, to verify offline, and to disclose",
+		Long: "export writes what you can prove about the talks without the server: every leaf of the\n" +
+			"record with its inclusion proof, the signed checkpoint it is proven in and the latest each\n" +
+			"party cosigned, the signed events you may read, and the keys that open the messages you\n" +
+			"disclose: every message you opened, or only those --only names (by #index or hash, as\n" +
+			"'backchannel inbox' shows them). A key opens its one message and nothing else, so an\n" +
+			"export with --only shows an arbitrator those words and no others. Keep the file as safely\n" +
+			"as the messages it discloses (it is written 0600). 'backchannel verify FILE' checks it.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -36,8 +41,28 @@ func exportCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			opts := client.ExportOptions{}
+			if cmd.Flags().Changed("only") {
+				b, _, err := s.sync(ctx, id)
+				if err != nil {
+					return err
+				}
+				chosen := make(map[int64]bool)
+				for _, ref := range only {
+					m, err := messageByRef(b, ref)
+					if err != nil {
+						return err
+					}
+					if m.Opened == nil {
+						return withHint(fmt.Errorf("message %s did not verify: there are no words of its author to disclose", ref), "list your messages with 'backchannel inbox %s'", id)
+					}
+					chosen[m.Index] = true
+				}
+				opts.Disclose = func(m *client.Message) bool { return chosen[m.Index] }
+			}
 			prog := e.progress("exporting " + id)
-			px, err := s.c.Export(ctx, id, prog.set)
+			opts.Progress = prog.set
+			px, err := s.c.Export(ctx, id, opts)
 			prog.done()
 			if err != nil {
 				return s.explain(ctx, id, err)
@@ -51,16 +76,37 @@ func exportCommand(e *env) *cobra.Command {
 				return withHint(err, "check --out")
 			}
 			if f.json {
-				return e.writeJSON(map[string]any{"talks": id, "out": out, "size": px.Size, "entries": len(px.Events), "messages": len(px.Messages), "cosigners": px.Cosigners})
+				return e.writeJSON(map[string]any{"talks": id, "out": out, "size": px.Size, "events": len(px.Events), "disclosed": len(px.Disclosed), "cosigners": px.Cosigners})
 			}
-			e.printf("exported %d of the %d events of %s and %d message(s) to %s", len(px.Events), px.Size, id, len(px.Messages), out)
+			e.printf("exported the %d leaves of %s, %d events you may read and %d disclosed message(s) to %s", px.Size, id, len(px.Events), len(px.Disclosed), out)
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&out, "out", "", "the `file` to write")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "disclose only these `messages` (#index or hash prefix, comma-separated; none: --only '')")
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
+}
+
+// messageByRef finds a message of the principal's book by #index or by hash prefix.
+func messageByRef(b *client.Book, ref string) (*client.Message, error) {
+	if n, ok := strings.CutPrefix(strings.TrimSpace(ref), "#"); ok {
+		i, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a message's #index", ref)
+		}
+		for _, m := range b.Messages {
+			if m.Index == i {
+				return m, nil
+			}
+		}
+		return nil, withHint(fmt.Errorf("no message #%d among those you can read in %s", i, b.ID), "list them with 'backchannel inbox %s'", b.ID)
+	}
+	if err := checkHashPrefix(ref); err != nil {
+		return nil, withHint(err, "name a message by #index or by its hash, as 'backchannel inbox' shows them")
+	}
+	return findMessage(b, ref)
 }
 
 // writePrivate writes data to path, readable by its owner only, through a temporary file.
@@ -94,13 +140,18 @@ type verifyReport struct {
 func verifyCommand(e *env) *cobra.Command {
 	var f clientFlags
 	var logKey string
+	var roots []string
 	cmd := &cobra.Command{
-		Use:   "verify FILE",
+		Use:   "verify FILE [--log-key KEY] [--root ORG=SAFETY-NUMBER...]",
 		Short: "Verify an export offline",
-		Long: "verify checks an export without the server: every checkpoint's log signature (against the\n" +
-			"log key pinned in your keystore at login, or --log-key), which parties cosigned it, the\n" +
-			"consistency proofs between checkpoints, the inclusion of every leaf, that each event's signed\n" +
-			"bytes are what its leaf commits to, and that each message is the envelope of its event.",
+		Long: "verify checks an export without the server and without any key of the talks: every\n" +
+			"checkpoint's log signature (against the log key pinned in your keystore at login, or\n" +
+			"--log-key), the consistency proofs between checkpoints, the inclusion of every leaf, that each\n" +
+			"event's signed bytes are what its leaf commits to and none every member reads is missing,\n" +
+			"the charter, every credential, act and receipt against the roots the charter pins (and those\n" +
+			"you compared: --root, and your keystore's own), which parties cosigned each checkpoint by the\n" +
+			"keys of their credentials on the record, and each disclosed message: its author's signature\n" +
+			"over the words and their context. An arbitrator needs no keystore: --log-key and --root.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fh, err := os.Open(args[0])
@@ -130,17 +181,40 @@ func verifyCommand(e *env) *cobra.Command {
 					pinned, pinnedBy = sv.LogKey, "the key pinned at login to "+head.Server
 				}
 			}
+			compare := make(map[string]string)
+			if ks, err := f.openKeystore(e); err == nil {
+				// The roots of this keystore's own organisations are compared already.
+				if own, err := ks.Organisations(); err == nil {
+					for _, o := range own {
+						compare[o.ID] = o.Fingerprint
+					}
+				}
+			}
+			for _, r := range roots {
+				org, fp, ok := strings.Cut(r, "=")
+				if !ok || org == "" || fp == "" {
+					return usagef(cmd.CommandPath(), "--root %q: want ORG=SAFETY-NUMBER, as 'backchannel org fingerprint ORG' prints it", r)
+				}
+				compare[org] = fp
+			}
 			prog := e.progress("verifying " + args[0])
-			r, err := client.VerifyPartyExport(data, pinned)
+			r, err := client.VerifyPartyExport(data, client.VerifyOptions{LogKey: pinned, Roots: compare})
 			prog.done()
 			if err != nil {
 				return withHint(err, "do not rely on this file: it was altered, or the host's record was")
+			}
+			for _, root := range roots {
+				org, _, _ := strings.Cut(root, "=")
+				if _, ok := r.Roots[org]; !ok && r.Talks != "" {
+					return fmt.Errorf("%w: the talks pin no root for %s, whose root --root gives", client.ErrExport, org)
+				}
 			}
 			rep := verifyReport{PartyExportReport: *r, PinnedBy: pinnedBy}
 			return e.showVerify(rep, f.json)
 		},
 	}
 	cmd.Flags().StringVar(&logKey, "log-key", "", "the host's log `key` to check the checkpoints against (default the one pinned at login)")
+	cmd.Flags().StringArrayVar(&roots, "root", nil, "`ORG=SAFETY-NUMBER`: an organisation's root, compared out of band, that the talks must pin (repeatable)")
 	f.addKeystore(cmd)
 	f.addJSON(cmd)
 	return cmd
@@ -173,12 +247,32 @@ func (e *env) showVerify(r verifyReport, asJSON bool) error {
 		[2]string{"inclusion", strconv.Itoa(r.Record.Entries) + " leaves proven in the record"},
 	)
 	if r.Talks != "" {
+		var roots []string
+		for org, fp := range r.Roots {
+			roots = append(roots, org+" "+fp)
+		}
+		slices.Sort(roots)
+		compared := "compared: none (pass --root ORG=SAFETY-NUMBER)"
+		if len(r.RootsCompared) > 0 {
+			compared = "compared: " + strings.Join(r.RootsCompared, ", ")
+		}
 		fields = append(fields,
-			[2]string{"events", strconv.Itoa(r.Events) + " match their leaves"},
-			[2]string{"messages", strconv.Itoa(r.Messages) + " are the envelopes their events hold"},
+			[2]string{"events", strconv.Itoa(r.Events) + " match their leaves and replay; " + strconv.Itoa(r.Acts) + " acts signed by whom they name"},
+			[2]string{"roots", strings.Join(roots, ", ") + "; " + compared},
+			[2]string{"confirmed", "size " + strconv.FormatInt(r.Confirmed, 10) + " cosigned by every party"},
+			[2]string{"messages", strconv.Itoa(len(r.Messages)) + " disclosed, each signed by its author"},
 		)
 	}
 	e.writeFields(fields)
+	for _, m := range r.Messages {
+		e.showMessage(m.MessageView)
+		if m.Flag != "" {
+			e.writeText("  FLAGGED: " + m.Flag + "\n")
+		}
+		if m.AuthorRevokedAt > 0 {
+			e.writeText(fmt.Sprintf("  signed before its author's credential was revoked (event %d): it stands\n", m.AuthorRevokedAt))
+		}
+	}
 	e.printf("verified")
 	return nil
 }
