@@ -413,3 +413,38 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+// FuzzVerifyPartyExport feeds the verifier of exports, which reads files anyone may have
+// altered: whatever it is given, it answers with a report or an error wrapping ErrExport,
+// and a report it gives is for the talks the file names. Every input that parses costs a
+// replay and dozens of signature checks: fuzz budget: 20000x.
+func FuzzVerifyPartyExport(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "party-export.json"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	trust, err := os.ReadFile(filepath.Join("testdata", "party-export.trust"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	var opts client.VerifyOptions
+	if err := json.Unmarshal(trust, &opts); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(`{"format":"backchannel-party-export/v2","talks":"us:muscat","record":{},"events":[],"disclosed":[]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rep, err := client.VerifyPartyExport(b, opts)
+		if err != nil {
+			if !errors.Is(err, client.ErrExport) {
+				t.Fatalf("error does not wrap ErrExport: %v", err)
+			}
+			return
+		}
+		var head struct{ Talks string }
+		_ = json.Unmarshal(b, &head)
+		if rep.Talks != head.Talks {
+			t.Fatalf("a report for talks %q of an export of %q", rep.Talks, head.Talks)
+		}
+	})
+}
