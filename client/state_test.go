@@ -1,7 +1,9 @@
 package client_test
 
 import (
+	"bytes"
 	"crypto/rand"
+	"encoding/json"
 	"encoding/hex"
 	"errors"
 	"sync"
@@ -101,5 +103,56 @@ func TestExpectedRootsAreCheckedInEveryTalks(t *testing.T) {
 		if _, err := c.Sync(fw.ctx, "us:muscat"); !errors.Is(err, tc.want) {
 			t.Errorf("%s: Sync = %v, want %v", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A new device starts from what an existing one verified, handed over: a host that shows the
+// new device an old copy of its data is refused there as it would be on the old device, where a
+// device that starts from nothing believes it. A handover altered, or of another host, is
+// refused and changes nothing.
+func TestANewDeviceStartsFromAHandedOverCheckpoint(t *testing.T) {
+	fw := newFaultWorld(t)
+	backup := fw.db + ".backup"
+	fw.restart(func(db string) { copyDB(t, db, backup) })
+	fw.send(fw.envoy, talks.RoomCaucus("us"), "after the host's copy")
+	old := client.New(fw.url, fw.omFM.Identity(), client.WithStateKeeper(&memKeeper{}))
+	if _, err := old.Sync(fw.ctx, "us:muscat"); err != nil {
+		t.Fatal(err)
+	}
+	h, err := old.Handover("us:muscat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handover, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The host serves its old copy.
+	fw.restart(func(db string) { copyDB(t, backup, db) })
+	if _, err := client.New(fw.url, fw.omFM.Identity(), client.WithStateKeeper(&memKeeper{})).Sync(fw.ctx, "us:muscat"); err != nil {
+		t.Fatalf("a new device that starts from nothing: %v", err)
+	}
+	_, otherHost, _ := exportOf(t, client.ExportOptions{})
+	for _, tc := range []struct {
+		name string
+		data []byte
+		opts []client.Option
+	}{
+		{"altered", bytes.Replace(handover, []byte(`\n`), []byte(`\n\n`), 1), nil},
+		{"of another format", bytes.Replace(handover, []byte(client.HandoverFormat), []byte("backchannel-handover/v0"), 1), nil},
+		{"signed with another log key than the one pinned", handover, []client.Option{client.WithLogKey(otherHost.LogKey)}},
+	} {
+		keeper := &memKeeper{}
+		fresh := client.New(fw.url, fw.omFM.Identity(), append(tc.opts, client.WithStateKeeper(keeper))...)
+		if _, err := fresh.TakeOver(fw.ctx, tc.data); !errors.Is(err, client.ErrHandover) || keeper.saves != 0 {
+			t.Errorf("a handover %s: %v (%d saves), want ErrHandover and nothing saved", tc.name, err, keeper.saves)
+		}
+	}
+	fresh := client.New(fw.url, fw.omFM.Identity(), client.WithStateKeeper(&memKeeper{}))
+	if id, err := fresh.TakeOver(fw.ctx, handover); err != nil || id != "us:muscat" {
+		t.Fatalf("TakeOver = %q, %v", id, err)
+	}
+	if _, err := fresh.Sync(fw.ctx, "us:muscat"); !errors.Is(err, client.ErrRecord) {
+		t.Fatalf("a new device that took over: %v, want ErrRecord for the rolled-back record", err)
 	}
 }

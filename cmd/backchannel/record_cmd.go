@@ -276,3 +276,83 @@ func (e *env) showVerify(r verifyReport, asJSON bool) error {
 	e.printf("verified")
 	return nil
 }
+
+func handoverCommand(e *env) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "handover",
+		Short: "Start a new device from what this one verified of a talks",
+		Long: "A new device that starts from nothing believes whatever record the host shows it, an old\n" +
+			"copy included. 'handover give' writes what this device verified of a talks (the latest\n" +
+			"checkpoint and the one it cosigned, signed with the log key, the roots it compared, the\n" +
+			"host's acknowledgments it holds); 'handover take', on the new device after 'login', checks\n" +
+			"it against the log key pinned there and starts from it, so a record rolled back below it\n" +
+			"is refused. The file holds nothing secret; carry it over a channel you trust all the same.",
+	}
+	cmd.AddCommand(handoverGiveCommand(e), handoverTakeCommand(e))
+	return cmd
+}
+
+func handoverGiveCommand(e *env) *cobra.Command {
+	var f clientFlags
+	var out string
+	cmd := &cobra.Command{
+		Use:   "give TALKS --out FILE",
+		Short: "Write what this device verified of a talks, for a new device",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return usagef(cmd.CommandPath(), "--out FILE is required")
+			}
+			s, err := f.openSession(e)
+			if err != nil {
+				return err
+			}
+			if _, _, err := s.sync(cmd.Context(), args[0]); err != nil {
+				return err
+			}
+			h, err := s.c.Handover(args[0])
+			if err != nil {
+				return err
+			}
+			data, err := json.MarshalIndent(h, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := writePrivate(out, append(data, '\n')); err != nil {
+				return withHint(err, "check --out")
+			}
+			e.printf("wrote what this device verified of %s to %s: on the new device, 'backchannel login' then 'backchannel handover take %s'", args[0], out, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "the `file` to write")
+	f.addSession(cmd)
+	return cmd
+}
+
+func handoverTakeCommand(e *env) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "take FILE",
+		Short: "Start this device from what another verified of a talks",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			data, err := os.ReadFile(args[0])
+			if err != nil {
+				return withHint(err, "give the file 'backchannel handover give' wrote")
+			}
+			s, err := f.openSession(e)
+			if err != nil {
+				return err
+			}
+			id, err := s.c.TakeOver(cmd.Context(), data)
+			if err != nil {
+				return withHint(err, "do not use this file: ask the other device for a new one")
+			}
+			e.printf("this device now starts %s from what the other verified; a record rolled back below it is refused", id)
+			return nil
+		},
+	}
+	f.addSession(cmd)
+	return cmd
+}

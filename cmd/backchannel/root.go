@@ -127,6 +127,7 @@ func newRoot(e *env) *cobra.Command {
 		redlinesCommand(e),
 		exportCommand(e),
 		verifyCommand(e),
+		handoverCommand(e),
 	)
 
 	documentEnv(root)
