@@ -3,8 +3,8 @@ package client_test
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
