@@ -3,6 +3,7 @@ package backchannel
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"time"
 )
 
@@ -57,7 +58,10 @@ func SharedEvent(t string) bool {
 // (its red lines).
 func RoomPrivate(org string) string { return "private:" + org }
 
-// RelayNotice is the Data of an EventRelayed event: a message was passed on to another room.
+// RelayNotice is what an EventRelayed event tells the room of a message that a mediator passed
+// it on to another room. The event's Data is a seal Act of type EventRelayed, signed by that
+// mediator, whose payload is the notice's JSON (RelayNotice.Payload): the host, which logs it,
+// cannot write one.
 type RelayNotice struct {
 	Original string    `json:"original"` // hex hash of the relayed envelope
 	Relay    string    `json:"relay"`    // hex hash of the relay envelope
@@ -65,6 +69,14 @@ type RelayNotice struct {
 	To       string    `json:"to"`       // the room it went to
 	By       string    `json:"by"`       // the mediator principal
 	At       time.Time `json:"at"`
+}
+
+// Payload returns the notice as an act carries it: its JSON, the one encoding a host and every
+// reader accept.
+func (n RelayNotice) Payload() []byte {
+	n.At = n.At.UTC()
+	b, _ := json.Marshal(n)
+	return b
 }
 
 // StatementText is the Data of an EventStatement event.

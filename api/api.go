@@ -93,6 +93,10 @@ type SubmitAct struct {
 // SubmitEnvelope submits a sealed message, or a mediator's relay.
 type SubmitEnvelope struct {
 	Envelope []byte `json:"envelope" doc:"A seal Envelope."`
+	// Notices are a relay's notices, one per envelope it passes on, in the order of its links:
+	// each a seal Act of type "relayed", signed by the relaying mediator, whose payload is the
+	// JSON of the backchannel.RelayNotice the room of the original is told.
+	Notices [][]byte `json:"notices,omitempty" doc:"For a relay or summary: one signed relay notice (a seal Act of type relayed) per envelope it passes on, in the order of its links."`
 }
 
 // SubmitReceipt submits a signed receipt.

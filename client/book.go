@@ -484,8 +484,8 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 // checks returns the hooks of every check of a party's copy of the record that needs no key of
 // its own: the host's filing of each event, the charter's signature by its author, the roots
 // pinned against the charter and what the party compared out of band, every act's signature
-// and whom it speaks for, and every receipt's signature; relay notices and receipts are
-// attached to the messages they name. A client adds to them what it opens;
+// and whom it speaks for, every relay notice's and receipt's signature; relay notices and
+// receipts are attached to the messages they name. A client adds to them what it opens;
 // VerifyPartyExport replays an export with them alone.
 func (b *Book) checks() replay.Hooks {
 	return replay.Hooks{
@@ -517,7 +517,12 @@ func (b *Book) checks() replay.Hooks {
 			return nil
 		},
 		Act: b.checkAct,
-		Relayed: func(n backchannel.RelayNotice) error {
+		Relayed: func(act *seal.Act, n backchannel.RelayNotice) error {
+			// A notice that a message was passed on is the mediator's word, signed: a host
+			// that told a room its words went where they did not is refused.
+			if err := b.CheckRelayNotice(act, n); err != nil {
+				return err
+			}
 			for h, m := range b.byHash {
 				if h.String() == n.Original {
 					m = b.revise(m)

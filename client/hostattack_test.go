@@ -486,3 +486,48 @@ func TestAMessageTheHostDroppedIsMissedByItsAuthor(t *testing.T) {
 		})
 	}
 }
+
+// The notice that tells a room its message was passed on ("relayed verbatim to caucus:ir by
+// om") is the mediator's own signed word: a host that writes one, unsigned or signed by someone
+// else, to make a party believe its words went where they did not, is refused by every reader
+// of the room.
+func TestARelayNoticeTheHostWritesIsRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		notice func(fw *faultWorld, n backchannel.RelayNotice) []byte
+	}{
+		{"unsigned", func(_ *faultWorld, n backchannel.RelayNotice) []byte { return n.Payload() }},
+		{"signed by a party in the mediator's name", func(fw *faultWorld, n backchannel.RelayNotice) []byte {
+			act, err := fw.irFM.Identity().Act("us:muscat", backchannel.EventRelayed, n.Payload(), n.At)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return act.Marshal()
+		}},
+		{"signed by a party in its own name", func(fw *faultWorld, n backchannel.RelayNotice) []byte {
+			n.By = "ir:foreign-minister"
+			act, err := fw.irFM.Identity().Act("us:muscat", backchannel.EventRelayed, n.Payload(), n.At)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return act.Marshal()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fw := newFaultWorld(t)
+			b := mustSync(t, fw.ctx, fw.envoy)
+			orig := b.Messages[len(b.Messages)-1]
+			n := backchannel.RelayNotice{Original: orig.Hash.String(), Relay: strings.Repeat("ab", 32), Mode: "verbatim",
+				To: talks.RoomCaucus("ir"), By: "om:foreign-minister", At: time.Now().UTC().Truncate(time.Millisecond)}
+			if _, _, err := fw.faults.Append(fw.ctx, "us:muscat", func(tx store.AppendTx) error {
+				tx.Append(backchannel.Event{Type: backchannel.EventRelayed, Room: talks.RoomCaucus("us"), Data: tc.notice(fw, n)})
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := fw.envoy.Sync(fw.ctx, "us:muscat"); !errors.Is(err, client.ErrRecord) {
+				t.Fatalf("a relay notice the host wrote, %s: Sync = %v, want ErrRecord", tc.name, err)
+			}
+		})
+	}
+}

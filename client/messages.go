@@ -128,10 +128,30 @@ func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitEnvelope{Envelope: env.Marshal()}, env, nil
+		notices, err := c.relayNotices(env)
+		if err != nil {
+			return nil, nil, err
+		}
+		return api.SubmitEnvelope{Envelope: env.Marshal(), Notices: notices}, env, nil
 	}, &out)
 	env, _ := signed.(*seal.Envelope)
 	return out, env, err
+}
+
+// relayNotices signs, for a relay or summary, the notice each room it passes a message on from
+// is told: the host logs them, and cannot write one itself.
+func (c *Client) relayNotices(env *seal.Envelope) ([][]byte, error) {
+	var out [][]byte
+	for _, link := range env.RelayOf {
+		n := backchannel.RelayNotice{Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
+			To: env.Room, By: c.Credential().Handle(), At: env.CreatedAt.UTC()}
+		act, err := c.id.Act(env.Talks, backchannel.EventRelayed, n.Payload(), env.CreatedAt)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, act.Marshal())
+	}
+	return out, nil
 }
 
 // envelopePath is the operation that takes an envelope: the sender's own words, or a
@@ -143,11 +163,18 @@ func envelopePath(talksID string, relay seal.RelayMode) string {
 	return "/v1/talks/" + url.PathEscape(talksID) + "/envelopes"
 }
 
-// SubmitEnvelope submits an envelope already sealed (or relayed). The same envelope submitted
-// twice is on the record once.
+// SubmitEnvelope submits an envelope already sealed (or relayed), with the relay notices it
+// needs if this client sealed it. The same envelope submitted twice is on the record once.
 func (c *Client) SubmitEnvelope(ctx context.Context, talksID string, env *seal.Envelope) (api.Accepted, error) {
 	var out api.Accepted
-	err := c.do(ctx, http.MethodPost, envelopePath(talksID, env.Relay), true, api.SubmitEnvelope{Envelope: env.Marshal()}, &out)
+	in := api.SubmitEnvelope{Envelope: env.Marshal()}
+	if env.Sender == c.Credential().ID() {
+		var err error
+		if in.Notices, err = c.relayNotices(env); err != nil {
+			return out, err
+		}
+	}
+	err := c.do(ctx, http.MethodPost, envelopePath(talksID, env.Relay), true, in, &out)
 	return out, err
 }
 

@@ -7,6 +7,7 @@
 package replay
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,8 +67,9 @@ type Hooks struct {
 	RedLines func(e backchannel.Event, env *seal.Envelope) error
 	// Envelope sees an envelope once its room is recorded.
 	Envelope func(e backchannel.Event, env *seal.Envelope) error
-	// Relayed sees the notice that a message was passed on.
-	Relayed func(n backchannel.RelayNotice) error
+	// Relayed sees the notice that a message was passed on, and the act that signs it (a
+	// client checks that the mediator it names signed it: CheckRelayNotice).
+	Relayed func(act *seal.Act, n backchannel.RelayNotice) error
 	// Receipt sees a receipt.
 	Receipt func(rc *seal.Receipt) error
 	// Filed, if set, checks the host's filing of every event after the charter against Room:
@@ -103,8 +105,8 @@ func (b *Book) Room(typ string, data []byte) (string, error) {
 		}
 		return env.Room, nil
 	case backchannel.EventRelayed:
-		var n backchannel.RelayNotice
-		if err := strictjson.Unmarshal(data, &n); err != nil {
+		_, n, err := ParseRelayNotice(data)
+		if err != nil {
 			return "", err
 		}
 		return b.roomOfEnvelope(n.Original)
@@ -175,6 +177,46 @@ func roomName(room string) string {
 		return "every member"
 	}
 	return fmt.Sprintf("%q", room)
+}
+
+// ParseRelayNotice parses the Data of an EventRelayed event: an act of that type whose payload
+// is a relay notice in its one encoding (backchannel.RelayNotice.Payload).
+func ParseRelayNotice(data []byte) (*seal.Act, backchannel.RelayNotice, error) {
+	var n backchannel.RelayNotice
+	act, err := seal.ParseAct(data)
+	if err != nil {
+		return nil, n, err
+	}
+	if act.Type != backchannel.EventRelayed {
+		return nil, n, fmt.Errorf("%w: an act of type %q where a relay notice belongs", ErrActMismatch, act.Type)
+	}
+	if err := strictjson.Unmarshal(act.Payload, &n); err != nil {
+		return nil, n, fmt.Errorf("a relay notice: %w", err)
+	}
+	if !bytes.Equal(n.Payload(), act.Payload) {
+		return nil, n, errors.New("a relay notice not in its one encoding")
+	}
+	return act, n, nil
+}
+
+// CheckRelayNotice checks a relay notice against the record replayed so far: signed by the
+// credential of the principal it names, a mediator of the talks when the notice was made, on
+// a relay of its own time.
+func (b *Book) CheckRelayNotice(act *seal.Act, n backchannel.RelayNotice) error {
+	cr, err := b.Trust.VerifyAct(act, b.ID, 0)
+	if err != nil {
+		return fmt.Errorf("a relay notice: %w", err)
+	}
+	if cr.Handle() != n.By {
+		return fmt.Errorf("%w: a relay notice naming %s signed by %s", ErrActMismatch, n.By, cr.Handle())
+	}
+	if !act.CreatedAt.Equal(n.At) {
+		return fmt.Errorf("a relay notice of %s signed at %s", n.At, act.CreatedAt)
+	}
+	if b.State.Role(cr.Org) != talks.RoleMediator {
+		return fmt.Errorf("a relay notice signed by %s, which is not a mediator of the talks", cr.Handle())
+	}
+	return nil
 }
 
 // ErrActMismatch reports an act whose type is not that of the talks event it carries.
@@ -320,12 +362,12 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 		b.Statements[st.Digest] = st.Text
 		return nil
 	case backchannel.EventRelayed:
-		var n backchannel.RelayNotice
-		if err := strictjson.Unmarshal(e.Data, &n); err != nil {
+		act, n, err := ParseRelayNotice(e.Data)
+		if err != nil {
 			return err
 		}
 		if h.Relayed != nil {
-			return h.Relayed(n)
+			return h.Relayed(act, n)
 		}
 		return nil
 	case backchannel.EventReceipt:

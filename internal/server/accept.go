@@ -227,11 +227,20 @@ func (b *book) checkSealedTo(room string, readers []string, recipients []*seal.C
 	return nil
 }
 
-// acceptEnvelope checks and appends a sealed message or relay.
-func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+// acceptEnvelope checks and appends a sealed message or relay, with a relay's notices.
+func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte, notices [][]byte, now time.Time) (submission, error) {
 	env, err := seal.ParseEnvelope(data)
 	if err != nil {
 		return submission{}, err
+	}
+	if len(notices) != len(env.RelayOf) {
+		return submission{}, problemf(api.ProblemRelayNotice, "the envelope passes on %d envelope(s) and comes with %d relay notice(s): one each, signed by the mediator", len(env.RelayOf), len(notices))
+	}
+	acts := make([]*seal.Act, len(notices))
+	for i, raw := range notices {
+		if acts[i], err = seal.ParseAct(raw); err != nil {
+			return submission{}, fmt.Errorf("relay notice %d: %w", i, err)
+		}
 	}
 	if env.Talks != talksID {
 		return submission{}, problemf(api.ProblemWrongTalks, "the envelope is for talks %q, not %q", env.Talks, talksID)
@@ -316,14 +325,22 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
 			return err
 		}
-		if env.Relay != seal.RelayNone {
-			for _, link := range env.RelayOf {
-				notice, _ := json.Marshal(backchannel.RelayNotice{
-					Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
-					To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
-				})
-				a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notice})
+		for i, link := range env.RelayOf {
+			// The room the original came from is told by the mediator, in its own signed
+			// words, never by the host: each notice must say exactly what this relay did.
+			want := backchannel.RelayNotice{
+				Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
+				To: env.Room, By: sender.Handle(), At: env.CreatedAt.UTC(),
 			}
+			act := acts[i]
+			if act.Type != backchannel.EventRelayed || act.Author != env.Sender || !act.CreatedAt.Equal(env.CreatedAt) ||
+				!bytes.Equal(act.Payload, want.Payload()) {
+				return problemf(api.ProblemRelayNotice, "relay notice %d does not say what the relay did: want an act of type %s by the relay's sender at its time, of %s", i, backchannel.EventRelayed, want.Payload())
+			}
+			if err := b.CheckRelayNotice(act, want); err != nil {
+				return problemf(api.ProblemRelayNotice, "relay notice %d: %v", i, err)
+			}
+			a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notices[i]})
 		}
 		return nil
 	})

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -189,7 +190,24 @@ func (w *world) send(p *person, talksID string, env *seal.Envelope) *response {
 	if env.Relay != seal.RelayNone {
 		path = talksPath(talksID, "relays")
 	}
-	return w.do(request{method: http.MethodPost, path: path, token: p.token, body: api.SubmitEnvelope{Envelope: env.Marshal()}})
+	return w.do(request{method: http.MethodPost, path: path, token: p.token, body: envelopeBody(w.t, p, env)})
+}
+
+// envelopeBody is what p submits for env: the envelope and, for a relay, the notice of each
+// envelope it passes on, signed by p as its client signs them.
+func envelopeBody(t testing.TB, p *person, env *seal.Envelope) api.SubmitEnvelope {
+	t.Helper()
+	in := api.SubmitEnvelope{Envelope: env.Marshal()}
+	for _, link := range env.RelayOf {
+		n := backchannel.RelayNotice{Original: link.String(), Relay: env.Hash().String(), Mode: env.Relay.String(),
+			To: env.Room, By: p.id.Credential().Handle(), At: env.CreatedAt.UTC()}
+		act, err := p.id.Act(env.Talks, backchannel.EventRelayed, n.Payload(), env.CreatedAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Notices = append(in.Notices, act.Marshal())
+	}
+	return in
 }
 
 // trust is a trust of the given roots and credentials, for opening envelopes.

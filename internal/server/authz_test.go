@@ -365,14 +365,14 @@ func authzRows() []row {
 				switch role {
 				case own:
 					// The US envoy passing its own message on itself.
-					return api.SubmitEnvelope{Envelope: m.relay(p, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))).Marshal()}
+					return envelopeBody(m.t, p, m.relay(p, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))))
 				case mediator:
-					return api.SubmitEnvelope{Envelope: m.relay(p, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))).Marshal()}
+					return envelopeBody(m.t, p, m.relay(p, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))))
 				case other:
 					// Iran cannot relay at all: only a mediator relays (it sits in its own caucus).
-					return api.SubmitEnvelope{Envelope: m.relay(p, m.id, m.caucusIR, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))).Marshal()}
+					return envelopeBody(m.t, p, m.relay(p, m.id, m.caucusIR, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir"))))
 				}
-				return api.SubmitEnvelope{Envelope: m.selfRelay(p, talks.RoomCaucus("us")).Marshal()}
+				return envelopeBody(m.t, p, m.selfRelay(p, talks.RoomCaucus("us")))
 			})},
 		{op: "send-receipt", note: "of the US envoy's proposal", want: members(ok201, notInRoom, ok201),
 			build: post(muscatPath("receipts"), func(m *muscat, _ string, p *person) any {

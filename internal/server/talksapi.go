@@ -295,7 +295,7 @@ func (s *Server) talksRoutes() {
 					}
 					return nil, problemf(api.ProblemMalformed, "this envelope is a relay: POST it to /v1/talks/%s/relays", in.Talks)
 				}
-				sub, err := s.acceptEnvelope(ctx, in.Talks, in.Body.Envelope, s.cfg.Now())
+				sub, err := s.acceptEnvelope(ctx, in.Talks, in.Body.Envelope, in.Body.Notices, s.cfg.Now())
 				return s.accepted(in.Talks, sub, err)
 			})
 	}
