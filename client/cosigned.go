@@ -1,12 +1,14 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
@@ -24,21 +26,31 @@ type Cosigned struct {
 	Size           int64
 }
 
-// Confirmed returns the size of the record every party has cosigned, by the newest checkpoint
-// each party's members cosigned that this client checked: what the charter's quorum (every
-// party) vouches for. Events past it are unconfirmed: a host keeping two parties on two
-// branches leaves each side's confirmation stuck where the branches part.
+// Confirmed returns the size of the record the charter's quorum of parties has cosigned (every
+// party unless the charter names a majority), by the newest checkpoint each party's members
+// cosigned that this client checked. Events past it are unconfirmed: a host keeping two
+// parties on two branches leaves each side's confirmation stuck where the branches part.
 func (b *Book) Confirmed() int64 {
 	if b.State == nil {
 		return 0
 	}
-	confirmed := int64(-1)
+	by := make(map[string]int64)
 	for _, org := range b.State.Parties() {
-		if n := b.ConfirmedBy(org); confirmed < 0 || n < confirmed {
-			confirmed = n
-		}
+		by[org] = b.ConfirmedBy(org)
 	}
-	return max(confirmed, 0)
+	return QuorumSize(by, b.State.Quorum())
+}
+
+// QuorumSize returns the largest size that at least quorum of the parties in cosigned (by
+// organisation, the size of the newest checkpoint its members cosigned) have cosigned: the
+// quorum-th largest of them. It is 0 if fewer parties than quorum are given.
+func QuorumSize(cosigned map[string]int64, quorum int) int64 {
+	if quorum <= 0 || quorum > len(cosigned) {
+		return 0
+	}
+	sizes := slices.Collect(maps.Values(cosigned))
+	slices.SortFunc(sizes, func(a, b int64) int { return cmp.Compare(b, a) })
+	return sizes[quorum-1]
 }
 
 // ConfirmedBy returns the size of the newest checkpoint a member of org cosigned, as checked.

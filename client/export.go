@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/backchannel/backchannel"
@@ -202,8 +203,9 @@ type PartyExportReport struct {
 	// RootsCompared the organisations whose roots were checked against VerifyOptions.Roots.
 	Roots         map[string]string `json:"roots,omitempty"`
 	RootsCompared []string          `json:"roots_compared,omitempty"`
-	// Confirmed is the size of the record every party has cosigned, by the checkpoints in
-	// the export and the keys of the parties' credentials on the record.
+	// Confirmed is the size of the record the charter's quorum of parties (every party by
+	// default) has cosigned, by the checkpoints in the export and the keys of the parties'
+	// credentials on the record.
 	Confirmed int64 `json:"confirmed"`
 	// Messages are the disclosed messages, verified against their authors' signatures.
 	Messages []DisclosedMessage `json:"messages"`
@@ -442,20 +444,20 @@ func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportRepo
 	return record.VerifyExportCosigners(recJSON, logKey, keys)
 }
 
-// confirmedBy returns the size every party has cosigned, by the export's checkpoints.
+// confirmedBy returns the size the charter's quorum of parties has cosigned, by the export's
+// checkpoints.
 func confirmedBy(b *Book, r *record.ExportReport) int64 {
 	by := make(map[string]int64)
+	for _, org := range b.State.Parties() {
+		by[org] = 0
+	}
 	for _, c := range r.Checkpoints {
 		for _, name := range c.Cosigners {
-			org, _, _ := bytes.Cut([]byte(name), []byte("/"))
-			by[string(org)] = max(by[string(org)], c.Size)
+			org, _, _ := strings.Cut(name, "/")
+			if _, party := by[org]; party {
+				by[org] = max(by[org], c.Size)
+			}
 		}
 	}
-	confirmed := int64(-1)
-	for _, org := range b.State.Parties() {
-		if n := by[org]; confirmed < 0 || n < confirmed {
-			confirmed = n
-		}
-	}
-	return max(confirmed, 0)
+	return QuorumSize(by, b.State.Quorum())
 }

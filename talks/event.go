@@ -39,6 +39,11 @@ type Charter struct {
 	Level      bc.Rank    `json:"level"`
 	Venue      string     `json:"venue,omitempty"`
 	Agenda     []string   `json:"agenda,omitempty"`
+	// Quorum is how many parties must have cosigned a checkpoint of the record for their
+	// clients to show it confirmed: 0, the default, is every party. Any other value must be a
+	// majority of the parties, so that two quorums always share a party and no host can have
+	// two histories confirmed at once (docs/record.md, "Quorum").
+	Quorum int `json:"quorum,omitempty"`
 }
 
 // Pin is an organisation and the fingerprint of the root key pinned for it: 64 lower-case hex
@@ -307,6 +312,12 @@ func (e Charter) check() error {
 	}
 	if err := checkText("venue", e.Venue, false); err != nil {
 		return err
+	}
+	if e.Quorum < 0 || e.Quorum > len(e.Parties) {
+		return refuse(ErrMalformed, "a quorum of %d of %d parties", e.Quorum, len(e.Parties))
+	}
+	if e.Quorum != 0 && 2*e.Quorum <= len(e.Parties) {
+		return refuse(ErrMalformed, "a quorum of %d of %d parties is no majority: two quorums could each confirm a history of their own", e.Quorum, len(e.Parties))
 	}
 	return checkTopics("agenda", e.Agenda, MaxAgenda)
 }

@@ -496,23 +496,29 @@ func TestCharterRules(t *testing.T) {
 		edit func(*Charter)
 		want *Rule
 	}{
-		"one party":               {func(c *Charter) { c.Parties = []string{"us"} }, ErrMalformed},
-		"party twice":             {func(c *Charter) { c.Parties = []string{"us", "us"} }, ErrMalformed},
-		"party and mediator":      {func(c *Charter) { c.Mediators = []string{"ir"} }, ErrMalformed},
-		"outside proposer":        {func(c *Charter) { c.Proposer = aeDiplomat }, ErrNotMember},
-		"bad id":                  {func(c *Charter) { c.ID = "Muscat Talks" }, ErrMalformed},
-		"long organisation":       {func(c *Charter) { c.Parties = []string{"us", strings.Repeat("x", 60)} }, ErrMalformed},
-		"no visibility":           {func(c *Charter) { c.Visibility = "" }, ErrMalformed},
-		"no format":               {func(c *Charter) { c.Format = "" }, ErrMalformed},
-		"level 6":                 {func(c *Charter) { c.Level = 6 }, ErrMalformed},
-		"venue with a newline":    {func(c *Charter) { c.Venue = "Mus\ncat" }, ErrMalformed},
-		"topic twice":             {func(c *Charter) { c.Agenda = []string{"a", "a"} }, ErrMalformed},
-		"local time":              {func(c *Charter) { c.At = t0.In(fixedZone) }, ErrMalformed},
-		"no time":                 {func(c *Charter) { c.At = time.Time{} }, ErrMalformed},
-		"proposer without rank":   {func(c *Charter) { c.Proposer.Rank = 0 }, ErrMalformed},
-		"upper-case principal":    {func(c *Charter) { c.Proposer.Principal = "US.envoy" }, ErrMalformed},
-		"seventeen parties":       {func(c *Charter) { c.Parties = manyOrgs(17) }, ErrMalformed},
-		"title control character": {func(c *Charter) { c.Proposer.Title = "Envoy\x00" }, ErrMalformed},
+		"one party":                {func(c *Charter) { c.Parties = []string{"us"} }, ErrMalformed},
+		"party twice":              {func(c *Charter) { c.Parties = []string{"us", "us"} }, ErrMalformed},
+		"party and mediator":       {func(c *Charter) { c.Mediators = []string{"ir"} }, ErrMalformed},
+		"outside proposer":         {func(c *Charter) { c.Proposer = aeDiplomat }, ErrNotMember},
+		"bad id":                   {func(c *Charter) { c.ID = "Muscat Talks" }, ErrMalformed},
+		"long organisation":        {func(c *Charter) { c.Parties = []string{"us", strings.Repeat("x", 60)} }, ErrMalformed},
+		"no visibility":            {func(c *Charter) { c.Visibility = "" }, ErrMalformed},
+		"no format":                {func(c *Charter) { c.Format = "" }, ErrMalformed},
+		"level 6":                  {func(c *Charter) { c.Level = 6 }, ErrMalformed},
+		"venue with a newline":     {func(c *Charter) { c.Venue = "Mus\ncat" }, ErrMalformed},
+		"topic twice":              {func(c *Charter) { c.Agenda = []string{"a", "a"} }, ErrMalformed},
+		"local time":               {func(c *Charter) { c.At = t0.In(fixedZone) }, ErrMalformed},
+		"no time":                  {func(c *Charter) { c.At = time.Time{} }, ErrMalformed},
+		"proposer without rank":    {func(c *Charter) { c.Proposer.Rank = 0 }, ErrMalformed},
+		"upper-case principal":     {func(c *Charter) { c.Proposer.Principal = "US.envoy" }, ErrMalformed},
+		"seventeen parties":        {func(c *Charter) { c.Parties = manyOrgs(17) }, ErrMalformed},
+		"title control character":  {func(c *Charter) { c.Proposer.Title = "Envoy\x00" }, ErrMalformed},
+		"negative quorum":          {func(c *Charter) { c.Quorum = -1 }, ErrMalformed},
+		"quorum above the parties": {func(c *Charter) { c.Quorum = 3 }, ErrMalformed},
+		"quorum of 1 of 2":         {func(c *Charter) { c.Quorum = 1 }, ErrMalformed},
+		"quorum of 2 of 4": {func(c *Charter) {
+			c.Parties, c.Roots, c.Quorum = []string{"us", "ir", "o1", "o2"}, pins("us", "ir", "o1", "o2", "om"), 2
+		}, ErrMalformed},
 	} {
 		ch := ok()
 		c.edit(&ch)
@@ -529,6 +535,33 @@ func TestCharterRules(t *testing.T) {
 	tk := active(t, FormatIndirect)
 	refused(t, tk, ErrNotCharter, ok())
 	refused(t, tk, ErrBadTransition, AcceptCharter{At: t0, By: irFM})
+}
+
+// The quorum of parties that confirms a checkpoint is every party by default, or a majority the
+// charter names: never so few that two quorums could confirm two histories.
+func TestQuorum(t *testing.T) {
+	for _, tc := range []struct {
+		parties []string
+		quorum  int
+		want    int
+	}{
+		{[]string{"us", "ir"}, 0, 2},
+		{[]string{"us", "ir"}, 2, 2},
+		{[]string{"us", "ir", "o1"}, 0, 3},
+		{[]string{"us", "ir", "o1"}, 2, 2},
+		{[]string{"us", "ir", "o1", "o2"}, 3, 3},
+		{[]string{"us", "ir", "o1", "o2", "o3"}, 3, 3},
+	} {
+		c := Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: tc.parties, Mediators: []string{"om"}, Roots: pins(append(tc.parties, "om")...),
+			Visibility: VisibilityConfidential, Format: FormatIndirect, Level: 2, Quorum: tc.quorum}
+		tk, err := New(c)
+		if err != nil {
+			t.Fatalf("%d parties, quorum %d: %v", len(tc.parties), tc.quorum, err)
+		}
+		if got := tk.Quorum(); got != tc.want {
+			t.Errorf("%d parties, quorum %d: Quorum() = %d, want %d", len(tc.parties), tc.quorum, got, tc.want)
+		}
+	}
 }
 
 func manyOrgs(n int) []string {

@@ -193,6 +193,17 @@ func (t *Talks) Status() Status { return t.status }
 // Parties returns the party organisations, in charter order.
 func (t *Talks) Parties() []string { return slices.Clone(t.parties) }
 
+// Quorum returns how many parties must have cosigned a checkpoint for it to be confirmed: the
+// charter's quorum, never less than a majority of the parties as they are now (parties may
+// have joined since), and every party if the charter names none.
+func (t *Talks) Quorum() int {
+	n := len(t.parties)
+	if q := t.charter.Quorum; q > 0 {
+		return min(n, max(q, n/2+1))
+	}
+	return n
+}
+
 // Mediators returns the mediating organisations, in order of appointment.
 func (t *Talks) Mediators() []string { return slices.Clone(t.mediators) }
 

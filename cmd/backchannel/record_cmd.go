@@ -259,7 +259,7 @@ func (e *env) showVerify(r verifyReport, asJSON bool) error {
 		fields = append(fields,
 			[2]string{"events", strconv.Itoa(r.Events) + " match their leaves and replay; " + strconv.Itoa(r.Acts) + " acts signed by whom they name"},
 			[2]string{"roots", strings.Join(roots, ", ") + "; " + compared},
-			[2]string{"confirmed", "size " + strconv.FormatInt(r.Confirmed, 10) + " cosigned by every party"},
+			[2]string{"confirmed", "size " + strconv.FormatInt(r.Confirmed, 10) + " cosigned by the charter's quorum of parties"},
 			[2]string{"messages", strconv.Itoa(len(r.Messages)) + " disclosed, each signed by its author"},
 		)
 	}

@@ -181,6 +181,7 @@ func talksCreateCommand(e *env) *cobra.Command {
 	fl.StringVar(&format, "format", "indirect", "indirect (each party in its own room with the mediators) or direct")
 	fl.StringVar(&visibility, "visibility", "confidential", "secret, confidential or public")
 	fl.StringVar(&ch.Venue, "venue", "", "the `venue` of the talks")
+	fl.IntVar(&ch.Quorum, "quorum", 0, "how many parties must cosign the record to confirm it: a majority of them (default every party)")
 	p.add(cmd, "trust-server-roots", "pin the roots the server presents without comparing them (not recommended)")
 	f.addSession(cmd)
 	f.addJSON(cmd)
@@ -370,7 +371,9 @@ type talksView struct {
 	Pending    int         `json:"pending_motions"`
 	Size       int64       `json:"size"`
 	Verified   bool        `json:"verified"`
-	// Confirmed is the size every party has cosigned; ConfirmedBy, the newest each party has.
+	// Confirmed is the size the quorum of parties has cosigned; ConfirmedBy, the newest each
+	// party has.
+	Quorum      int              `json:"quorum"`
 	Confirmed   int64            `json:"confirmed"`
 	ConfirmedBy map[string]int64 `json:"confirmed_by"`
 }
@@ -400,7 +403,7 @@ func talksViewOf(b *client.Book, as string) talksView {
 		ID: t.ID(), Status: string(t.Status()), Format: string(t.Format()), Visibility: string(t.Visibility()),
 		Level: int(t.Level()), Venue: t.Venue(), Agenda: t.Agenda(), Parties: t.Parties(), Mediators: t.Mediators(),
 		Accepted: t.Accepted(), InSession: t.InSession(), Size: b.Size, Verified: true,
-		Confirmed: b.Confirmed(), ConfirmedBy: make(map[string]int64),
+		Quorum: b.State.Quorum(), Confirmed: b.Confirmed(), ConfirmedBy: make(map[string]int64),
 		Rooms: []roomView{}, Rounds: []roundView{}, Roots: []pinView{}, Members: []string{},
 	}
 	for _, org := range t.Parties() {
@@ -486,7 +489,11 @@ func (e *env) showTalks(b *client.Book, asJSON bool) error {
 	for _, org := range v.Parties {
 		by = append(by, fmt.Sprintf("%s %d", org, v.ConfirmedBy[org]))
 	}
-	confirmed := fmt.Sprintf("%d events, cosigned by every party (%s)", v.Confirmed, strings.Join(by, ", "))
+	quorum := "every party"
+	if v.Quorum < len(v.Parties) {
+		quorum = fmt.Sprintf("%d of the %d parties", v.Quorum, len(v.Parties))
+	}
+	confirmed := fmt.Sprintf("%d events, cosigned by %s (%s)", v.Confirmed, quorum, strings.Join(by, ", "))
 	if v.Confirmed < v.Size {
 		confirmed += fmt.Sprintf("; the last %d not yet", v.Size-v.Confirmed)
 	}
