@@ -128,6 +128,7 @@ func newRoot(e *env) *cobra.Command {
 		exportCommand(e),
 		verifyCommand(e),
 		handoverCommand(e),
+		witnessCommand(e),
 	)
 
 	documentEnv(root)

@@ -89,7 +89,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create data directory: %w", err)
 		}
 	}
-	if err := private(cfg.Path); err != nil {
+	if err := Private(cfg.Path); err != nil {
 		return nil, err
 	}
 	// fdatasync is as durable as fsync for a commit (it syncs the data and the size) and saves
@@ -135,10 +135,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // the host.
 var ErrNotPrivate = errors.New("the database file is not private to its owner")
 
-// private creates the database file readable and writable by its owner only, if it does not
+// Private creates the database file readable and writable by its owner only, if it does not
 // exist, and refuses one (or its write-ahead log) that others may read or write. SQLite
 // creates the write-ahead log and its index with the database file's permissions.
-func private(path string) error {
+func Private(path string) error {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		return f.Close()
