@@ -28,6 +28,7 @@ type host struct {
 	key    *record.LogKey
 	vkey   string // the host's published log key
 	log    *recordtest.MemLog
+	name   string // the host's name, its log key's
 	origin string
 	salt   string // what tells this log's entries from another's of the same sizes
 }
@@ -50,7 +51,7 @@ func newHost(t *testing.T, name, origin string) *host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &host{t: t, key: k, vkey: vkey, log: log, origin: origin}
+	return &host{t: t, key: k, vkey: vkey, log: log, name: name, origin: origin}
 }
 
 // grow appends n entries and returns the new signed checkpoint.
@@ -105,10 +106,11 @@ func newWitness(t *testing.T, path string, trust ...string) (*witness.Witness, s
 	return w, srv.URL
 }
 
-// cosignedBy reports whether sigs are the witness's valid cosignature of msg.
-func cosignedBy(t *testing.T, w *witness.Witness, h *host, msg, sigs []byte) bool {
+// cosignedBy reports whether sigs are a valid cosignature of msg by the witness whose verifier
+// key is wkey.
+func cosignedBy(t *testing.T, wkey string, h *host, msg, sigs []byte) bool {
 	t.Helper()
-	v, err := record.NewCosignatureVerifier(w.VerifierKey())
+	v, err := record.NewCosignatureVerifier(wkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,15 +141,32 @@ func status(err error) int {
 func TestTheWitnessCosignsWhatExtendsWhatItCosigned(t *testing.T) {
 	h := newHost(t, "host.example", origin)
 	w, url := newWitness(t, filepath.Join(t.TempDir(), "witness.db"), h.vkey)
+	conformance(t, url, w.VerifierKey(), h, nil)
+	if cp, ok, err := w.Latest(context.Background(), origin); err != nil || !ok || cp.Size != 12 {
+		t.Errorf("after the refusals the witness holds %v, %v, %v; want size 12", cp, ok, err)
+	}
+}
 
+// conformance plays one log's life against the witness at url, whose cosignature verifier key
+// is wkey and which cosigns h's log (and no log of other.example): every request answered as
+// C2SP tlog-witness says, but for the statuses deviations gives another (by case: "unknown
+// log", "same-size fork"), each a refusal all the same.
+func conformance(t *testing.T, url, wkey string, h *host, deviations map[string]int) {
+	t.Helper()
+	want := func(name string, status int) int {
+		if s, ok := deviations[name]; ok {
+			return s
+		}
+		return status
+	}
 	_, msg := h.grow(5)
 	sigs, err := h.submit(url, 0)
-	if err != nil || !cosignedBy(t, w, h, msg, sigs) {
+	if err != nil || !cosignedBy(t, wkey, h, msg, sigs) {
 		t.Fatalf("the first checkpoint: %q, %v", sigs, err)
 	}
 	_, msg = h.grow(7)
 	sigs, err = h.submit(url, 5)
-	if err != nil || !cosignedBy(t, w, h, msg, sigs) {
+	if err != nil || !cosignedBy(t, wkey, h, msg, sigs) {
 		t.Fatalf("the log grown to 12: %q, %v", sigs, err)
 	}
 	// The same checkpoint again is cosigned again.
@@ -165,24 +184,24 @@ func TestTheWitnessCosignsWhatExtendsWhatItCosigned(t *testing.T) {
 	// Another host's log, and this host's log signed by another key.
 	other := newHost(t, "other.example", "other.example/talks/a:b")
 	other.grow(1)
-	if _, err := other.submit(url, 0); status(err) != http.StatusNotFound {
-		t.Errorf("a log of a host not trusted: %v, want 404", err)
+	if _, err := other.submit(url, 0); status(err) != want("unknown log", http.StatusNotFound) {
+		t.Errorf("a log of a host not trusted: %v, want %d", err, want("unknown log", http.StatusNotFound))
 	}
-	impostor := newHost(t, "host.example", origin)
+	impostor := newHost(t, h.name, h.origin)
 	impostor.grow(20)
 	if _, err := impostor.submit(url, 12); status(err) != http.StatusForbidden {
 		t.Errorf("a checkpoint signed by another key: %v, want 403", err)
 	}
 
 	// A fork: the same origin, the same key, another history.
-	fork := &host{t: t, key: h.key, vkey: h.vkey, origin: origin}
-	if fork.log, err = recordtest.NewMemLog(h.key, origin); err != nil {
+	fork := &host{t: t, key: h.key, vkey: h.vkey, origin: h.origin, name: h.name}
+	if fork.log, err = recordtest.NewMemLog(h.key, h.origin); err != nil {
 		t.Fatal(err)
 	}
 	fork.grow(3)
 	fork.grow(9)
-	if _, err := fork.submit(url, 12); status(err) != http.StatusConflict {
-		t.Errorf("a forked checkpoint of the same size: %v, want 409", err)
+	if _, err := fork.submit(url, 12); status(err) != want("same-size fork", http.StatusConflict) {
+		t.Errorf("a forked checkpoint of the same size: %v, want %d", err, want("same-size fork", http.StatusConflict))
 	}
 	fork.grow(4)
 	if _, err := fork.submit(url, 12); status(err) != http.StatusUnprocessableEntity {
@@ -191,8 +210,10 @@ func TestTheWitnessCosignsWhatExtendsWhatItCosigned(t *testing.T) {
 	if _, err := witness.Submit(context.Background(), http.DefaultClient, url, 13, nil, msg); status(err) != http.StatusBadRequest {
 		t.Errorf("an old size above the checkpoint's: %v, want 400", err)
 	}
-	if cp, ok, err := w.Latest(context.Background(), origin); err != nil || !ok || cp.Size != 12 {
-		t.Errorf("after the refusals the witness holds %v, %v, %v; want size 12", cp, ok, err)
+	// Still at 12: the refusals changed nothing.
+	_, err = h.submit(url, 0)
+	if !errors.As(err, &we) || !we.Stale || we.Size != 12 {
+		t.Errorf("after the refusals: %v, want the witness still at size 12", err)
 	}
 }
 
