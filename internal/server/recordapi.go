@@ -20,6 +20,7 @@ import (
 	"github.com/backchannel/backchannel/internal/tiles"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
 )
 
 // maxPage bounds the events of one page.
@@ -231,8 +232,12 @@ func (s *Server) recordRoutes() {
 		TalksPath
 		Path string `path:"path" maxLength:"128" doc:"checkpoint or a tile path."`
 	}) (*huma.StreamResponse, error) {
-		if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
-			return nil, s.problemOf(ctx, err)
+		// The record of public talks is served to anyone, for monitors and witnesses: its
+		// leaves name an event's type and hash, nothing more. Any other talks' is its members'.
+		if !s.publicRecord(ctx, in.Talks) {
+			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+				return nil, s.problemOf(ctx, err)
+			}
 		}
 		l, err := s.presented(ctx, in.Talks)
 		if err != nil {
@@ -243,6 +248,18 @@ func (s *Server) recordRoutes() {
 			tiles.NewHandler(l).Refuse(writeProblemStatus).ServeLogPath(w, r, in.Path)
 		}}, nil
 	})
+}
+
+// publicRecord reports whether the talks id names are public, so that their record is served
+// without a token.
+func (s *Server) publicRecord(ctx context.Context, id string) bool {
+	b, err := s.book(ctx, id)
+	if err != nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.State.Visibility() == talks.VisibilityPublic
 }
 
 // stream writes events to an SSE client until it leaves.
