@@ -302,7 +302,7 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	seen := make(map[int64]bool)
 	for from := b.Size; from < cp.Size; {
 		var page api.EventPage
-		q := fmt.Sprintf("/v1/talks/%s/events?from=%d&limit=1000", url.PathEscape(talksID), from)
+		q := fmt.Sprintf("/v1/talks/%s/events?from=%d&limit=1000&to=%d", url.PathEscape(talksID), from, cp.Size)
 		if err := c.do(ctx, http.MethodGet, q, true, nil, &page); err != nil {
 			return nil, err
 		}

@@ -531,3 +531,31 @@ func TestARelayNoticeTheHostWritesIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A node that has not yet heard of a commit another node made (its notice is late) still
+// serves a reader every event up to the checkpoint the reader verified: the reader names it,
+// and the node reads past its cache. Before, the page stopped where the node's cache did,
+// and the reader went on past an envelope of its own room without having read it.
+func TestAPageReadsAsFarAsTheVerifiedCheckpoint(t *testing.T) {
+	fw := newFaultWorld(t)
+	b := mustSync(t, fw.ctx, fw.envoy)
+	room := talks.RoomCaucus("us")
+	env, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: "us:muscat", Room: room,
+		Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"}, Round: uint32(b.State.InSession()),
+		Prev: b.Last(room), CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: 1 << 40},
+		[]byte("committed by another node"), []*seal.Credential{fw.envoy.Credential(), fw.omFM.Credential()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.faults.HoldNotices()
+	defer fw.faults.ReleaseNotices()
+	if _, _, err := fw.faults.Append(fw.ctx, "us:muscat", func(tx store.AppendTx) error {
+		tx.Append(backchannel.Event{Type: backchannel.EventEnvelope, Room: room, Data: env.Marshal()})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := bodies(mustSync(t, fw.ctx, fw.omFM)); !slices.Contains(got, "committed by another node") {
+		t.Fatalf("the mediator read %q: not the envelope the node had not heard of", got)
+	}
+}

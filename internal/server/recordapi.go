@@ -32,14 +32,21 @@ type EventsQuery struct {
 	Limit int    `query:"limit" minimum:"0" maximum:"1000" doc:"At most this many events (default 100)."`
 	Room  string `query:"room" maxLength:"64" doc:"Only events of this room."`
 	Type  string `query:"type" maxLength:"64" doc:"Only events of this type."`
+	To    int64  `query:"to" minimum:"0" doc:"The size of the checkpoint the caller verified: the page is read as far as it, or to the limit, whatever this node has heard of the log's growth."`
 }
 
 // readable returns up to limit events from index from that principal may read, filtered.
-func (s *Server) readable(ctx context.Context, b *book, principal string, from int64, limit int, room, typ string) ([]api.Event, int64, error) {
+// Events up to index to are read from the store if the cache ends before it: a checkpoint read
+// from the store (another node's growth, whose notice has not come yet) may be ahead of the
+// cache, and a page that stopped short of it would skip events the caller may read.
+func (s *Server) readable(ctx context.Context, b *book, principal string, from int64, limit int, room, typ string, to int64) ([]api.Event, int64, error) {
 	out := []api.Event{}
 	next := from
 	for len(out) < limit {
 		evs, cached := s.recent.from(b.ID, next)
+		if cached && next+int64(len(evs)) < to {
+			cached = false
+		}
 		if !cached {
 			var err error
 			if evs, err = s.store.Events(ctx, b.ID, next, maxPage); err != nil {
@@ -134,7 +141,7 @@ func (s *Server) recordRoutes() {
 			if limit == 0 {
 				limit = 100
 			}
-			evs, next, err := s.readable(ctx, b, c.principal(), in.From, limit, in.Room, in.Type)
+			evs, next, err := s.readable(ctx, b, c.principal(), in.From, limit, in.Room, in.Type, in.To)
 			if err != nil {
 				return nil, err
 			}
@@ -291,7 +298,7 @@ func (s *Server) stream(hc huma.Context, c *caller, b *book, from int64, evicted
 		// Register for the next growth before reading, so growth between the read and the wait
 		// is not missed.
 		woke := s.hub.wait(b.ID)
-		evs, n, err := s.readable(ctx, b, c.principal(), next, maxPage, "", "")
+		evs, n, err := s.readable(ctx, b, c.principal(), next, maxPage, "", "", 0)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.WarnContext(ctx, "event stream read failed", "talks", b.ID, "err", err)

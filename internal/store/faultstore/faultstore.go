@@ -60,11 +60,73 @@ type Store struct {
 	mu    sync.Mutex
 	armed map[Op]When
 	fired map[Op]int
+
+	// held is set while notices are held back; pending are those held, and release wakes
+	// the watchers to send them.
+	held    bool
+	pending []backchannel.Notice
+	release chan struct{}
 }
 
 // New wraps s.
 func New(s store.Store) *Store {
-	return &Store{Store: s, armed: make(map[Op]When), fired: make(map[Op]int)}
+	return &Store{Store: s, armed: make(map[Op]When), fired: make(map[Op]int), release: make(chan struct{})}
+}
+
+// HoldNotices keeps the notices of growth from reaching the watchers until ReleaseNotices, as a
+// node hears late of a commit another node made.
+func (s *Store) HoldNotices() {
+	s.mu.Lock()
+	s.held = true
+	s.mu.Unlock()
+}
+
+// ReleaseNotices sends the notices held, and lets the later ones through.
+func (s *Store) ReleaseNotices() {
+	s.mu.Lock()
+	s.held = false
+	close(s.release)
+	s.release = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// Watch passes the wrapped store's notices on, holding them back while HoldNotices is in force.
+// It serves one watcher at a time, as a server has.
+func (s *Store) Watch(ctx context.Context) <-chan backchannel.Notice {
+	in := s.Store.Watch(ctx)
+	out := make(chan backchannel.Notice, 64)
+	go func() {
+		defer close(out)
+		for {
+			s.mu.Lock()
+			release := s.release
+			var send []backchannel.Notice
+			if !s.held {
+				send, s.pending = s.pending, nil
+			}
+			s.mu.Unlock()
+			for _, n := range send {
+				select {
+				case out <- n:
+				case <-ctx.Done():
+					return
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-release:
+			case n, ok := <-in:
+				if !ok {
+					return
+				}
+				s.mu.Lock()
+				s.pending = append(s.pending, n)
+				s.mu.Unlock()
+			}
+		}
+	}()
+	return out
 }
 
 // Fail makes the next call of op fail, before or after it commits.
