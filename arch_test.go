@@ -28,6 +28,7 @@ var allowedImports = map[string][]string{
 	"replay":                    {".", "talks", "seal", "strictjson"},
 	"client":                    {".", "api", "talks", "seal", "record", "replay", "strictjson"},
 	"internal/tiles":            {"record"},
+	"internal/witness":          {"record", "internal/store/sqlite", "internal/store/migrate"},
 	"internal/server":           {".", "api", "talks", "seal", "record", "replay", "strictjson", "internal/tiles", "internal/store"},
 	"internal/store":            {"."},
 	"internal/store/sqlstore":   {".", "internal/store", "internal/store/migrate"},

@@ -16,6 +16,7 @@ import (
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
+	"github.com/backchannel/backchannel/talks"
 )
 
 // Cosigned is the latest checkpoint a member cosigned, as this client checked it: signed by the
@@ -23,12 +24,17 @@ import (
 // record this client verified.
 type Cosigned struct {
 	Org, Principal string
-	Size           int64
+	// Witness is the name of a witness the charter names, for a witness's cosignature (Org
+	// and Principal are then empty).
+	Witness string
+	Size    int64
+
+	note []byte // the cosigned checkpoint note as checked, for an export
 }
 
 // Confirmed returns the size of the record the charter's quorum of parties has cosigned (every
-// party unless the charter names a majority), by the newest checkpoint each party's members
-// cosigned that this client checked. Events past it are unconfirmed: a host keeping two
+// party unless the charter names a majority), and its quorum of witnesses if it names any, by
+// the newest checkpoint each party's members and each witness cosigned that this client checked. Events past it are unconfirmed: a host keeping two
 // parties on two branches leaves each side's confirmation stuck where the branches part.
 func (b *Book) Confirmed() int64 {
 	if b.State == nil {
@@ -38,7 +44,24 @@ func (b *Book) Confirmed() int64 {
 	for _, org := range b.State.Parties() {
 		by[org] = b.ConfirmedBy(org)
 	}
-	return QuorumSize(by, b.State.Quorum())
+	confirmed := QuorumSize(by, b.State.Quorum())
+	if ws, q := b.State.Witnesses(); len(ws) > 0 {
+		witnessed := make(map[string]int64, len(ws))
+		for _, w := range ws {
+			witnessed[w.Name()] = b.WitnessedBy(w.Name())
+		}
+		confirmed = min(confirmed, QuorumSize(witnessed, q))
+	}
+	return confirmed
+}
+
+// WitnessedBy returns the size of the newest checkpoint the witness named name cosigned, as
+// checked.
+func (b *Book) WitnessedBy(name string) int64 {
+	if c, ok := b.cosigned[name]; ok && c.Witness != "" {
+		return c.Size
+	}
+	return 0
 }
 
 // QuorumSize returns the largest size that at least quorum of the parties in cosigned (by
@@ -84,10 +107,17 @@ func (c *Client) checkCosigned(ctx context.Context, b *Book, tc *record.TileClie
 			continue
 		}
 		org, principal, ok := strings.Cut(x.Cosigner, "/")
-		if !ok || b.State.Role(org) == "" {
+		w, isWitness := charterWitness(b, x.Cosigner)
+		if !isWitness && (!ok || b.State.Role(org) == "") {
 			continue
 		}
-		cc, err := c.openCosigned(b, x, org, principal)
+		var cc record.Checkpoint
+		var err error
+		if isWitness {
+			cc, err = openWitnessed(b, x, w)
+		} else {
+			cc, err = c.openCosigned(b, x, org, principal)
+		}
 		if errors.Is(err, errUnverifiable) {
 			// Cosigned with a key not on the record yet (a rotation): confirms nothing until it
 			// is, which can only leave the confirmation behind, never ahead.
@@ -105,7 +135,11 @@ func (c *Client) checkCosigned(ctx context.Context, b *Book, tc *record.TileClie
 		if b.cosigned == nil {
 			b.cosigned = make(map[string]Cosigned)
 		}
-		b.cosigned[x.Cosigner] = Cosigned{Org: org, Principal: principal, Size: cc.Size}
+		if isWitness {
+			b.cosigned[x.Cosigner] = Cosigned{Witness: x.Cosigner, Size: cc.Size, note: []byte(x.Note)}
+		} else {
+			b.cosigned[x.Cosigner] = Cosigned{Org: org, Principal: principal, Size: cc.Size, note: []byte(x.Note)}
+		}
 	}
 	return nil
 }
@@ -137,6 +171,42 @@ func (c *Client) openCosigned(b *Book, x api.Cosigned, org, principal string) (r
 				if s.Name == v.Name() && s.Hash == v.KeyHash() {
 					return cc, nil
 				}
+			}
+		}
+	}
+	return record.Checkpoint{}, errUnverifiable
+}
+
+// charterWitness returns the witness the charter names name, if it does.
+func charterWitness(b *Book, name string) (talks.Witness, bool) {
+	ws, _ := b.State.Witnesses()
+	for _, w := range ws {
+		if w.Name() == name {
+			return w, true
+		}
+	}
+	return talks.Witness{}, false
+}
+
+// openWitnessed verifies a witness's cosigned checkpoint: the log's signature with the pinned
+// key, and the witness's with the key the charter names.
+func openWitnessed(b *Book, x api.Cosigned, w talks.Witness) (record.Checkpoint, error) {
+	cc, _, err := record.OpenCheckpoint([]byte(x.Note), b.Verifier.Origin(), b.Verifier.LogVerifier())
+	if err != nil {
+		return record.Checkpoint{}, err
+	}
+	if cc.Size != x.Size {
+		return record.Checkpoint{}, fmt.Errorf("%w: the checkpoint %s cosigned is of size %d, not %d", record.ErrMalformed, x.Cosigner, cc.Size, x.Size)
+	}
+	v, err := record.NewCosignatureVerifier(w.Key)
+	if err != nil {
+		return record.Checkpoint{}, errUnverifiable
+	}
+	n, err := note.Open([]byte(x.Note), note.VerifierList(b.Verifier.LogVerifier(), v))
+	if err == nil {
+		for _, s := range n.Sigs {
+			if s.Name == v.Name() && s.Hash == v.KeyHash() {
+				return cc, nil
 			}
 		}
 	}

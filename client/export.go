@@ -2,6 +2,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -10,7 +11,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -96,14 +96,12 @@ func (c *Client) Export(ctx context.Context, talksID string, opts ExportOptions)
 			latest = msg
 		}
 	}
-	notes, err := c.cosignedNotes(ctx, b, cp)
-	if err != nil {
-		return nil, err
-	}
-	notes = append(notes, latest)
+	notes := append(cosignedNotes(b, cp), latest)
 	var events []ExportEvent
 	for from := int64(0); from < cp.Size; {
-		page, err := c.Events(ctx, talksID, from, 1000)
+		var page api.EventPage
+		q := fmt.Sprintf("/v1/talks/%s/events?from=%d&limit=1000&to=%d", url.PathEscape(talksID), from, cp.Size)
+		err := c.do(ctx, http.MethodGet, q, true, nil, &page)
 		if err != nil {
 			return nil, err
 		}
@@ -156,22 +154,22 @@ func (c *Client) Export(ctx context.Context, talksID string, opts ExportOptions)
 	return px, nil
 }
 
-// cosignedNotes returns the latest checkpoint each member cosigned that this client checked
-// against the record it verified, smaller than cp, in order of size.
-func (c *Client) cosignedNotes(ctx context.Context, b *Book, cp record.Checkpoint) ([][]byte, error) {
-	var l api.CosignedList
-	if err := c.do(ctx, http.MethodGet, "/v1/talks/"+url.PathEscape(b.ID)+"/cosignatures", true, nil, &l); err != nil {
-		return nil, err
-	}
-	sort.SliceStable(l.Cosigned, func(i, j int) bool { return l.Cosigned[i].Size < l.Cosigned[j].Size })
-	var notes [][]byte
-	for _, x := range l.Cosigned {
-		// One of cp's size is in cp's own note, served with every cosignature gathered.
-		if checked, ok := b.cosigned[x.Cosigner]; ok && checked.Size == x.Size && x.Size < cp.Size {
-			notes = append(notes, []byte(x.Note))
+// cosignedNotes returns the latest checkpoint each member and witness cosigned that this
+// client checked against the record it verified, no larger than cp, in order of size: the
+// notes as checked, whatever the host has gathered since.
+func cosignedNotes(b *Book, cp record.Checkpoint) [][]byte {
+	var cs []Cosigned
+	for _, c := range b.cosigned {
+		if c.Size <= cp.Size && c.note != nil {
+			cs = append(cs, c)
 		}
 	}
-	return notes, nil
+	slices.SortStableFunc(cs, func(x, y Cosigned) int { return cmp.Compare(x.Size, y.Size) })
+	var notes [][]byte
+	for _, c := range cs {
+		notes = append(notes, c.note)
+	}
+	return notes
 }
 
 // ErrExport reports an export that does not verify: the file was altered, or the host's
@@ -430,7 +428,8 @@ func lastCheckpoint(exp *record.Export) (record.Checkpoint, error) {
 }
 
 // verifyCosigners verifies the record export again, with the cosigner keys of every member's
-// credentials on the record in place of any the file lists.
+// credentials on the record and of the witnesses the charter names, in place of any the file
+// lists.
 func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportReport, error) {
 	keys := []string{}
 	for _, m := range b.State.Members("") {
@@ -441,11 +440,15 @@ func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportRepo
 			}
 		}
 	}
+	ws, _ := b.State.Witnesses()
+	for _, w := range ws {
+		keys = append(keys, w.Key)
+	}
 	return record.VerifyExportCosigners(recJSON, logKey, keys)
 }
 
-// confirmedBy returns the size the charter's quorum of parties has cosigned, by the export's
-// checkpoints.
+// confirmedBy returns the size the charter's quorums of parties and of witnesses have cosigned,
+// by the export's checkpoints.
 func confirmedBy(b *Book, r *record.ExportReport) int64 {
 	by := make(map[string]int64)
 	for _, org := range b.State.Parties() {
@@ -459,5 +462,20 @@ func confirmedBy(b *Book, r *record.ExportReport) int64 {
 			}
 		}
 	}
-	return QuorumSize(by, b.State.Quorum())
+	confirmed := QuorumSize(by, b.State.Quorum())
+	if ws, q := b.State.Witnesses(); len(ws) > 0 {
+		witnessed := make(map[string]int64, len(ws))
+		for _, w := range ws {
+			witnessed[w.Name()] = 0
+		}
+		for _, c := range r.Checkpoints {
+			for _, name := range c.Cosigners {
+				if _, ok := witnessed[name]; ok {
+					witnessed[name] = max(witnessed[name], c.Size)
+				}
+			}
+		}
+		confirmed = min(confirmed, QuorumSize(witnessed, q))
+	}
+	return confirmed
 }

@@ -1,7 +1,9 @@
 package talks
 
 import (
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	bc "github.com/backchannel/backchannel"
@@ -44,6 +46,26 @@ type Charter struct {
 	// majority of the parties, so that two quorums always share a party and no host can have
 	// two histories confirmed at once (docs/record.md, "Quorum").
 	Quorum int `json:"quorum,omitempty"`
+	// Witnesses are the C2SP tlog-witnesses the host submits every checkpoint of the record
+	// to, and WitnessQuorum how many of them must have cosigned a checkpoint for it to be
+	// confirmed, besides the parties' quorum: 0 is every witness named.
+	Witnesses     []Witness `json:"witnesses,omitempty"`
+	WitnessQuorum int       `json:"witness_quorum,omitempty"`
+}
+
+// Witness is a witness a charter names: its cosignature/v1 verifier key
+// ("<name>+<hash>+<base64 key>", C2SP tlog-cosignature) and the URL prefix the host submits
+// checkpoints to (C2SP tlog-witness). The talks treat the key as opaque text; the host and the
+// clients verify cosignatures with it.
+type Witness struct {
+	Key string `json:"key"`
+	URL string `json:"url"`
+}
+
+// Name returns the witness's key name, the part of its key before the first '+'.
+func (w Witness) Name() string {
+	name, _, _ := strings.Cut(w.Key, "+")
+	return name
 }
 
 // Pin is an organisation and the fingerprint of the root key pinned for it: 64 lower-case hex
@@ -316,10 +338,39 @@ func (e Charter) check() error {
 	if e.Quorum < 0 || e.Quorum > len(e.Parties) {
 		return refuse(ErrMalformed, "a quorum of %d of %d parties", e.Quorum, len(e.Parties))
 	}
+	if err := checkWitnesses(e.Witnesses, e.WitnessQuorum); err != nil {
+		return err
+	}
 	if e.Quorum != 0 && 2*e.Quorum <= len(e.Parties) {
 		return refuse(ErrMalformed, "a quorum of %d of %d parties is no majority: two quorums could each confirm a history of their own", e.Quorum, len(e.Parties))
 	}
 	return checkTopics("agenda", e.Agenda, MaxAgenda)
+}
+
+// checkWitnesses requires well-formed, distinct witnesses, and a witness quorum among them.
+func checkWitnesses(ws []Witness, quorum int) error {
+	if len(ws) > MaxWitnesses {
+		return refuse(ErrMalformed, "%d witnesses, at most %d", len(ws), MaxWitnesses)
+	}
+	if quorum < 0 || quorum > len(ws) {
+		return refuse(ErrMalformed, "a witness quorum of %d of %d witnesses", quorum, len(ws))
+	}
+	for i, w := range ws {
+		parts := strings.SplitN(w.Key, "+", 3)
+		if len(parts) != 3 || parts[0] == "" || len(parts[1]) != 8 || len(parts[2]) != 44 || strings.ContainsAny(w.Key, " \t\n") {
+			return refuse(ErrMalformed, "witness %d: %q is not a cosignature verifier key (<name>+<hash>+<key>)", i+1, w.Key)
+		}
+		u, err := url.Parse(w.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" || len(w.URL) > 256 {
+			return refuse(ErrMalformed, "witness %s: %q is not an http(s) URL prefix", w.Name(), w.URL)
+		}
+		for _, prev := range ws[:i] {
+			if prev.Name() == w.Name() {
+				return refuse(ErrMalformed, "witness %s is named twice", w.Name())
+			}
+		}
+	}
+	return nil
 }
 
 // checkPins requires exactly one well-formed pin for every organisation named, and no other.

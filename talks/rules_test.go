@@ -496,23 +496,32 @@ func TestCharterRules(t *testing.T) {
 		edit func(*Charter)
 		want *Rule
 	}{
-		"one party":                {func(c *Charter) { c.Parties = []string{"us"} }, ErrMalformed},
-		"party twice":              {func(c *Charter) { c.Parties = []string{"us", "us"} }, ErrMalformed},
-		"party and mediator":       {func(c *Charter) { c.Mediators = []string{"ir"} }, ErrMalformed},
-		"outside proposer":         {func(c *Charter) { c.Proposer = aeDiplomat }, ErrNotMember},
-		"bad id":                   {func(c *Charter) { c.ID = "Muscat Talks" }, ErrMalformed},
-		"long organisation":        {func(c *Charter) { c.Parties = []string{"us", strings.Repeat("x", 60)} }, ErrMalformed},
-		"no visibility":            {func(c *Charter) { c.Visibility = "" }, ErrMalformed},
-		"no format":                {func(c *Charter) { c.Format = "" }, ErrMalformed},
-		"level 6":                  {func(c *Charter) { c.Level = 6 }, ErrMalformed},
-		"venue with a newline":     {func(c *Charter) { c.Venue = "Mus\ncat" }, ErrMalformed},
-		"topic twice":              {func(c *Charter) { c.Agenda = []string{"a", "a"} }, ErrMalformed},
-		"local time":               {func(c *Charter) { c.At = t0.In(fixedZone) }, ErrMalformed},
-		"no time":                  {func(c *Charter) { c.At = time.Time{} }, ErrMalformed},
-		"proposer without rank":    {func(c *Charter) { c.Proposer.Rank = 0 }, ErrMalformed},
-		"upper-case principal":     {func(c *Charter) { c.Proposer.Principal = "US.envoy" }, ErrMalformed},
-		"seventeen parties":        {func(c *Charter) { c.Parties = manyOrgs(17) }, ErrMalformed},
-		"title control character":  {func(c *Charter) { c.Proposer.Title = "Envoy\x00" }, ErrMalformed},
+		"one party":               {func(c *Charter) { c.Parties = []string{"us"} }, ErrMalformed},
+		"party twice":             {func(c *Charter) { c.Parties = []string{"us", "us"} }, ErrMalformed},
+		"party and mediator":      {func(c *Charter) { c.Mediators = []string{"ir"} }, ErrMalformed},
+		"outside proposer":        {func(c *Charter) { c.Proposer = aeDiplomat }, ErrNotMember},
+		"bad id":                  {func(c *Charter) { c.ID = "Muscat Talks" }, ErrMalformed},
+		"long organisation":       {func(c *Charter) { c.Parties = []string{"us", strings.Repeat("x", 60)} }, ErrMalformed},
+		"no visibility":           {func(c *Charter) { c.Visibility = "" }, ErrMalformed},
+		"no format":               {func(c *Charter) { c.Format = "" }, ErrMalformed},
+		"level 6":                 {func(c *Charter) { c.Level = 6 }, ErrMalformed},
+		"venue with a newline":    {func(c *Charter) { c.Venue = "Mus\ncat" }, ErrMalformed},
+		"topic twice":             {func(c *Charter) { c.Agenda = []string{"a", "a"} }, ErrMalformed},
+		"local time":              {func(c *Charter) { c.At = t0.In(fixedZone) }, ErrMalformed},
+		"no time":                 {func(c *Charter) { c.At = time.Time{} }, ErrMalformed},
+		"proposer without rank":   {func(c *Charter) { c.Proposer.Rank = 0 }, ErrMalformed},
+		"upper-case principal":    {func(c *Charter) { c.Proposer.Principal = "US.envoy" }, ErrMalformed},
+		"seventeen parties":       {func(c *Charter) { c.Parties = manyOrgs(17) }, ErrMalformed},
+		"title control character": {func(c *Charter) { c.Proposer.Title = "Envoy\x00" }, ErrMalformed},
+		"witness key not a key":   {func(c *Charter) { c.Witnesses = []Witness{{Key: "w.example", URL: "https://w.example"}} }, ErrMalformed},
+		"witness without a URL":   {func(c *Charter) { c.Witnesses = []Witness{{Key: witnessKey, URL: ""}} }, ErrMalformed},
+		"witness over ftp":        {func(c *Charter) { c.Witnesses = []Witness{{Key: witnessKey, URL: "ftp://w.example"}} }, ErrMalformed},
+		"witness named twice": {func(c *Charter) {
+			c.Witnesses = []Witness{{Key: witnessKey, URL: "https://w.example"}, {Key: witnessKey, URL: "https://w2.example"}}
+		}, ErrMalformed},
+		"witness quorum above the witnesses": {func(c *Charter) {
+			c.Witnesses, c.WitnessQuorum = []Witness{{Key: witnessKey, URL: "https://w.example"}}, 2
+		}, ErrMalformed},
 		"negative quorum":          {func(c *Charter) { c.Quorum = -1 }, ErrMalformed},
 		"quorum above the parties": {func(c *Charter) { c.Quorum = 3 }, ErrMalformed},
 		"quorum of 1 of 2":         {func(c *Charter) { c.Quorum = 1 }, ErrMalformed},
@@ -560,6 +569,26 @@ func TestQuorum(t *testing.T) {
 		}
 		if got := tk.Quorum(); got != tc.want {
 			t.Errorf("%d parties, quorum %d: Quorum() = %d, want %d", len(tc.parties), tc.quorum, got, tc.want)
+		}
+	}
+}
+
+const witnessKey = "w.example/w1+1c2a3b4d+BFj8EgmFVlHKPj0wYOqxIe0oWVa+MsHIa6N1C0JQjb3k"
+
+// A charter names witnesses by key and URL, and how many must cosign: every one by default.
+func TestCharterWitnesses(t *testing.T) {
+	c := Charter{ID: "c", At: t0, Proposer: usEnvoy, Parties: []string{"us", "ir"}, Mediators: []string{"om"}, Roots: pins("us", "ir", "om"),
+		Visibility: VisibilityConfidential, Format: FormatIndirect, Level: 2,
+		Witnesses: []Witness{{Key: witnessKey, URL: "https://w.example/witness"}, {Key: strings.Replace(witnessKey, "w1", "w2", 1), URL: "http://127.0.0.1:7380"}}}
+	for _, tc := range []struct{ quorum, want int }{{0, 2}, {1, 1}, {2, 2}} {
+		c.WitnessQuorum = tc.quorum
+		tk, err := New(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws, q := tk.Witnesses()
+		if len(ws) != 2 || q != tc.want || ws[0].Name() != "w.example/w1" {
+			t.Errorf("witness quorum %d: %v, %d; want 2 witnesses, %d", tc.quorum, ws, q, tc.want)
 		}
 	}
 }

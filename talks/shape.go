@@ -88,6 +88,7 @@ type Member struct {
 const (
 	MaxParties       = 16
 	MaxMediators     = 8
+	MaxWitnesses     = 8
 	MaxDelegation    = 64
 	MaxAgenda        = 64
 	MaxTopics        = 16 // topics on one message

@@ -169,6 +169,7 @@ func (c Charter) clone() Charter {
 	c.Mediators = clip(c.Mediators)
 	c.Roots = clip(c.Roots)
 	c.Agenda = clip(c.Agenda)
+	c.Witnesses = clip(c.Witnesses)
 	return c
 }
 
@@ -192,6 +193,16 @@ func (t *Talks) Status() Status { return t.status }
 
 // Parties returns the party organisations, in charter order.
 func (t *Talks) Parties() []string { return slices.Clone(t.parties) }
+
+// Witnesses returns the witnesses the charter names and how many of them must have cosigned a
+// checkpoint for it to be confirmed (every one, unless the charter says fewer).
+func (t *Talks) Witnesses() ([]Witness, int) {
+	ws := slices.Clone(t.charter.Witnesses)
+	if q := t.charter.WitnessQuorum; q > 0 {
+		return ws, q
+	}
+	return ws, len(ws)
+}
 
 // Quorum returns how many parties must have cosigned a checkpoint for it to be confirmed: the
 // charter's quorum, never less than a majority of the parties as they are now (parties may

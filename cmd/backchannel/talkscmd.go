@@ -116,7 +116,7 @@ func talksCreateCommand(e *env) *cobra.Command {
 	var f clientFlags
 	var p pinFlags
 	var ch talks.Charter
-	var parties, mediators, agenda []string
+	var parties, mediators, agenda, witnesses []string
 	var level int
 	var format, visibility string
 	cmd := &cobra.Command{
@@ -144,6 +144,14 @@ func talksCreateCommand(e *env) *cobra.Command {
 				ch.ID = talks.ScopedID(s.id.Credential().Org, ch.ID)
 			}
 			ch.Level, ch.Format, ch.Visibility = backchannel.Rank(level), talks.Format(format), talks.Visibility(visibility)
+			for _, w := range witnesses {
+				// The key's base64 may hold '=', the URL not before its scheme: cut at "=http".
+				i := strings.LastIndex(w, "=http")
+				if i < 0 {
+					return usagef(cmd.CommandPath(), "--witness %q: want KEY=URL, the witness's verifier key and its http(s) URL", w)
+				}
+				ch.Witnesses = append(ch.Witnesses, talks.Witness{Key: w[:i], URL: w[i+1:]})
+			}
 			var missing []string
 			for _, org := range append(append([]string(nil), parties...), mediators...) {
 				key, err := s.resolveRoot(ctx, org, &p)
@@ -182,6 +190,8 @@ func talksCreateCommand(e *env) *cobra.Command {
 	fl.StringVar(&visibility, "visibility", "confidential", "secret, confidential or public")
 	fl.StringVar(&ch.Venue, "venue", "", "the `venue` of the talks")
 	fl.IntVar(&ch.Quorum, "quorum", 0, "how many parties must cosign the record to confirm it: a majority of them (default every party)")
+	fl.StringArrayVar(&witnesses, "witness", nil, "a witness that must cosign the record, `KEY=URL`: its cosignature verifier key and its tlog-witness URL prefix (repeatable)")
+	fl.IntVar(&ch.WitnessQuorum, "witness-quorum", 0, "how many of the witnesses must cosign the record to confirm it (default every one)")
 	p.add(cmd, "trust-server-roots", "pin the roots the server presents without comparing them (not recommended)")
 	f.addSession(cmd)
 	f.addJSON(cmd)
@@ -373,9 +383,14 @@ type talksView struct {
 	Verified   bool        `json:"verified"`
 	// Confirmed is the size the quorum of parties has cosigned; ConfirmedBy, the newest each
 	// party has.
-	Quorum      int              `json:"quorum"`
-	Confirmed   int64            `json:"confirmed"`
-	ConfirmedBy map[string]int64 `json:"confirmed_by"`
+	Quorum int `json:"quorum"`
+	// Witnesses are the witnesses' names, WitnessQuorum how many must cosign, and WitnessedBy
+	// the newest checkpoint each has cosigned.
+	Witnesses     []string         `json:"witnesses"`
+	WitnessQuorum int              `json:"witness_quorum"`
+	WitnessedBy   map[string]int64 `json:"witnessed_by"`
+	Confirmed     int64            `json:"confirmed"`
+	ConfirmedBy   map[string]int64 `json:"confirmed_by"`
 }
 
 type pinView struct {
@@ -408,6 +423,12 @@ func talksViewOf(b *client.Book, as string) talksView {
 	}
 	for _, org := range t.Parties() {
 		v.ConfirmedBy[org] = b.ConfirmedBy(org)
+	}
+	ws, wq := t.Witnesses()
+	v.Witnesses, v.WitnessQuorum, v.WitnessedBy = []string{}, wq, make(map[string]int64)
+	for _, w := range ws {
+		v.Witnesses = append(v.Witnesses, w.Name())
+		v.WitnessedBy[w.Name()] = b.WitnessedBy(w.Name())
 	}
 	for _, p := range t.Roots() {
 		pv := pinView{Org: p.Org, Fingerprint: p.Fingerprint}
@@ -498,6 +519,13 @@ func (e *env) showTalks(b *client.Book, asJSON bool) error {
 		confirmed += fmt.Sprintf("; the last %d not yet", v.Size-v.Confirmed)
 	}
 	fields = append(fields, [2]string{"confirmed", confirmed})
+	if len(v.Witnesses) > 0 {
+		var ws []string
+		for _, name := range v.Witnesses {
+			ws = append(ws, fmt.Sprintf("%s %d", name, v.WitnessedBy[name]))
+		}
+		fields = append(fields, [2]string{"witnessed", fmt.Sprintf("by %d of %d witnesses needed (%s)", v.WitnessQuorum, len(v.Witnesses), strings.Join(ws, ", "))})
+	}
 	e.writeFields(fields)
 	return nil
 }

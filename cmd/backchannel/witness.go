@@ -37,6 +37,7 @@ func witnessDB(data string) string { return filepath.Join(data, "witness.db") }
 
 func witnessInitCommand(e *env) *cobra.Command {
 	var data, name string
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "init --name NAME --data DIR",
 		Short: "Create a witness: its key and its database",
@@ -50,6 +51,9 @@ func witnessInitCommand(e *env) *cobra.Command {
 				return witnessError(err)
 			}
 			defer w.Close()
+			if asJSON {
+				return e.writeJSON(map[string]string{"name": name, "key": w.VerifierKey()})
+			}
 			e.writeFields([][2]string{{"witness", name}, {"key", w.VerifierKey()}})
 			e.notef("give this key to the parties whose charters name this witness")
 			return nil
@@ -57,6 +61,7 @@ func witnessInitCommand(e *env) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&name, "name", "", "the witness's `name`, a domain-like key name such as witness.example.org/w1")
 	cmd.Flags().StringVar(&data, "data", "", "the witness's data `directory`")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 

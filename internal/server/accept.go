@@ -13,6 +13,7 @@ import (
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/internal/store"
+	"github.com/backchannel/backchannel/record"
 	"github.com/backchannel/backchannel/seal"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -635,6 +636,11 @@ func (s *Server) createTalks(ctx context.Context, data []byte, now time.Time) (s
 	}
 	if err := s.checkTime("the charter", act.CreatedAt, now); err != nil {
 		return "", submission{}, err
+	}
+	for _, w := range c.Witnesses {
+		if _, err := record.NewCosignatureVerifier(w.Key); err != nil {
+			return "", submission{}, problemf(api.ProblemMalformed, "witness %s: %v", w.Name(), err)
+		}
 	}
 	author, err := s.directoryCredential(ctx, act.Author)
 	if err != nil {

@@ -149,7 +149,7 @@ func (s *Server) cosignedRoot(ctx context.Context, id, origin string, c backchan
 	if ok && root == stored.Root {
 		return root, nil
 	}
-	verifiers, err := s.cosignerVerifiers(ctx, c.Cosigner)
+	verifiers, err := s.cosignerVerifiers(ctx, id, c.Cosigner)
 	if err != nil {
 		return tlog.Hash{}, err
 	}
@@ -170,10 +170,27 @@ func (s *Server) cosignedRoot(ctx context.Context, id, origin string, c backchan
 	return stored.Root, nil
 }
 
-// cosignerVerifiers returns the cosignature verifiers of every published credential of the
-// principal a cosigner name ("<org>/<principal>", seal.CosignerName) names: a principal that
-// rotated its keys cosigned earlier checkpoints with an older credential's key.
-func (s *Server) cosignerVerifiers(ctx context.Context, name string) ([]note.Verifier, error) {
+// cosignerVerifiers returns the cosignature verifiers of a cosigner of talks id: a witness the
+// charter names, by the key it names; else every published credential of the principal a
+// cosigner name ("<org>/<principal>", seal.CosignerName) names: a principal that rotated its
+// keys cosigned earlier checkpoints with an older credential's key.
+func (s *Server) cosignerVerifiers(ctx context.Context, id, name string) ([]note.Verifier, error) {
+	b, err := s.book(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	ws, _ := b.State.Witnesses()
+	b.mu.Unlock()
+	for _, w := range ws {
+		if w.Name() == name {
+			v, err := record.NewCosignatureVerifier(w.Key)
+			if err != nil {
+				return nil, nil
+			}
+			return []note.Verifier{v}, nil
+		}
+	}
 	var out []note.Verifier
 	org, principal, ok := strings.Cut(name, "/")
 	if !ok {

@@ -70,6 +70,9 @@ type Config struct {
 	ClockSkew time.Duration
 	// KeepAlive is the interval of comments on an idle event stream. Default 25 seconds.
 	KeepAlive time.Duration
+	// WitnessRetry is how often a checkpoint some witness of its charter has not cosigned
+	// yet is submitted again. Default 30 seconds.
+	WitnessRetry time.Duration
 	// Now is the server's clock. Default time.Now.
 	Now func() time.Time
 	// Version is reported in the OpenAPI document.
@@ -114,6 +117,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeepAlive <= 0 {
 		c.KeepAlive = 25 * time.Second
+	}
+	if c.WitnessRetry <= 0 {
+		c.WitnessRetry = 30 * time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -197,6 +203,8 @@ type Server struct {
 	conflicts conflictChecks
 	// cosignedCache keeps what the parties cosigned, for the check before signing.
 	cosignedCache cosignedCache
+	// witnessing submits checkpoints to the witnesses charters name (witnessing.go).
+	witnessing *witnessing
 
 	ready atomic.Bool
 }
@@ -255,7 +263,11 @@ func New(ctx context.Context, cfg Config, st store.Store, signer *Signer, log *s
 	}
 	signer.key.Store(&signingKey{host: cfg.Host, key: s.logKey, guard: s.guardCheckpoint})
 	s.recent = newRecent()
-	s.hub = newHub(st, log, s.recent.grew)
+	s.witnessing = newWitnessing(s)
+	s.hub = newHub(st, log, func(talks string, size int64) {
+		s.recent.grew(talks, size)
+		s.witnessing.poke(talks)
+	})
 	s.routes()
 	s.ready.Store(true)
 	return s, nil
@@ -327,8 +339,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // OpenAPI returns the API's OpenAPI document.
 func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
 
-// Run watches the store for growth, to wake event streams, until ctx is done.
-func (s *Server) Run(ctx context.Context) { s.hub.run(ctx) }
+// Run watches the store for growth, to wake event streams and to submit new checkpoints to the
+// witnesses their charters name, until ctx is done.
+func (s *Server) Run(ctx context.Context) {
+	go s.witnessing.run(ctx, s.cfg.WitnessRetry)
+	s.hub.run(ctx)
+}
 
 // SetReady sets what /readyz answers: a server shutting down stops being ready first, so a load
 // balancer takes it out of rotation before connections are closed.

@@ -11,7 +11,6 @@
 package witness
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -367,48 +366,4 @@ func (w *Witness) Handler() http.Handler {
 		}
 	})
 	return mux
-}
-
-// Submit is the host's side of add-checkpoint: it submits the signed checkpoint msg to the
-// witness at url (its submission prefix) with a consistency proof from old, and returns the
-// witness's cosignature lines. A 409 with the witness's size is returned as a Stale *Error,
-// for the caller to retry from that size.
-func Submit(ctx context.Context, client *http.Client, url string, old int64, proof tlog.TreeProof, msg []byte) ([]byte, error) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "old %d\n", old)
-	for _, h := range proof {
-		fmt.Fprintf(&b, "%s\n", base64.StdEncoding.EncodeToString(h[:]))
-	}
-	b.WriteString("\n")
-	b.Write(msg)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(url, "/")+"/add-checkpoint", &b)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode == http.StatusConflict && resp.Header.Get("Content-Type") == "text/x.tlog.size" {
-		n, err := strconv.ParseInt(strings.TrimSuffix(string(body), "\n"), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("witness %s: a conflict with a size that does not parse: %q", url, body)
-		}
-		return nil, &Error{Status: resp.StatusCode, Stale: true, Size: n, Msg: fmt.Sprintf("witness %s has cosigned size %d", url, n)}
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, &Error{Status: resp.StatusCode, Msg: fmt.Sprintf("witness %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))}
-	}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	for sc.Scan() {
-		if !strings.HasPrefix(sc.Text(), "— ") {
-			return nil, fmt.Errorf("witness %s answered a line that is no signature: %q", url, sc.Text())
-		}
-	}
-	return body, nil
 }

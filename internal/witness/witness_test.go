@@ -87,7 +87,7 @@ func (h *host) submit(url string, old int64) ([]byte, error) {
 		}
 		proof = p
 	}
-	return witness.Submit(context.Background(), http.DefaultClient, url, old, proof, msg)
+	return record.SubmitCheckpoint(context.Background(), http.DefaultClient, url, old, proof, msg)
 }
 
 func newWitness(t *testing.T, path string, trust ...string) (*witness.Witness, string) {
@@ -129,7 +129,7 @@ func cosignedBy(t *testing.T, wkey string, h *host, msg, sigs []byte) bool {
 }
 
 func status(err error) int {
-	var we *witness.Error
+	var we *record.WitnessError
 	if errors.As(err, &we) {
 		return we.Status
 	}
@@ -176,7 +176,7 @@ func conformance(t *testing.T, url, wkey string, h *host, deviations map[string]
 
 	// A stale old size is told the witness's size.
 	_, err = h.submit(url, 5)
-	var we *witness.Error
+	var we *record.WitnessError
 	if !errors.As(err, &we) || !we.Stale || we.Size != 12 || we.Status != http.StatusConflict {
 		t.Fatalf("a stale old size: %v, want 409 with size 12", err)
 	}
@@ -207,7 +207,7 @@ func conformance(t *testing.T, url, wkey string, h *host, deviations map[string]
 	if _, err := fork.submit(url, 12); status(err) != http.StatusUnprocessableEntity {
 		t.Errorf("a forked checkpoint with its own proof: %v, want 422", err)
 	}
-	if _, err := witness.Submit(context.Background(), http.DefaultClient, url, 13, nil, msg); status(err) != http.StatusBadRequest {
+	if _, err := record.SubmitCheckpoint(context.Background(), http.DefaultClient, url, 13, nil, msg); status(err) != http.StatusBadRequest {
 		t.Errorf("an old size above the checkpoint's: %v, want 400", err)
 	}
 	// Still at 12: the refusals changed nothing.
@@ -290,7 +290,7 @@ func TestConcurrentSubmissionsMoveTheWitnessOnce(t *testing.T) {
 	close(errs)
 	var ok, stale int
 	for err := range errs {
-		var we *witness.Error
+		var we *record.WitnessError
 		switch {
 		case err == nil:
 			ok++
