@@ -1,25 +1,29 @@
 package record
 
 import (
-	"encoding/binary"
 	"fmt"
+
+	"filippo.io/torchwood"
 )
 
 // AppendEntryBundle appends the C2SP tlog-tiles encoding of entries to b: each entry as a
-// big-endian uint16 length followed by its bytes.
+// big-endian uint16 length followed by its bytes (torchwood.AppendTileEntry), after checking
+// each is an entry this record takes.
 func AppendEntryBundle(b []byte, entries [][]byte) ([]byte, error) {
 	for i, e := range entries {
 		if err := CheckEntry(e); err != nil {
 			return nil, fmt.Errorf("bundle entry %d: %w", i, err)
 		}
-		b = binary.BigEndian.AppendUint16(b, uint16(len(e)))
-		b = append(b, e...)
+		var err error
+		if b, err = torchwood.AppendTileEntry(b, e); err != nil {
+			return nil, fmt.Errorf("bundle entry %d: %w", i, err)
+		}
 	}
 	return b, nil
 }
 
-// ParseEntryBundle parses an entry bundle that must hold exactly want entries (1 to 256) and
-// nothing after them. Entries alias data.
+// ParseEntryBundle parses an entry bundle (torchwood.ReadTileEntry) that must hold exactly want
+// entries (1 to 256) and nothing after them. Entries alias data.
 func ParseEntryBundle(data []byte, want int) ([][]byte, error) {
 	if want < 1 || want > TileWidth {
 		return nil, fmt.Errorf("%w: entry bundle of %d entries", ErrMalformed, want)
@@ -29,15 +33,12 @@ func ParseEntryBundle(data []byte, want int) ([][]byte, error) {
 		if len(entries) == want {
 			return nil, fmt.Errorf("%w: entry bundle has bytes after its %d entries", ErrMalformed, want)
 		}
-		if len(data) < 2 {
-			return nil, fmt.Errorf("%w: entry bundle ends inside a length", ErrMalformed)
+		e, rest, err := torchwood.ReadTileEntry(data)
+		if err != nil {
+			return nil, fmt.Errorf("%w: entry bundle's entry %d: %v", ErrMalformed, len(entries), err)
 		}
-		n := int(binary.BigEndian.Uint16(data))
-		if len(data) < 2+n {
-			return nil, fmt.Errorf("%w: entry bundle's entry %d is cut short", ErrMalformed, len(entries))
-		}
-		entries = append(entries, data[2:2+n:2+n])
-		data = data[2+n:]
+		entries = append(entries, e[:len(e):len(e)])
+		data = rest
 	}
 	if len(entries) != want {
 		return nil, fmt.Errorf("%w: entry bundle has %d entries, the tree commits to %d", ErrMissingEntry, len(entries), want)
