@@ -240,14 +240,8 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	}
 	unlock := c.lockTalks(talksID)
 	defer unlock()
-	c.mu.Lock()
-	prev := c.books[talksID]
-	c.mu.Unlock()
-	if prev == nil {
-		prev = c.newBook(talksID)
-	}
-	b := prev.clone()
-	if err := c.loadState(b); err != nil {
+	b, err := c.workingCopy(talksID)
+	if err != nil {
 		return nil, err
 	}
 	if b.Verifier == nil {

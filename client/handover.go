@@ -38,13 +38,10 @@ var ErrHandover = errors.New("the handover does not verify")
 // Handover returns the handover of talks: what this client verified of it, as last synced or
 // saved.
 func (c *Client) Handover(talksID string) (*Handover, error) {
-	b := c.newBook(talksID)
-	c.mu.Lock()
-	if cur := c.books[talksID]; cur != nil {
-		b = cur.clone()
-	}
-	c.mu.Unlock()
-	if err := c.loadState(b); err != nil {
+	unlock := c.lockTalks(talksID)
+	defer unlock()
+	b, err := c.workingCopy(talksID)
+	if err != nil {
 		return nil, err
 	}
 	if b.Verifier == nil {
@@ -100,29 +97,12 @@ func (c *Client) TakeOver(ctx context.Context, data []byte) (string, error) {
 	}
 	unlock := c.lockTalks(talksID)
 	defer unlock()
-	c.mu.Lock()
-	prev := c.books[talksID]
-	c.mu.Unlock()
-	if prev == nil {
-		prev = c.newBook(talksID)
-	}
-	b := prev.clone()
-	if err := c.loadState(b); err != nil {
+	b, err := c.workingCopy(talksID)
+	if err != nil {
 		return "", err
 	}
-	if b.Verifier == nil || sizeOf(b.Verifier) < sizeOf(v) {
-		b.Verifier = v
-	}
-	if b.Expected == nil {
-		b.Expected = make(map[string]string)
-	}
-	for org, fp := range h.State.Expected {
-		if _, set := b.Expected[org]; !set {
-			b.Expected[org] = fp
-		}
-	}
-	for _, p := range h.State.Promises {
-		c.holdPromise(talksID, p)
+	if err := c.applyState(b, h.State); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrHandover, err)
 	}
 	if err := c.saveState(b); err != nil {
 		return "", err

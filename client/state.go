@@ -66,35 +66,57 @@ func (c *Client) loadState(b *Book) error {
 		return err
 	}
 	if ok {
-		if len(st.Verifier) > 0 {
-			v, err := record.RestoreVerifier(st.Verifier)
-			if err != nil {
-				return fmt.Errorf("%w: talks %s: %w", ErrSavedState, b.ID, err)
-			}
-			// A verifier the client already holds (RestoreVerifier, an earlier sync) is as
-			// new as the saved one or newer; keep the later of the two.
-			if b.Verifier == nil {
-				b.Verifier = v
-			} else if cur, _ := b.Verifier.Latest(); cur.Size < sizeOf(v) {
-				b.Verifier = v
-			}
-		}
-		for _, p := range st.Promises {
-			c.holdPromise(b.ID, p)
-		}
-		if b.Expected == nil {
-			b.Expected = make(map[string]string)
-		}
-		for org, fp := range st.Expected {
-			if _, set := b.Expected[org]; !set {
-				b.Expected[org] = fp
-			}
+		if err := c.applyState(b, st); err != nil {
+			return fmt.Errorf("%w: talks %s: %w", ErrSavedState, b.ID, err)
 		}
 	}
 	c.mu.Lock()
 	c.loaded[b.ID] = true
 	c.mu.Unlock()
 	return nil
+}
+
+// applyState merges st into b: its verifier if it is newer than the one b holds (an earlier
+// sync's, or RestoreVerifier's), its acknowledgments, and the roots compared, which never
+// replace one b has.
+func (c *Client) applyState(b *Book, st VerifiedState) error {
+	if len(st.Verifier) > 0 {
+		v, err := record.RestoreVerifier(st.Verifier)
+		if err != nil {
+			return err
+		}
+		if b.Verifier == nil || sizeOf(b.Verifier) < sizeOf(v) {
+			b.Verifier = v
+		}
+	}
+	for _, p := range st.Promises {
+		c.holdPromise(b.ID, p)
+	}
+	if b.Expected == nil {
+		b.Expected = make(map[string]string)
+	}
+	for org, fp := range st.Expected {
+		if _, set := b.Expected[org]; !set {
+			b.Expected[org] = fp
+		}
+	}
+	return nil
+}
+
+// workingCopy returns a copy of the client's book of talks, with its saved state loaded, for a
+// change to swap in once it is done. The caller holds the talks' lock.
+func (c *Client) workingCopy(talksID string) (*Book, error) {
+	c.mu.Lock()
+	prev := c.books[talksID]
+	c.mu.Unlock()
+	if prev == nil {
+		prev = c.newBook(talksID)
+	}
+	b := prev.clone()
+	if err := c.loadState(b); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 func sizeOf(v *record.Verifier) int64 {
