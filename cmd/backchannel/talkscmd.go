@@ -178,7 +178,7 @@ func talksCreateCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.showTalks(b, f.json)
+			return e.showTalks(b, s.as, f.json)
 		},
 	}
 	fl := cmd.Flags()
@@ -316,7 +316,7 @@ func talksShowCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.showTalks(b, f.json)
+			return e.showTalks(b, s.as, f.json)
 		},
 	}
 	f.addSession(cmd)
@@ -464,8 +464,8 @@ func talksViewOf(b *client.Book, as string) talksView {
 }
 
 // showTalks prints talks.
-func (e *env) showTalks(b *client.Book, asJSON bool) error {
-	v := talksViewOf(b, "")
+func (e *env) showTalks(b *client.Book, as string, asJSON bool) error {
+	v := talksViewOf(b, as)
 	if asJSON {
 		return e.writeJSON(v)
 	}
