@@ -308,7 +308,7 @@ func (t *Talks) gate() error {
 	case StatusProposed:
 		return refuse(ErrNotActive, "talks %q await acceptance of the charter", t.id)
 	case StatusSuspended:
-		return refuse(ErrSuspended, "talks %q are suspended", t.id)
+		return refuse(ErrSuspended, "talks %q are suspended: nothing is posted or changed until a motion to resume them passes (a motion of kind resume)", t.id)
 	}
 	return refuse(ErrTalksOver, "talks %q are %s", t.id, t.status)
 }
