@@ -124,6 +124,7 @@ var (
 	ProblemUnscopedID           = ProblemKind{"unscoped-id", http.StatusUnprocessableEntity, "Talks id outside its founder's scope"}
 	ProblemUnknownEnvelope      = ProblemKind{"unknown-envelope", http.StatusUnprocessableEntity, "Unknown envelope"}
 	ProblemRelayNotice          = ProblemKind{"relay-notice", http.StatusUnprocessableEntity, "Relay notice missing or untrue"}
+	ProblemAlreadyRelayed       = ProblemKind{"already-relayed", http.StatusConflict, "Relayed verbatim already"}
 	ProblemInternal             = ProblemKind{"internal", http.StatusInternalServerError, "Internal error"}
 	ProblemUnavailable          = ProblemKind{"unavailable", http.StatusServiceUnavailable, "Service unavailable"}
 	// ProblemRecordConflict: the store holds a record that contradicts what a party cosigned.
@@ -156,7 +157,7 @@ func ProblemKinds() []ProblemKind {
 		ProblemNotInRoom, ProblemRateLimited, ProblemTooManyStreams, ProblemExists,
 		ProblemClockSkew, ProblemWrongTalks, ProblemUntrustedRoot, ProblemUnknownCredential,
 		ProblemUnknownOrganisation, ProblemFingerprintMismatch, ProblemActorMismatch,
-		ProblemRecipientOutsideRoom, ProblemRecipientMissing, ProblemUnscopedID, ProblemUnknownEnvelope, ProblemRelayNotice, ProblemInternal, ProblemUnavailable,
+		ProblemRecipientOutsideRoom, ProblemRecipientMissing, ProblemUnscopedID, ProblemUnknownEnvelope, ProblemRelayNotice, ProblemAlreadyRelayed, ProblemInternal, ProblemUnavailable,
 		ProblemRecordConflict,
 		ProblemMalformedSignedData, ProblemTampered, ProblemRelayAltered, ProblemWrongRoom,
 		ProblemWrongRound, ProblemContextMismatch, ProblemNotAddressed, ProblemCredentialExpired,

@@ -98,6 +98,8 @@ func TestFaultStoreFailingBeforeOrAfterCommitLandsEachRetriedOperationOnce(t *te
 			}
 		}},
 		{"relay verbatim", faultstore.OpAppend, func() func() outcome {
+			// A note not relayed yet: the host refuses a second verbatim relay into one room.
+			fw.send(fw.envoy, talks.RoomCaucus("us"), next("a note to relay"))
 			m := usNote()
 			return func() outcome {
 				a, _, err := fw.omFM.RelayVerbatim(ctx, "us:muscat", m, talks.RoomCaucus("ir"))

@@ -37,6 +37,7 @@ var problemHints = map[string]string{
 	api.ProblemUnscopedID.Name:           "found talks under your own organisation's name: 'backchannel talks create NAME' founds ORG:NAME",
 	api.ProblemRecipientMissing.Name:     "seal to every member of the room: sync with 'backchannel talks show {talks}' and send again",
 	api.ProblemUnknownEnvelope.Name:      "the server holds no such message: list them with 'backchannel inbox {talks}'",
+	api.ProblemAlreadyRelayed.Name:       "its readers have the message already; to add your own words, relay a summary with 'backchannel relay {talks} --summary'",
 	api.ProblemRelayNotice.Name:          "relay with 'backchannel relay', which signs the notice the room of the original is told; a client that does not is out of date",
 	api.ProblemInternal.Name:             "the server failed: try again later, and tell its operator (its log has the details)",
 	api.ProblemUnavailable.Name:          "the server cannot serve now: try again in a moment",

@@ -313,6 +313,11 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		if err := b.checkSealedTo(env.Room, b.State.Recipients(env.Room, now), recipients, now); err != nil {
 			return err
 		}
+		if env.Relay == seal.RelayVerbatim {
+			if prior, ok := b.relayed[relayKey{env.RelayOf[0].String(), env.Room}]; ok {
+				return problemf(api.ProblemAlreadyRelayed, "message %s was relayed verbatim to %s already, by relay %s: its readers have it", env.RelayOf[0], env.Room, prior)
+			}
+		}
 		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
 			return err
 		}
@@ -342,6 +347,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 				return problemf(api.ProblemRelayNotice, "relay notice %d: %v", i, err)
 			}
 			a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notices[i]})
+			b.noteRelay(want)
 		}
 		return nil
 	})

@@ -134,15 +134,19 @@ func badInputs() []badInput {
 			return request{method: http.MethodPost, path: talksPath(m.id, "relays"), token: m.om.token, body: api.SubmitEnvelope{Envelope: env.Marshal()}}
 		}, status: 422, problem: "relay-notice", detail: []string{"passes on 1 envelope(s)", "0 relay notice(s)"}},
 		{name: "relay whose notice tells another story", build: func(m *muscat) request {
-			env := m.relay(m.om, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir")))
-			n := backchannel.RelayNotice{Original: m.caucusUS.Hash().String(), Relay: env.Hash().String(), Mode: "verbatim",
-				To: talks.RoomCaucus("us"), By: "om:foreign-minister", At: env.CreatedAt.UTC()}
+			env := m.relay(m.om, m.id, m.caucusIR, m.trusted, talks.RoomCaucus("us"), m.inSession(m.us, m.id), m.recipients(m.us, m.id, talks.RoomCaucus("us")))
+			n := backchannel.RelayNotice{Original: m.caucusIR.Hash().String(), Relay: env.Hash().String(), Mode: "verbatim",
+				To: talks.RoomCaucus("ir"), By: "om:foreign-minister", At: env.CreatedAt.UTC()}
 			act, err := m.om.id.Act(m.id, backchannel.EventRelayed, n.Payload(), env.CreatedAt)
 			if err != nil {
 				m.t.Fatal(err)
 			}
 			return request{method: http.MethodPost, path: talksPath(m.id, "relays"), token: m.om.token, body: api.SubmitEnvelope{Envelope: env.Marshal(), Notices: [][]byte{act.Marshal()}}}
-		}, status: 422, problem: "relay-notice", detail: []string{"does not say what the relay did", `"to":"caucus:ir"`}},
+		}, status: 422, problem: "relay-notice", detail: []string{"does not say what the relay did", `"to":"caucus:us"`}},
+		{name: "a message relayed verbatim twice into one room", build: func(m *muscat) request {
+			env := m.relay(m.om, m.id, m.caucusUS, m.trusted, talks.RoomCaucus("ir"), m.inSession(m.us, m.id), m.recipients(m.ir, m.id, talks.RoomCaucus("ir")))
+			return request{method: http.MethodPost, path: talksPath(m.id, "relays"), token: m.om.token, body: envelopeBody(m.t, m.om, env)}
+		}, status: 409, problem: "already-relayed", detail: []string{"relayed verbatim to caucus:ir already", "its readers have it"}},
 		{name: "formal message below the level", build: func(m *muscat) request {
 			env := m.seal(m.usAide, m.id, draft{room: talks.RoomCaucus("us"), kind: backchannel.KindProposal, topics: []string{"nuclear-programme"},
 				round: m.inSession(m.us, m.id), body: "A proposal.", to: m.recipients(m.us, m.id, talks.RoomCaucus("us"))})

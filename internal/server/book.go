@@ -31,6 +31,24 @@ type book struct {
 
 	pinned   map[string]bool // organisations whose root is pinned
 	onRecord map[string]bool // credential ids published on the record
+	// relayed is, for each envelope relayed verbatim and each room it went to, the relay.
+	relayed map[relayKey]string
+}
+
+// relayKey is an envelope relayed verbatim (its hash) and the room it was relayed to.
+type relayKey struct{ original, room string }
+
+// noteRelay remembers that original went to room verbatim, by relay.
+func (b *book) noteRelay(n backchannel.RelayNotice) {
+	if n.Mode != seal.RelayVerbatim.String() {
+		return
+	}
+	if b.relayed == nil {
+		b.relayed = make(map[relayKey]string)
+	}
+	if _, ok := b.relayed[relayKey{n.Original, n.To}]; !ok {
+		b.relayed[relayKey{n.Original, n.To}] = n.Relay
+	}
 }
 
 // newBook returns the empty book of talks id.
@@ -40,7 +58,7 @@ func newBook(id string) *book { return &book{Book: replay.New(id)} }
 func (b *book) reset() {
 	b.Book, b.size = replay.New(b.ID), 0
 	b.seqs = seal.SequenceTracker{}
-	b.pinned, b.onRecord = nil, nil
+	b.pinned, b.onRecord, b.relayed = nil, nil, nil
 }
 
 // errRecord reports a record that does not replay: the store holds something the server
@@ -78,6 +96,7 @@ func (b *book) hooks() replay.Hooks {
 		},
 		RedLines: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
 		Envelope: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
+		Relayed:  func(_ *seal.Act, n backchannel.RelayNotice) error { b.noteRelay(n); return nil },
 	}
 }
 
