@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/record"
@@ -260,13 +262,10 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 	if len(exp.CosignerKeys) != 0 {
 		return nil, errors.New("the record lists cosigner keys of its own: a party export takes them from the credentials on the record")
 	}
-	if _, err := record.VerifyExport(px.Record, opts.LogKey); err != nil {
+	if rep.Record, err = record.VerifyExport(px.Record, opts.LogKey); err != nil {
 		return nil, err
 	}
-	last, err := lastCheckpoint(exp)
-	if err != nil {
-		return nil, err
-	}
+	lastSize := rep.Record.Checkpoints[len(rep.Record.Checkpoints)-1].Size
 	// The record's leaves, all of them, in order.
 	leaves := make([][]byte, 0, len(exp.Entries))
 	for i, en := range exp.Entries {
@@ -279,8 +278,8 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		}
 		leaves = append(leaves, b)
 	}
-	if int64(len(leaves)) != last.Size {
-		return nil, fmt.Errorf("the record export holds %d leaves of the %d its last checkpoint commits to", len(leaves), last.Size)
+	if int64(len(leaves)) != lastSize {
+		return nil, fmt.Errorf("the record export holds %d leaves of the %d its last checkpoint commits to", len(leaves), lastSize)
 	}
 	// The events, each the one its leaf commits to, replayed as the party's client did.
 	b := &Book{Book: replay.New(px.Talks), mine: make(map[*Message]bool)}
@@ -347,8 +346,8 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		if i > 0 && ev.Index <= px.Events[i-1].Index {
 			return nil, fmt.Errorf("event %d comes after event %d: events must be in record order", ev.Index, px.Events[i-1].Index)
 		}
-		if ev.Index < 0 || ev.Index >= last.Size {
-			return nil, fmt.Errorf("event %d is outside the record of %d leaves", ev.Index, last.Size)
+		if ev.Index < 0 || ev.Index >= lastSize {
+			return nil, fmt.Errorf("event %d is outside the record of %d leaves", ev.Index, lastSize)
 		}
 		for ; int64(next) < ev.Index; next++ {
 			if err := notShared(next, leaves[next]); err != nil {
@@ -370,7 +369,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		}
 		rep.Events++
 	}
-	for ; int64(next) < last.Size; next++ {
+	for ; int64(next) < lastSize; next++ {
 		if err := notShared(next, leaves[next]); err != nil {
 			return nil, err
 		}
@@ -390,7 +389,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 	}
 	slices.Sort(rep.RootsCompared)
 	// Cosigners by the keys of their credentials on the record, never by keys the file lists.
-	if rep.Record, err = verifyCosigners(px.Record, opts.LogKey, b); err != nil {
+	if err := cosignersOf(rep.Record, exp, b); err != nil {
 		return nil, err
 	}
 	rep.Confirmed = confirmedBy(b, rep.Record)
@@ -418,20 +417,12 @@ func notShared(index int, leaf []byte) error {
 	return nil
 }
 
-func lastCheckpoint(exp *record.Export) (record.Checkpoint, error) {
-	msg := []byte(exp.Checkpoints[len(exp.Checkpoints)-1])
-	text, _, ok := bytes.Cut(msg, []byte("\n\n"))
-	if !ok {
-		return record.Checkpoint{}, errors.New("the last checkpoint is not a signed note")
-	}
-	return record.ParseCheckpointBody(append(text, '\n'))
-}
-
-// verifyCosigners verifies the record export again, with the cosigner keys of every member's
-// credentials on the record and of the witnesses the charter names, in place of any the file
-// lists.
-func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportReport, error) {
-	keys := []string{}
+// cosignersOf names, for each checkpoint of the verified record r, the cosigners whose keys
+// the credentials of the members on the record and the witnesses the charter names give,
+// never keys the file lists; a cosignature under one of those keys that does not verify is a
+// forgery, and refused.
+func cosignersOf(r *record.ExportReport, exp *record.Export, b *Book) error {
+	var keys []string
 	for _, m := range b.State.Members("") {
 		org, principal, _ := seal.SplitHandle(m.Principal)
 		for _, cr := range b.Trust.Credentials(org, principal) {
@@ -444,7 +435,28 @@ func verifyCosigners(recJSON []byte, logKey string, b *Book) (*record.ExportRepo
 	for _, w := range ws {
 		keys = append(keys, w.Key)
 	}
-	return record.VerifyExportCosigners(recJSON, logKey, keys)
+	var vs []note.Verifier
+	for _, k := range keys {
+		if v, err := record.NewCosignatureVerifier(k); err == nil {
+			vs = append(vs, v)
+		}
+	}
+	for i, msg := range exp.Checkpoints {
+		names := []string{}
+		n, err := note.Open([]byte(msg), note.VerifierList(vs...))
+		var none *note.UnverifiedNoteError
+		switch {
+		case errors.As(err, &none):
+		case err != nil:
+			return fmt.Errorf("checkpoint %d: a cosignature does not verify: %v", i, err)
+		default:
+			for _, s := range n.Sigs {
+				names = append(names, s.Name)
+			}
+		}
+		r.Checkpoints[i].Cosigners = names
+	}
+	return nil
 }
 
 // confirmedBy returns the size the charter's quorums of parties and of witnesses have cosigned,

@@ -131,25 +131,9 @@ const MaxExportSize = 1 << 30
 // export's own key must be it. The first failure is returned, wrapping one of this package's
 // errors; on success the report says what was verified.
 func VerifyExport(data []byte, pinnedLogKey string) (*ExportReport, error) {
-	return verifyExport(data, pinnedLogKey, nil)
-}
-
-// VerifyExportCosigners is VerifyExport with the cosigners' keys the caller trusts in place of
-// those the export lists: a cosigner the file itself declares proves nothing.
-func VerifyExportCosigners(data []byte, pinnedLogKey string, cosignerKeys []string) (*ExportReport, error) {
-	if cosignerKeys == nil {
-		cosignerKeys = []string{}
-	}
-	return verifyExport(data, pinnedLogKey, cosignerKeys)
-}
-
-func verifyExport(data []byte, pinnedLogKey string, cosignerKeys []string) (*ExportReport, error) {
 	e, err := ParseExport(data)
 	if err != nil {
 		return nil, err
-	}
-	if cosignerKeys != nil {
-		e.CosignerKeys = cosignerKeys
 	}
 	rep := &ExportReport{Origin: e.Origin, LogKey: e.LogKey, Checkpoints: []CheckpointReport{}}
 	if pinnedLogKey != "" {
