@@ -1,6 +1,7 @@
 package backchannel
 
 import (
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -36,22 +37,58 @@ const (
 	// EventStatement is the text of a public statement whose digest a sign act carries: its
 	// Data is a StatementText.
 	EventStatement = "statement"
+	// EventRoomKey hands a room's members the key its room tags are made with: a seal Envelope
+	// in that room, sealed by one of its members to every member, whose signed message is the
+	// 32-byte key. Every member of the talks is served it, so none can be kept from the
+	// members it is for; only they can open it.
+	EventRoomKey = "room-key"
 )
 
 // EventTypes lists every type of event, in a fixed order.
 var EventTypes = []string{
 	EventCharter, EventRoot, EventCredential, EventRevocation, EventAct,
-	EventRedLines, EventEnvelope, EventRelayed, EventReceipt, EventStatement,
+	EventRedLines, EventEnvelope, EventRelayed, EventReceipt, EventStatement, EventRoomKey,
 }
 
 // SharedEvent reports whether every member of the talks may read events of type t: a client
 // that is not served one the log commits to knows the host withheld it.
 func SharedEvent(t string) bool {
 	switch t {
-	case EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStatement:
+	case EventCharter, EventRoot, EventCredential, EventRevocation, EventAct, EventStatement, EventRoomKey:
 		return true
 	}
 	return false
+}
+
+// RoomEvent reports whether events of type t are filed under a room, and so carry a room tag
+// on the record.
+func RoomEvent(t string) bool {
+	switch t {
+	case EventEnvelope, EventRelayed, EventReceipt, EventRedLines:
+		return true
+	}
+	return false
+}
+
+// RoomKeySize is the size of a room key.
+const RoomKeySize = 32
+
+// domainRoomTag separates room tags from every other use of a room key.
+const domainRoomTag = "backchannel room tag v1\x00"
+
+// RoomTag returns the tag that an event of type typ whose Data hashes to h carries on the
+// record when it is filed under a room whose key is key: HMAC-SHA256, keyed by the room key, of
+// a domain string, the type's length and bytes, and the hash. The host, which never holds a
+// room key, cannot tell from tags which events share a room, nor make one a member would
+// recognise; a member can recognise the events of its rooms among all the log's leaves, and so
+// knows of every one, including any the host does not serve it.
+func RoomTag(key []byte, typ string, h EventHash) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(domainRoomTag))
+	m.Write([]byte{byte(len(typ))})
+	m.Write([]byte(typ))
+	m.Write(h[:])
+	return m.Sum(nil)
 }
 
 // RoomPrivate is the pseudo-room of events only an organisation's own delegation may read

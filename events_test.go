@@ -18,6 +18,9 @@ func TestEventTypesAreDocumentedAndShared(t *testing.T) {
 	shared := map[string]bool{
 		backchannel.EventCharter: true, backchannel.EventRoot: true, backchannel.EventCredential: true,
 		backchannel.EventRevocation: true, backchannel.EventAct: true, backchannel.EventStatement: true,
+		// A room key is sealed to its room's members, but every member is served the sealed
+		// bytes, so that none can be kept from those it is for.
+		backchannel.EventRoomKey: true,
 	}
 	seen := make(map[string]bool)
 	for _, typ := range backchannel.EventTypes {
@@ -30,6 +33,10 @@ func TestEventTypesAreDocumentedAndShared(t *testing.T) {
 		}
 		if got := backchannel.SharedEvent(typ); got != shared[typ] {
 			t.Errorf("SharedEvent(%q) = %v", typ, got)
+		}
+		// Every event is either every member's or filed under a room, and tagged.
+		if backchannel.RoomEvent(typ) == backchannel.SharedEvent(typ) {
+			t.Errorf("RoomEvent(%q) = SharedEvent(%q)", typ, typ)
 		}
 	}
 	if backchannel.SharedEvent("unknown") {

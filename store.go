@@ -3,6 +3,7 @@ package backchannel
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -25,6 +26,10 @@ type Event struct {
 	Room string
 	// Data is the exact signed bytes that were accepted.
 	Data []byte
+	// Tag is the room tag of an event filed under a room (RoomTag), as its submitter computed
+	// it with the room's key, or nil for an event every member reads. The record's leaf carries
+	// it, so that a member can tell the events of its rooms from others' without reading them.
+	Tag []byte
 	// Time is when the server accepted the event, in UTC, to the millisecond. It is not
 	// signed by the author: signed times live inside Data.
 	Time time.Time
@@ -37,32 +42,61 @@ type EventHash [sha256.Size]byte
 // Hash returns the EventHash of e's Data.
 func (e *Event) Hash() EventHash { return sha256.Sum256(e.Data) }
 
-// entryVersion tags the version of the leaf encoding.
-const entryVersion = 1
+// The versions of the leaf encoding: 1 for an event every member reads, 2 for one filed under
+// a room, which also carries the room tag.
+const (
+	entryVersion       = 1
+	entryVersionTagged = 2
+)
 
-// Entry returns the bytes of the record's leaf for e: a version byte, the length of Type as one
-// byte, Type, and the 32-byte EventHash of Data. The leaf names the kind of event but nothing of
-// its room, author or content, so that the tiles of a talks' log reveal only how many events of
-// which kinds it holds. See docs/record.md.
-func (e *Event) Entry() []byte { return EntryOf(e.Type, e.Hash()) }
+// TagSize is the size of a room tag.
+const TagSize = sha256.Size
 
-// EntryOf returns the record's leaf for an event of type typ whose Data hashes to h.
-func EntryOf(typ string, h EventHash) []byte {
-	b := make([]byte, 0, 2+len(typ)+len(h))
-	b = append(b, entryVersion, byte(len(typ)))
-	b = append(b, typ...)
-	return append(b, h[:]...)
+// CheckTag reports whether tag is a room tag of the right size, or none.
+func CheckTag(tag []byte) error {
+	if tag != nil && len(tag) != TagSize {
+		return fmt.Errorf("room tag of %d bytes, want %d", len(tag), TagSize)
+	}
+	return nil
 }
 
-// ParseEntry returns the event type and hash that a record leaf names: the inverse of
-// Event.Entry, for a party reading the log's entry tiles.
-func ParseEntry(entry []byte) (typ string, h EventHash, ok bool) {
-	if len(entry) < 2 || entry[0] != entryVersion || len(entry) != 2+int(entry[1])+len(h) {
-		return "", h, false
+// Entry returns the bytes of the record's leaf for e: a version byte, the length of Type as one
+// byte, Type, the 32-byte EventHash of Data and, for an event filed under a room, its 32-byte
+// room tag. The leaf names the kind of event but nothing of its room, author or content, so
+// that the tiles of a talks' log reveal only how many events of which kinds it holds; only the
+// members of an event's room can recognise its tag. See docs/record.md.
+func (e *Event) Entry() []byte { return EntryOf(e.Type, e.Hash(), e.Tag) }
+
+// EntryOf returns the record's leaf for an event of type typ whose Data hashes to h, with room
+// tag tag (nil for an event every member reads).
+func EntryOf(typ string, h EventHash, tag []byte) []byte {
+	b := make([]byte, 0, 2+len(typ)+len(h)+len(tag))
+	v := byte(entryVersion)
+	if tag != nil {
+		v = entryVersionTagged
+	}
+	b = append(b, v, byte(len(typ)))
+	b = append(b, typ...)
+	b = append(b, h[:]...)
+	return append(b, tag...)
+}
+
+// ParseEntry returns the event type, hash and room tag (nil if none) that a record leaf names:
+// the inverse of Event.Entry, for a party reading the log's entry tiles.
+func ParseEntry(entry []byte) (typ string, h EventHash, tag []byte, ok bool) {
+	if len(entry) < 2 {
+		return "", h, nil, false
 	}
 	n := int(entry[1])
+	switch {
+	case entry[0] == entryVersion && len(entry) == 2+n+len(h):
+	case entry[0] == entryVersionTagged && len(entry) == 2+n+len(h)+TagSize:
+		tag = entry[2+n+len(h):]
+	default:
+		return "", h, nil, false
+	}
 	copy(h[:], entry[2+n:])
-	return string(entry[2 : 2+n]), h, true
+	return string(entry[2 : 2+n]), h, tag, true
 }
 
 // Checkpoint is a signed statement of a talks' log at some size: the C2SP signed note, as the

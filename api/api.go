@@ -97,17 +97,31 @@ type SubmitEnvelope struct {
 	// each a seal Act of type "relayed", signed by the relaying mediator, whose payload is the
 	// JSON of the backchannel.RelayNotice the room of the original is told.
 	Notices [][]byte `json:"notices,omitempty" doc:"For a relay or summary: one signed relay notice (a seal Act of type relayed) per envelope it passes on, in the order of its links."`
+	// Tag is the envelope's room tag (backchannel.RoomTag), made with a key of its room; the
+	// record's leaf carries it, so that every reader of the room can recognise the envelope on
+	// the record even if the host does not serve it.
+	Tag []byte `json:"tag,omitempty" doc:"The envelope's room tag: HMAC-SHA256 under a key of its room (docs/record.md)."`
+	// NoticeTags are the relay notices' room tags, each made with a key of the room the notice
+	// is filed under (the room of the envelope it names), in the order of Notices.
+	NoticeTags [][]byte `json:"notice_tags,omitempty" doc:"The relay notices' room tags, in the order of notices."`
+}
+
+// SubmitRoomKey hands a room's readers a new key for the room's tags.
+type SubmitRoomKey struct {
+	Envelope []byte `json:"envelope" doc:"A seal Envelope in the room, sealed by one of its readers to every reader, relaying and following nothing, whose message is the 32-byte key."`
 }
 
 // SubmitReceipt submits a signed receipt.
 type SubmitReceipt struct {
 	Receipt []byte `json:"receipt" doc:"A seal Receipt."`
+	Tag     []byte `json:"tag,omitempty" doc:"The receipt's room tag, under a key of the room of the envelope it acknowledges (docs/record.md)."`
 }
 
 // SubmitRedLines stores a party's standing red lines, sealed to its own delegation: the host
 // stores ciphertext only.
 type SubmitRedLines struct {
 	Envelope []byte `json:"envelope" doc:"A seal Envelope sealed by the party's head of delegation in its private room (private:<org>) to every delegate, whose message is a talks.RedLines."`
+	Tag      []byte `json:"tag,omitempty" doc:"The red lines' room tag, under a key of the private room (docs/record.md)."`
 }
 
 // Cosign submits a party's cosignature of a checkpoint it verified.
@@ -154,6 +168,7 @@ type Event struct {
 	Time  time.Time `json:"time" doc:"When the host accepted it."`
 	Hash  string    `json:"hash"`
 	Data  []byte    `json:"data" doc:"The signed bytes."`
+	Tag   []byte    `json:"tag,omitempty" doc:"The room tag the event's leaf carries, for an event filed under a room (docs/record.md)."`
 }
 
 // EventPage is a page of a talks' events that the caller may read.

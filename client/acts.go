@@ -174,6 +174,13 @@ func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []strin
 		return api.Accepted{}, err
 	}
 	topics = slices.Sorted(slices.Values(topics))
+	key, err := c.roomKey(ctx, talksID, backchannel.RoomPrivate(c.Credential().Org), c.delegation(b))
+	if err != nil {
+		return api.Accepted{}, err
+	}
+	if b, err = c.ready(ctx, talksID); err != nil {
+		return api.Accepted{}, err
+	}
 	var out api.Accepted
 	_, err = c.submit(ctx, intent(backchannel.EventRedLines, talksID, topics), "/v1/talks/"+url.PathEscape(talksID)+"/red-lines", func() (any, any, error) {
 		salt := make([]byte, 32)
@@ -193,7 +200,7 @@ func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []strin
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitRedLines{Envelope: env.Marshal()}, env, nil
+		return api.SubmitRedLines{Envelope: env.Marshal(), Tag: backchannel.RoomTag(key, backchannel.EventRedLines, backchannel.EventHash(env.Hash()))}, env, nil
 	}, &out)
 	return out, err
 }

@@ -61,6 +61,8 @@ type Book struct {
 	// mine are the messages this copy made or revised, which it may change in place; any other
 	// is shared with earlier snapshots and is copied before a change.
 	mine map[*Message]bool
+	// roomKeys are the keys of each room's tags this principal opened, in record order.
+	roomKeys map[string][]roomKey
 }
 
 // clone returns a copy of the book for a sync to replay into, sharing nothing a replay changes.
@@ -75,6 +77,7 @@ func (b *Book) clone() *Book {
 	nb.byHash = maps.Clone(b.byHash)
 	nb.last = maps.Clone(b.last)
 	nb.cosigned = maps.Clone(b.cosigned)
+	nb.roomKeys = maps.Clone(b.roomKeys)
 	nb.mine = make(map[*Message]bool)
 	return &nb
 }
@@ -309,7 +312,7 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 			if ae.Index >= cp.Size {
 				break
 			}
-			e := backchannel.Event{Talks: talksID, Index: uint64(ae.Index), Type: ae.Type, Room: ae.Room, Data: ae.Data, Time: ae.Time}
+			e := backchannel.Event{Talks: talksID, Index: uint64(ae.Index), Type: ae.Type, Room: ae.Room, Data: ae.Data, Time: ae.Time, Tag: ae.Tag}
 			if string(e.Entry()) != string(entries[ae.Index-b.Size]) {
 				return nil, fmt.Errorf("%w: talks %s: event %d is not the one the log committed to (altered by the host)", ErrRecord, talksID, ae.Index)
 			}
@@ -330,10 +333,22 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	// Events of every member (acts, roots, credentials, statements...) must all have been
 	// served: the verified entries name each event's type, so a host that withholds one is
 	// caught even though it cannot be made to show rooms the principal does not sit in.
+	// Events of this principal's rooms must all have been served too: it recognises their
+	// tags, made with keys only the readers of their rooms hold, in rooms it still reads.
 	for i, entry := range entries {
 		index := b.Size + int64(i)
-		if typ, _, ok := backchannel.ParseEntry(entry); ok && backchannel.SharedEvent(typ) && !seen[index] {
+		typ, h, tag, ok := backchannel.ParseEntry(entry)
+		if !ok || seen[index] {
+			continue
+		}
+		if backchannel.SharedEvent(typ) {
 			return nil, fmt.Errorf("%w: talks %s: the host withheld event %d, a %s every member may read", ErrRecord, talksID, index, typ)
+		}
+		if tag == nil || b.State == nil {
+			continue
+		}
+		if room, ok := b.recognise(typ, h, tag); ok && slices.Contains(b.Readers(room, c.now()), c.Credential().Handle()) {
+			return nil, fmt.Errorf("%w: talks %s: %w: the host did not serve event %d (%s) of room %s, which this principal reads: its leaf carries the room's tag", ErrRecord, talksID, ErrWithheld, index, typ, room)
 		}
 	}
 	// The host publishes the founder's credential in the commit that founds the talks, so the
@@ -428,6 +443,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 	var opened *Message
 	h := b.checks()
 	h.RedLines = func(_ backchannel.Event, env *seal.Envelope) error { return c.redLines(b, env) }
+	h.RoomKey = func(_ backchannel.Event, env *seal.Envelope) error { return c.roomKeyHook(b, env) }
 	h.Envelope = func(e backchannel.Event, env *seal.Envelope) error {
 		if err := b.follow(env); err != nil {
 			return err
@@ -511,6 +527,10 @@ func (b *Book) checks() replay.Hooks {
 			return nil
 		},
 		Act: b.checkAct,
+		RoomKey: func(_ backchannel.Event, env *seal.Envelope) error {
+			_, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
+			return err
+		},
 		Relayed: func(act *seal.Act, n backchannel.RelayNotice) error {
 			// A notice that a message was passed on is the mediator's word, signed: a host
 			// that told a room its words went where they did not is refused.

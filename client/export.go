@@ -60,6 +60,8 @@ type ExportEvent struct {
 	Room  string    `json:"room,omitempty"`
 	Time  time.Time `json:"time"`
 	Data  []byte    `json:"data"`
+	// Tag is the room tag the event's leaf carries, for an event filed under a room.
+	Tag []byte `json:"tag,omitempty"`
 }
 
 // Disclosure opens one envelope of the export: its content key (seal.Opened.ContentKey).
@@ -111,7 +113,7 @@ func (c *Client) Export(ctx context.Context, talksID string, opts ExportOptions)
 			if ae.Index >= cp.Size {
 				break
 			}
-			events = append(events, ExportEvent{Index: ae.Index, Type: ae.Type, Room: ae.Room, Time: ae.Time, Data: ae.Data})
+			events = append(events, ExportEvent{Index: ae.Index, Type: ae.Type, Room: ae.Room, Time: ae.Time, Data: ae.Data, Tag: ae.Tag})
 		}
 		if opts.Progress != nil {
 			opts.Progress(min(page.Next, cp.Size), cp.Size)
@@ -355,7 +357,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 			}
 		}
 		next++
-		at = backchannel.Event{Talks: px.Talks, Index: uint64(ev.Index), Type: ev.Type, Room: ev.Room, Data: ev.Data, Time: ev.Time}
+		at = backchannel.Event{Talks: px.Talks, Index: uint64(ev.Index), Type: ev.Type, Room: ev.Room, Data: ev.Data, Time: ev.Time, Tag: ev.Tag}
 		if !bytes.Equal(leaves[ev.Index], at.Entry()) {
 			return nil, fmt.Errorf("event %d (%s) is not the one its leaf commits to", ev.Index, ev.Type)
 		}
@@ -407,7 +409,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 // notShared refuses a leaf the export has no event for if every member may read its event:
 // the exporter read it, and left it out.
 func notShared(index int, leaf []byte) error {
-	typ, _, ok := backchannel.ParseEntry(leaf)
+	typ, _, _, ok := backchannel.ParseEntry(leaf)
 	if !ok {
 		return fmt.Errorf("leaf %d is not an event's entry", index)
 	}

@@ -43,8 +43,12 @@ type faultyTransport struct {
 	n      int
 	at     int
 	onPost bool // fault the first submission instead of request at
-	fault  fault
-	hit    bool
+	// post, if set, is the end of the path of the only POST that onPost faults; else it faults
+	// any submission but the publication of a room key, which the client makes on its own
+	// before the submission it was asked for
+	post  string
+	fault fault
+	hit   bool
 }
 
 // armSubmission arms fault k for the next submission: a POST other than a login or a
@@ -52,7 +56,14 @@ type faultyTransport struct {
 func (f *faultyTransport) armSubmission(k fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.n, f.at, f.onPost, f.fault, f.hit = 0, 0, true, k, false
+	f.n, f.at, f.onPost, f.post, f.fault, f.hit = 0, 0, true, "", k, false
+}
+
+// armPost arms fault k for the next POST to a path ending in suffix.
+func (f *faultyTransport) armPost(suffix string, k fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n, f.at, f.onPost, f.post, f.fault, f.hit = 0, 0, true, suffix, k, false
 }
 
 func (f *faultyTransport) arm(at int, k fault) {
@@ -73,6 +84,11 @@ func (f *faultyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.n++
 	k := fault("")
 	submission := r.Method == http.MethodPost && !strings.HasPrefix(r.URL.Path, "/v1/auth/") && !strings.HasSuffix(r.URL.Path, "/cosignatures")
+	if f.post != "" {
+		submission = r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, f.post)
+	} else if strings.HasSuffix(r.URL.Path, "/room-keys") {
+		submission = false
+	}
 	if (!f.onPost && f.n == f.at) || (f.onPost && !f.hit && submission) {
 		k, f.hit = f.fault, true
 	}
@@ -320,6 +336,25 @@ func TestFaultLostAnswerOfEachSubmissionLandsItOnce(t *testing.T) {
 		t.Fatal("the mediator opened no message of the US caucus")
 		return nil
 	}
+	// The key a client publishes for a room before its first event there (here Iran's private
+	// room, before its red lines) lands once too when its answer is lost.
+	irFT.armPost("/room-keys", faultLost)
+	if _, err := irFM.SetRedLines(ctx, "us:muscat", []string{"nuclear-programme"}); err == nil || !irFT.fired() {
+		t.Fatalf("room key: the lost answer went unnoticed (fault applied: %v)", irFT.fired())
+	}
+	irFT.arm(0, "")
+	if _, err := irFM.SetRedLines(ctx, "us:muscat", []string{"nuclear-programme"}); err != nil {
+		t.Fatal(err)
+	}
+	keys := 0
+	for _, e := range mustEvents(t, ctx, irFM) {
+		if env, err := seal.ParseEnvelope(e.Data); err == nil && e.Type == backchannel.EventRoomKey && env.Room == backchannel.RoomPrivate("ir") {
+			keys++
+		}
+	}
+	if keys != 1 {
+		t.Errorf("room key: %d keys of room %s on the record after a lost answer, want 1", keys, backchannel.RoomPrivate("ir"))
+	}
 	note := client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote, Topics: []string{"nuclear-programme"}, Body: []byte("sent once")}
 	summary := client.Draft{Room: talks.RoomCaucus("ir"), Topics: []string{"nuclear-programme"}, Body: []byte("the US side is ready to talk")}
 	for _, tc := range []struct {
@@ -355,7 +390,7 @@ func TestFaultLostAnswerOfEachSubmissionLandsItOnce(t *testing.T) {
 			return omFM.Receipt(ctx, "us:muscat", usNote().Hash, seal.Read)
 		}},
 		{"red lines", irFT, func() (api.Accepted, error) {
-			return irFM.SetRedLines(ctx, "us:muscat", []string{"nuclear-programme"})
+			return irFM.SetRedLines(ctx, "us:muscat", []string{"nuclear-programme", "sanctions"})
 		}},
 	} {
 		tc.ft.armSubmission(faultLost)

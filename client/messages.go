@@ -3,6 +3,7 @@ package client
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,11 +99,15 @@ func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepte
 	if _, err := c.Sync(ctx, talksID); err != nil {
 		return api.Accepted{}, nil, err
 	}
+	key, err := c.roomKey(ctx, talksID, d.Room, nil)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
 	b, err := c.ready(ctx, talksID)
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	return c.submitEnvelope(ctx, talksID, seal.RelayNone, intent(backchannel.EventEnvelope, talksID, d), func() (*seal.Envelope, error) {
+	return c.submitEnvelope(ctx, talksID, seal.RelayNone, key, intent(backchannel.EventEnvelope, talksID, d), func() (*seal.Envelope, error) {
 		round := d.Round
 		if round == 0 {
 			round = b.State.InSession()
@@ -119,9 +124,9 @@ func (c *Client) Send(ctx context.Context, talksID string, d Draft) (api.Accepte
 	})
 }
 
-// submitEnvelope submits the envelope sealEnv seals, or, if one of the same intent is pending,
-// that one again.
-func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.RelayMode, intent string, sealEnv func() (*seal.Envelope, error)) (api.Accepted, *seal.Envelope, error) {
+// submitEnvelope submits the envelope sealEnv seals, tagged with key, a key of its room, or, if
+// one of the same intent is pending, that one again.
+func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.RelayMode, key []byte, intent string, sealEnv func() (*seal.Envelope, error)) (api.Accepted, *seal.Envelope, error) {
 	var out api.Accepted
 	signed, err := c.submit(ctx, intent, envelopePath(talksID, relay), func() (any, any, error) {
 		env, err := sealEnv()
@@ -132,7 +137,23 @@ func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitEnvelope{Envelope: env.Marshal(), Notices: notices}, env, nil
+		in := api.SubmitEnvelope{Envelope: env.Marshal(), Notices: notices,
+			Tag: backchannel.RoomTag(key, backchannel.EventEnvelope, backchannel.EventHash(env.Hash()))}
+		// Each notice is filed under the room of the envelope it names, and tagged with its key.
+		b := c.Book(talksID)
+		for i, link := range env.RelayOf {
+			room, ok := b.Room(link)
+			if !ok {
+				return nil, nil, errf("the envelope %s passed on is not in this principal's copy of talks %s", link, talksID)
+			}
+			k, err := c.roomKey(ctx, talksID, room, nil)
+			if err != nil {
+				return nil, nil, err
+			}
+			h := sha256.Sum256(notices[i])
+			in.NoticeTags = append(in.NoticeTags, backchannel.RoomTag(k, backchannel.EventRelayed, h))
+		}
+		return in, env, nil
 	}, &out)
 	env, _ := signed.(*seal.Envelope)
 	return out, env, err
@@ -184,6 +205,10 @@ func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, 
 	if m.Opened == nil {
 		return api.Accepted{}, nil, errf("cannot relay a message that did not verify: %v", m.Err)
 	}
+	key, err := c.roomKey(ctx, talksID, room, nil)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
 	b, err := c.ready(ctx, talksID)
 	if err != nil {
 		return api.Accepted{}, nil, err
@@ -192,7 +217,7 @@ func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, 
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	return c.submitEnvelope(ctx, talksID, seal.RelayVerbatim, intent("relay", talksID, m.Hash, room), func() (*seal.Envelope, error) {
+	return c.submitEnvelope(ctx, talksID, seal.RelayVerbatim, key, intent("relay", talksID, m.Hash, room), func() (*seal.Envelope, error) {
 		r := seal.Relay{Room: room, Round: uint32(b.State.InSession()), CreatedAt: c.stamp(), Sequence: c.nextSequence(), Prev: b.Last(room)}
 		return c.id.RelayVerbatim(c.rand, m.Opened, r, to)
 	})
@@ -200,11 +225,15 @@ func (c *Client) RelayVerbatim(ctx context.Context, talksID string, m *Message, 
 
 // Summarize passes on, in the mediator's own words, what one or more messages said.
 func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, d Draft) (api.Accepted, *seal.Envelope, error) {
+	key, err := c.roomKey(ctx, talksID, d.Room, nil)
+	if err != nil {
+		return api.Accepted{}, nil, err
+	}
 	b, err := c.ready(ctx, talksID)
 	if err != nil {
 		return api.Accepted{}, nil, err
 	}
-	return c.submitEnvelope(ctx, talksID, seal.RelaySummary, intent("summary", talksID, of, d), func() (*seal.Envelope, error) {
+	return c.submitEnvelope(ctx, talksID, seal.RelaySummary, key, intent("summary", talksID, of, d), func() (*seal.Envelope, error) {
 		to, err := c.recipients(ctx, b, d.Room)
 		if err != nil {
 			return nil, err
@@ -229,12 +258,30 @@ func (c *Client) Summarize(ctx context.Context, talksID string, of []seal.Hash, 
 // read or formally acknowledged, and nothing of what it says.
 func (c *Client) Receipt(ctx context.Context, talksID string, env seal.Hash, kind seal.ReceiptKind) (api.Accepted, error) {
 	var out api.Accepted
-	_, err := c.submit(ctx, intent(backchannel.EventReceipt, talksID, env, kind), "/v1/talks/"+url.PathEscape(talksID)+"/receipts", func() (any, any, error) {
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return out, err
+	}
+	room, ok := b.Room(env)
+	if !ok {
+		if _, err := c.Sync(ctx, talksID); err != nil {
+			return out, err
+		}
+		if room, ok = c.Book(talksID).Room(env); !ok {
+			return out, errf("envelope %s is not on the record of talks %s as this principal reads it", env, talksID)
+		}
+	}
+	key, err := c.roomKey(ctx, talksID, room, nil)
+	if err != nil {
+		return out, err
+	}
+	_, err = c.submit(ctx, intent(backchannel.EventReceipt, talksID, env, kind), "/v1/talks/"+url.PathEscape(talksID)+"/receipts", func() (any, any, error) {
 		rc, err := c.id.Receipt(talksID, env, kind, c.stamp())
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitReceipt{Receipt: rc.Marshal()}, rc, nil
+		h := sha256.Sum256(rc.Marshal())
+		return api.SubmitReceipt{Receipt: rc.Marshal(), Tag: backchannel.RoomTag(key, backchannel.EventReceipt, h)}, rc, nil
 	}, &out)
 	return out, err
 }

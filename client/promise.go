@@ -20,15 +20,18 @@ type Promise struct {
 	Type       string `json:"type"`
 	Hash       string `json:"hash"`       // hex SHA-256 of the event's bytes
 	Checkpoint string `json:"checkpoint"` // the signed note answered with
+	// Tag is the room tag the submission carried, which the event's leaf must carry too.
+	// Hex, or empty for an event every member reads.
+	Tag string `json:"tag,omitempty"`
 }
 
 // promise keeps the acknowledgment of an accepted submission, to hold the host to it, and saves
 // it with the talks' verified state.
-func (c *Client) promise(a api.Accepted) error {
+func (c *Client) promise(a api.Accepted, tag []byte) error {
 	if a.Talks == "" {
 		return nil
 	}
-	c.holdPromise(a.Talks, Promise{Index: a.Index, Type: a.Type, Hash: a.Hash, Checkpoint: a.Checkpoint.Note})
+	c.holdPromise(a.Talks, Promise{Index: a.Index, Type: a.Type, Hash: a.Hash, Checkpoint: a.Checkpoint.Note, Tag: hex.EncodeToString(tag)})
 	return c.savePromises(a.Talks)
 }
 
@@ -82,6 +85,13 @@ func keepPromise(ctx context.Context, b *Book, tc *record.TileClient, cp record.
 	if n, err := hex.Decode(h[:], []byte(p.Hash)); err != nil || n != len(h) || len(p.Hash) != 2*len(h) {
 		return fmt.Errorf("%w: the host acknowledged event %d with hash %q", record.ErrMalformed, p.Index, p.Hash)
 	}
+	tag, err := hex.DecodeString(p.Tag)
+	if err != nil || (p.Tag != "" && len(tag) != backchannel.TagSize) {
+		return fmt.Errorf("%w: the acknowledgment of event %d holds the tag %q", record.ErrMalformed, p.Index, p.Tag)
+	}
+	if p.Tag == "" {
+		tag = nil
+	}
 	if p.Index < 0 || p.Index >= pc.Size {
 		return fmt.Errorf("%w: the host acknowledged event %d with a checkpoint of size %d, which does not hold it", record.ErrNotIncluded, p.Index, pc.Size)
 	}
@@ -96,7 +106,7 @@ func keepPromise(ctx context.Context, b *Book, tc *record.TileClient, cp record.
 	if err != nil {
 		return err
 	}
-	if err := record.CheckInclusion(cp, p.Index, backchannel.EntryOf(p.Type, h), proof); err != nil {
+	if err := record.CheckInclusion(cp, p.Index, backchannel.EntryOf(p.Type, h, tag), proof); err != nil {
 		return fmt.Errorf("the event the host acknowledged at %d is not there: %w", p.Index, err)
 	}
 	return nil

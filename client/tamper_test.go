@@ -287,22 +287,22 @@ func (h *hostDB) deleteEvent(i int64, renumber bool) {
 func (h *hostDB) swapEvents(i, j int64) {
 	h.t.Helper()
 	type row struct {
-		typ, room  string
-		hash, data []byte
-		ms         int64
+		typ, room       string
+		hash, data, tag []byte
+		ms              int64
 	}
 	read := func(x int64) row {
 		var r row
-		if err := h.db.QueryRow(`SELECT type, room, hash, data, time_ms FROM events WHERE talks = ? AND idx = ?`, h.talks, x).
-			Scan(&r.typ, &r.room, &r.hash, &r.data, &r.ms); err != nil {
+		if err := h.db.QueryRow(`SELECT type, room, hash, data, tag, time_ms FROM events WHERE talks = ? AND idx = ?`, h.talks, x).
+			Scan(&r.typ, &r.room, &r.hash, &r.data, &r.tag, &r.ms); err != nil {
 			h.t.Fatal(err)
 		}
 		return r
 	}
 	ri, rj := read(i), read(j)
 	write := func(x int64, r row) {
-		h.exec(`UPDATE events SET type = ?, room = ?, hash = ?, data = ?, time_ms = ? WHERE talks = ? AND idx = ?`,
-			r.typ, r.room, r.hash, r.data, r.ms, h.talks, x)
+		h.exec(`UPDATE events SET type = ?, room = ?, hash = ?, data = ?, tag = ?, time_ms = ? WHERE talks = ? AND idx = ?`,
+			r.typ, r.room, r.hash, r.data, r.tag, r.ms, h.talks, x)
 	}
 	h.exec(`UPDATE events SET hash = x'00' WHERE talks = ? AND idx = ?`, h.talks, i) // free i's hash for j
 	write(j, ri)
@@ -345,7 +345,7 @@ func (h *hostDB) dropCosignatures() {
 // that merely tells another history.
 func (h *hostDB) resign() {
 	h.t.Helper()
-	rows, err := h.db.Query(`SELECT idx, type, data FROM events WHERE talks = ? ORDER BY idx`, h.talks)
+	rows, err := h.db.Query(`SELECT idx, type, data, tag FROM events WHERE talks = ? ORDER BY idx`, h.talks)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -354,7 +354,7 @@ func (h *hostDB) resign() {
 	for rows.Next() {
 		var i int64
 		e := backchannel.Event{}
-		if err := rows.Scan(&i, &e.Type, &e.Data); err != nil {
+		if err := rows.Scan(&i, &e.Type, &e.Data, &e.Tag); err != nil {
 			h.t.Fatal(err)
 		}
 		if i != int64(len(leaves)) {

@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/seal"
@@ -72,6 +74,9 @@ type Hooks struct {
 	Relayed func(act *seal.Act, n backchannel.RelayNotice) error
 	// Receipt sees a receipt.
 	Receipt func(rc *seal.Receipt) error
+	// RoomKey sees a room key, sealed to its room's readers, once its header is found to be
+	// one (CheckRoomKeyHeader).
+	RoomKey func(e backchannel.Event, env *seal.Envelope) error
 	// Filed, if set, checks the host's filing of every event after the charter against Room:
 	// a client's replay sets it (CheckFiled); the host, which filed the events itself, need not.
 	Filed func(e backchannel.Event, room string) error
@@ -155,6 +160,39 @@ func (b *Book) CheckRedLinesHeader(env *seal.Envelope) error {
 	}
 	if head, ok := b.State.Head(sender.Org); !ok || head.Principal != sender.Handle() {
 		return fmt.Errorf("red lines of %s, who does not head %s's delegation", sender.Handle(), sender.Org)
+	}
+	return nil
+}
+
+// Readers returns the principals who read room at t: the room's members (talks.Talks.Recipients),
+// or, for a party's private room, its delegation.
+func (b *Book) Readers(room string, t time.Time) []string {
+	if org, ok := privateOrg(room); ok {
+		var out []string
+		for _, m := range b.State.Members(org) {
+			out = append(out, m.Principal)
+		}
+		return out
+	}
+	return b.State.Recipients(room, t)
+}
+
+// CheckRoomKeyHeader checks what the cleartext of a room-key envelope shows, against the book
+// before it: the sender's credential is on the record, the sender reads the room when it sealed
+// the key, and the envelope is no relay and follows nothing (a room key is no message of the
+// room's chain). Whom the key is sealed to is checked where the credentials are known: the
+// host refuses a key not sealed to exactly the room's readers, and a client only tags with a
+// key sealed to the readers it seals its own envelope to.
+func (b *Book) CheckRoomKeyHeader(env *seal.Envelope) error {
+	sender, err := b.Trust.Credential(env.Sender)
+	if err != nil {
+		return fmt.Errorf("room key: sender: %w", err)
+	}
+	if !slices.Contains(b.Readers(env.Room, env.CreatedAt), sender.Handle()) {
+		return fmt.Errorf("a room key for room %q sealed by %s, who does not read it", env.Room, sender.Handle())
+	}
+	if env.Relay != seal.RelayNone || !env.Prev.IsZero() || !env.ReplyTo.IsZero() {
+		return errors.New("a room key sealed as a relay, or linked to another envelope")
 	}
 	return nil
 }
@@ -349,6 +387,18 @@ func (b *Book) Apply(e backchannel.Event, h Hooks) error {
 		b.Rooms[env.Hash()] = env.Room
 		if h.Envelope != nil {
 			return h.Envelope(e, env)
+		}
+		return nil
+	case backchannel.EventRoomKey:
+		env, err := seal.ParseEnvelope(e.Data)
+		if err != nil {
+			return err
+		}
+		if err := b.CheckRoomKeyHeader(env); err != nil {
+			return err
+		}
+		if h.RoomKey != nil {
+			return h.RoomKey(e, env)
 		}
 		return nil
 	case backchannel.EventStatement:

@@ -376,6 +376,10 @@ func describeEvent(ev api.Event) string {
 		return "statement text published"
 	case backchannel.EventRedLines:
 		return "red lines set" + where
+	case backchannel.EventRoomKey:
+		if env, err := seal.ParseEnvelope(ev.Data); err == nil {
+			return fmt.Sprintf("a new key for the tags of room %s, sealed to its %d reader(s)", env.Room, len(env.Recipients))
+		}
 	}
 	return ev.Type + where
 }

@@ -228,14 +228,39 @@ func (b *book) checkSealedTo(room string, readers []string, recipients []*seal.C
 	return nil
 }
 
-// acceptEnvelope checks and appends a sealed message or relay, with a relay's notices.
-func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte, notices [][]byte, now time.Time) (submission, error) {
+// checkTag refuses a room tag of the wrong size. The host holds no room key, so it cannot
+// check a tag further: the submitter, who keeps the leaf it was promised, and the room's
+// readers, who recognise the tag, do.
+func checkTag(what string, tag []byte) error {
+	if err := backchannel.CheckTag(tag); err != nil {
+		return problemf(api.ProblemMalformed, "%s: %v (HMAC-SHA256 under a key of its room, docs/record.md)", what, err)
+	}
+	return nil
+}
+
+// acceptEnvelope checks and appends a sealed message or relay, with a relay's notices, and the
+// room tags of each.
+func (s *Server) acceptEnvelope(ctx context.Context, talksID string, in api.SubmitEnvelope, now time.Time) (submission, error) {
+	data, notices := in.Envelope, in.Notices
 	env, err := seal.ParseEnvelope(data)
 	if err != nil {
 		return submission{}, err
 	}
 	if len(notices) != len(env.RelayOf) {
 		return submission{}, problemf(api.ProblemRelayNotice, "the envelope passes on %d envelope(s) and comes with %d relay notice(s): one each, signed by the mediator", len(env.RelayOf), len(notices))
+	}
+	if err := checkTag("the envelope's tag", in.Tag); err != nil {
+		return submission{}, err
+	}
+	if len(in.NoticeTags) != 0 && len(in.NoticeTags) != len(notices) {
+		return submission{}, problemf(api.ProblemMalformed, "%d relay notice(s) and %d notice tag(s): one tag each, or none", len(notices), len(in.NoticeTags))
+	}
+	noticeTags := make([][]byte, len(notices))
+	for i, t := range in.NoticeTags {
+		if err := checkTag(fmt.Sprintf("relay notice %d's tag", i), t); err != nil {
+			return submission{}, err
+		}
+		noticeTags[i] = t
 	}
 	acts := make([]*seal.Act, len(notices))
 	for i, raw := range notices {
@@ -326,7 +351,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 		for _, rc := range recipients {
 			a.publishCredential(rc)
 		}
-		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventEnvelope, Data: data, Tag: in.Tag})
 		b.Rooms[env.Hash()] = env.Room
 		if err := b.seqs.Observe(talksID, sender, env.Sequence); err != nil {
 			return err
@@ -346,7 +371,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 			if err := b.CheckRelayNotice(act, want); err != nil {
 				return problemf(api.ProblemRelayNotice, "relay notice %d: %v", i, err)
 			}
-			a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notices[i]})
+			a.add(backchannel.Event{Type: backchannel.EventRelayed, Data: notices[i], Tag: noticeTags[i]})
 			b.noteRelay(want)
 		}
 		return nil
@@ -354,9 +379,12 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, data []byte
 }
 
 // acceptReceipt checks and appends a receipt.
-func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+func (s *Server) acceptReceipt(ctx context.Context, talksID string, data, tag []byte, now time.Time) (submission, error) {
 	rc, err := seal.ParseReceipt(data)
 	if err != nil {
+		return submission{}, err
+	}
+	if err := checkTag("the receipt's tag", tag); err != nil {
 		return submission{}, err
 	}
 	signer, err := s.directoryCredential(ctx, rc.Signer)
@@ -379,7 +407,7 @@ func (s *Server) acceptReceipt(ctx context.Context, talksID string, data []byte,
 			return problemf(api.ProblemNotInRoom, "%s does not sit in room %s and cannot have received envelope %s", signer.Handle(), room, rc.Envelope)
 		}
 		a.publishCredential(signer)
-		a.add(backchannel.Event{Type: backchannel.EventReceipt, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventReceipt, Data: data, Tag: tag})
 		return nil
 	})
 }
@@ -536,19 +564,11 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 
 // acceptRedLines stores a party's red lines, sealed to its own delegation: the host checks who
 // sealed them and to whom, and never reads them.
-func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
-	env, err := seal.ParseEnvelope(data)
-	if err != nil {
+func (s *Server) acceptRedLines(ctx context.Context, talksID string, data, tag []byte, now time.Time) (submission, error) {
+	if err := checkTag("the red lines' tag", tag); err != nil {
 		return submission{}, err
 	}
-	if env.Talks != talksID {
-		return submission{}, problemf(api.ProblemWrongTalks, "the red lines are for talks %q, not %q", env.Talks, talksID)
-	}
-	sender, err := s.directoryCredential(ctx, env.Sender)
-	if err != nil {
-		return submission{}, err
-	}
-	recipients, err := s.recipientCredentials(ctx, env)
+	env, sender, recipients, err := s.parseSealed(ctx, talksID, data, "the red lines")
 	if err != nil {
 		return submission{}, err
 	}
@@ -580,7 +600,67 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data []byte
 		for _, rc := range recipients {
 			a.publishCredential(rc)
 		}
-		a.add(backchannel.Event{Type: backchannel.EventRedLines, Data: data})
+		a.add(backchannel.Event{Type: backchannel.EventRedLines, Data: data, Tag: tag})
+		return b.seqs.Observe(talksID, sender, env.Sequence)
+	})
+}
+
+// parseSealed parses an envelope submitted to talksID as what (red lines, a room key) and
+// fetches its sender's and recipients' credentials from the directory.
+func (s *Server) parseSealed(ctx context.Context, talksID string, data []byte, what string) (*seal.Envelope, *seal.Credential, []*seal.Credential, error) {
+	env, err := seal.ParseEnvelope(data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if env.Talks != talksID {
+		return nil, nil, nil, problemf(api.ProblemWrongTalks, "%s is for talks %q, not %q", what, env.Talks, talksID)
+	}
+	sender, err := s.directoryCredential(ctx, env.Sender)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	recipients, err := s.recipientCredentials(ctx, env)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return env, sender, recipients, nil
+}
+
+// acceptRoomKey stores a room's new key, sealed to the room's readers: the host checks who
+// sealed it and to whom, and never holds the key. Every member is served it.
+func (s *Server) acceptRoomKey(ctx context.Context, talksID string, data []byte, now time.Time) (submission, error) {
+	env, sender, recipients, err := s.parseSealed(ctx, talksID, data, "the room key")
+	if err != nil {
+		return submission{}, err
+	}
+	if env.Relay != seal.RelayNone || !env.Prev.IsZero() {
+		return submission{}, problemf(api.ProblemMalformed, "a room key is sealed as no relay and linked to no other envelope: it is no message of the room")
+	}
+	return s.withBook(ctx, talksID, func(a *appender) error {
+		b := a.b
+		if err := s.admit(a, data, "the room key", env.CreatedAt, now, sender); err != nil {
+			return err
+		}
+		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
+			return err
+		}
+		if err := b.Trust.VerifyCredential(sender, now); err != nil {
+			return err
+		}
+		if err := b.CheckRoomKeyHeader(env); err != nil {
+			return problemf(api.ProblemNotInRoom, "%v", err)
+		}
+		if err := b.checkSealedTo(env.Room, b.Readers(env.Room, now), recipients, now); err != nil {
+			return err
+		}
+		if err := b.seqs.Check(talksID, sender, env.Sequence); err != nil {
+			return err
+		}
+		a.publishCredential(sender)
+		for _, rc := range recipients {
+			a.publishCredential(rc)
+		}
+		a.add(backchannel.Event{Type: backchannel.EventRoomKey, Data: data})
 		return b.seqs.Observe(talksID, sender, env.Sequence)
 	})
 }

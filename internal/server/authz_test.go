@@ -375,6 +375,11 @@ func authzRows() []row {
 				}
 				return envelopeBody(m.t, p, m.selfRelay(p, talks.RoomCaucus("us")))
 			})},
+		{op: "publish-room-key", note: "of the US caucus", want: members(ok201, notInRoom, ok201),
+			build: post(muscatPath("room-keys"), func(m *muscat, _ string, p *person) any {
+				to := m.recipients(m.us, m.id, talks.RoomCaucus("us"))
+				return api.SubmitRoomKey{Envelope: m.sealedBy(p, talks.RoomCaucus("us"), backchannel.KindNote, nil, to).Marshal()}
+			})},
 		{op: "send-receipt", note: "of the US envoy's proposal", want: members(ok201, notInRoom, ok201),
 			build: post(muscatPath("receipts"), func(m *muscat, _ string, p *person) any {
 				return api.SubmitReceipt{Receipt: m.receipt(p, m.id, m.caucusUS.Hash(), seal.Read)}

@@ -191,6 +191,21 @@ func badInputs() []badInput {
 			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, round: 1, body: "x", to: m.recipients(m.us, m.id, room), prev: m.caucusIR.Hash()})
 			return request{method: http.MethodPost, path: talksPath(m.id, "envelopes"), token: m.us.token, body: api.SubmitEnvelope{Envelope: env.Marshal()}}
 		}, status: 422, problem: "wrong-room", detail: []string{"caucus:ir", "caucus:us"}},
+		{name: "an envelope whose room tag is not 32 bytes", build: func(m *muscat) request {
+			room := talks.RoomCaucus("us")
+			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, round: 1, body: "x", to: m.recipients(m.us, m.id, room)})
+			return request{method: http.MethodPost, path: talksPath(m.id, "envelopes"), token: m.us.token, body: api.SubmitEnvelope{Envelope: env.Marshal(), Tag: make([]byte, 31)}}
+		}, status: 400, problem: "malformed", detail: []string{"tag", "31 bytes", "want 32"}},
+		{name: "a room key sealed to one reader of the room only", build: func(m *muscat) request {
+			room := talks.RoomCaucus("us")
+			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, body: "0123456789abcdef0123456789abcdef", to: []*seal.Credential{m.us.cred}})
+			return request{method: http.MethodPost, path: talksPath(m.id, "room-keys"), token: m.us.token, body: api.SubmitRoomKey{Envelope: env.Marshal()}}
+		}, status: 422, problem: "recipient-missing", detail: []string{"reads room caucus:us", "not sealed to it"}},
+		{name: "a room key linked to an envelope", build: func(m *muscat) request {
+			room := talks.RoomCaucus("us")
+			env := m.seal(m.us, m.id, draft{room: room, kind: backchannel.KindNote, body: "0123456789abcdef0123456789abcdef", to: m.recipients(m.us, m.id, room), prev: m.caucusUS.Hash()})
+			return request{method: http.MethodPost, path: talksPath(m.id, "room-keys"), token: m.us.token, body: api.SubmitRoomKey{Envelope: env.Marshal()}}
+		}, status: 400, problem: "malformed", detail: []string{"room key", "linked to no other envelope"}},
 		{name: "red lines sealed to the mediator too", build: func(m *muscat) request {
 			env := m.seal(m.us, m.id, draft{room: backchannel.RoomPrivate("us"), kind: backchannel.KindNote, body: "{}", to: []*seal.Credential{m.us.cred, m.om.cred}})
 			return request{method: http.MethodPost, path: talksPath(m.id, "red-lines"), token: m.us.token, body: api.SubmitRedLines{Envelope: env.Marshal()}}

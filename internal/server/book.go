@@ -95,6 +95,7 @@ func (b *book) hooks() replay.Hooks {
 			return nil
 		},
 		RedLines: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
+		RoomKey:  func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
 		Envelope: func(_ backchannel.Event, env *seal.Envelope) error { b.observe(env); return nil },
 		Relayed:  func(_ *seal.Act, n backchannel.RelayNotice) error { b.noteRelay(n); return nil },
 	}

@@ -82,7 +82,7 @@ func (s *Server) accepted(talksID string, sub submission, err error) (*body[api.
 		// before are credentials and roots it brought along.
 		e = sub.events[len(sub.events)-1]
 		for _, x := range sub.events {
-			if x.Type == backchannel.EventEnvelope || x.Type == backchannel.EventAct || x.Type == backchannel.EventReceipt || x.Type == backchannel.EventRedLines || x.Type == backchannel.EventCharter {
+			if x.Type == backchannel.EventEnvelope || x.Type == backchannel.EventAct || x.Type == backchannel.EventReceipt || x.Type == backchannel.EventRedLines || x.Type == backchannel.EventRoomKey || x.Type == backchannel.EventCharter {
 				e = x
 			}
 		}
@@ -216,18 +216,22 @@ func (s *Server) talksRoutes() {
 			TalksPath
 			Body api.SubmitRedLines
 		}) (*body[api.Accepted], error) {
-			c, _, err := s.access(ctx, in.AuthHeader, in.Talks)
-			if err != nil {
+			if _, err := s.sealedByCaller(ctx, in.AuthHeader, in.Talks, in.Body.Envelope, "the red lines"); err != nil {
 				return nil, err
 			}
-			env, err := seal.ParseEnvelope(in.Body.Envelope)
-			if err != nil {
+			sub, err := s.acceptRedLines(ctx, in.Talks, in.Body.Envelope, in.Body.Tag, s.cfg.Now())
+			return s.accepted(in.Talks, sub, err)
+		})
+
+	register(s, op{id: "publish-room-key", method: http.MethodPost, path: "/v1/talks/{talksID}/room-keys", summary: "Hand a room's readers a new key for the room's tags, sealed to them", tag: "messages", authed: true, status: http.StatusCreated},
+		func(ctx context.Context, in *struct {
+			TalksPath
+			Body api.SubmitRoomKey
+		}) (*body[api.Accepted], error) {
+			if _, err := s.sealedByCaller(ctx, in.AuthHeader, in.Talks, in.Body.Envelope, "the room key"); err != nil {
 				return nil, err
 			}
-			if env.Sender.String() != c.cred.ID().String() {
-				return nil, problemf(api.ProblemActorMismatch, "the red lines are sealed by credential %s, not by the caller's %s", env.Sender, c.cred.ID())
-			}
-			sub, err := s.acceptRedLines(ctx, in.Talks, in.Body.Envelope, s.cfg.Now())
+			sub, err := s.acceptRoomKey(ctx, in.Talks, in.Body.Envelope, s.cfg.Now())
 			return s.accepted(in.Talks, sub, err)
 		})
 
@@ -278,16 +282,9 @@ func (s *Server) talksRoutes() {
 				TalksPath
 				Body api.SubmitEnvelope
 			}) (*body[api.Accepted], error) {
-				c, _, err := s.access(ctx, in.AuthHeader, in.Talks)
+				env, err := s.sealedByCaller(ctx, in.AuthHeader, in.Talks, in.Body.Envelope, "the envelope")
 				if err != nil {
 					return nil, err
-				}
-				env, err := seal.ParseEnvelope(in.Body.Envelope)
-				if err != nil {
-					return nil, err
-				}
-				if env.Sender.String() != c.cred.ID().String() {
-					return nil, problemf(api.ProblemActorMismatch, "the envelope is sealed by credential %s, not by the caller's %s", env.Sender, c.cred.ID())
 				}
 				if relay != (env.Relay != seal.RelayNone) {
 					if relay {
@@ -295,7 +292,7 @@ func (s *Server) talksRoutes() {
 					}
 					return nil, problemf(api.ProblemMalformed, "this envelope is a relay: POST it to /v1/talks/%s/relays", in.Talks)
 				}
-				sub, err := s.acceptEnvelope(ctx, in.Talks, in.Body.Envelope, in.Body.Notices, s.cfg.Now())
+				sub, err := s.acceptEnvelope(ctx, in.Talks, in.Body, s.cfg.Now())
 				return s.accepted(in.Talks, sub, err)
 			})
 	}
@@ -344,7 +341,7 @@ func (s *Server) talksRoutes() {
 			if rc.Signer.String() != c.cred.ID().String() {
 				return nil, problemf(api.ProblemActorMismatch, "the receipt is signed by credential %s, not by the caller's %s", rc.Signer, c.cred.ID())
 			}
-			sub, err := s.acceptReceipt(ctx, in.Talks, in.Body.Receipt, s.cfg.Now())
+			sub, err := s.acceptReceipt(ctx, in.Talks, in.Body.Receipt, in.Body.Tag, s.cfg.Now())
 			return s.accepted(in.Talks, sub, err)
 		})
 
@@ -481,7 +478,24 @@ func (s *Server) originPath(id string) (string, error) {
 
 func eventOf(e backchannel.Event) api.Event {
 	h := e.Hash()
-	return api.Event{Index: int64(e.Index), Type: e.Type, Room: e.Room, Time: e.Time.UTC(), Hash: hex.EncodeToString(h[:]), Data: e.Data}
+	return api.Event{Index: int64(e.Index), Type: e.Type, Room: e.Room, Time: e.Time.UTC(), Hash: hex.EncodeToString(h[:]), Data: e.Data, Tag: e.Tag}
+}
+
+// sealedByCaller authorises the caller in talks and parses an envelope it submits as what,
+// refusing it unless the caller sealed it: a principal submits only what it sealed itself.
+func (s *Server) sealedByCaller(ctx context.Context, auth AuthHeader, talksID string, data []byte, what string) (*seal.Envelope, error) {
+	c, _, err := s.access(ctx, auth, talksID)
+	if err != nil {
+		return nil, err
+	}
+	env, err := seal.ParseEnvelope(data)
+	if err != nil {
+		return nil, err
+	}
+	if env.Sender.String() != c.cred.ID().String() {
+		return nil, problemf(api.ProblemActorMismatch, "%s is sealed by credential %s, not by the caller's %s", what, env.Sender, c.cred.ID())
+	}
+	return env, nil
 }
 
 // signedByCaller parses an act and refuses it unless the caller signed it: a principal submits

@@ -270,7 +270,7 @@ func (s *Store) Append(ctx context.Context, talks string, fn func(tx store.Appen
 
 // queryEvents reads the events of a talks with from <= index < to, in order.
 func queryEvents(ctx context.Context, c *pgx.Conn, talks string, from, to int64) ([]backchannel.Event, error) {
-	rows, _ := c.Query(ctx, `SELECT idx, type, room, data, time_ms FROM events
+	rows, _ := c.Query(ctx, `SELECT idx, type, room, data, time_ms, tag FROM events
 		WHERE talks = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, talks, from, to)
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (backchannel.Event, error) {
 		return scanEvent(row, talks)
@@ -280,7 +280,7 @@ func queryEvents(ctx context.Context, c *pgx.Conn, talks string, from, to int64)
 func scanEvent(row pgx.Row, talks string) (backchannel.Event, error) {
 	e := backchannel.Event{Talks: talks}
 	var idx, ms int64
-	if err := row.Scan(&idx, &e.Type, &e.Room, &e.Data, &ms); err != nil {
+	if err := row.Scan(&idx, &e.Type, &e.Room, &e.Data, &ms, &e.Tag); err != nil {
 		return e, err
 	}
 	e.Index = uint64(idx)
@@ -289,7 +289,7 @@ func scanEvent(row pgx.Row, talks string) (backchannel.Event, error) {
 }
 
 func eventByHash(ctx context.Context, c *pgx.Conn, talks string, h backchannel.EventHash) (backchannel.Event, bool, error) {
-	e, err := scanEvent(c.QueryRow(ctx, `SELECT idx, type, room, data, time_ms FROM events WHERE talks = $1 AND hash = $2`,
+	e, err := scanEvent(c.QueryRow(ctx, `SELECT idx, type, room, data, time_ms, tag FROM events WHERE talks = $1 AND hash = $2`,
 		talks, h[:]), talks)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return e, false, nil

@@ -630,7 +630,7 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 	var (
 		evTalks, evType, evRoom []string
 		evIdx                   []int64
-		evHash, evData          [][]byte
+		evHash, evData, evTag   [][]byte
 		hTalks                  []string
 		hIdx                    []int64
 		hHash                   [][]byte
@@ -662,6 +662,7 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 			evRoom = append(evRoom, e.Room)
 			evHash = append(evHash, h[:])
 			evData = append(evData, sqlstore.NonNil(e.Data))
+			evTag = append(evTag, e.Tag)
 		}
 		for range tl.hashIdx {
 			hTalks = append(hTalks, id)
@@ -702,9 +703,9 @@ func (b *batch) finish(ids []string) (map[string]backchannel.Checkpoint, error) 
 
 	var pb pgx.Batch
 	if len(evIdx) > 0 {
-		pb.Queue(`INSERT INTO events (talks, idx, type, room, hash, data, time_ms)
-			SELECT u.*, $7::bigint FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bytea[]) AS u`,
-			evTalks, evIdx, evType, evRoom, evHash, evData, b.now.UnixMilli())
+		pb.Queue(`INSERT INTO events (talks, idx, type, room, hash, data, tag, time_ms)
+			SELECT u.*, $8::bigint FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bytea[]) AS u`,
+			evTalks, evIdx, evType, evRoom, evHash, evData, evTag, b.now.UnixMilli())
 		pb.Queue(`INSERT INTO hashes (talks, idx, hash) SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])`,
 			hTalks, hIdx, hHash)
 	}
@@ -820,6 +821,9 @@ func (a *appendTx) Append(e backchannel.Event) backchannel.Event { return a.Add(
 // identifier and its room text that PostgreSQL accepts (UTF-8 without NUL).
 func checkEvent(e *backchannel.Event) error {
 	if err := backchannel.CheckID("event type", e.Type); err != nil {
+		return err
+	}
+	if err := backchannel.CheckTag(e.Tag); err != nil {
 		return err
 	}
 	return sqlstore.CheckTexts("event room", e.Room)

@@ -216,10 +216,13 @@ func (s *Store) apply(ctx context.Context, tx *sql.Tx, logs map[string]*batchLog
 		if err := backchannel.CheckID("event type", e.Type); err != nil {
 			return bl, err
 		}
+		if err := backchannel.CheckTag(e.Tag); err != nil {
+			return bl, err
+		}
 		e.Time = now
 		h := e.Hash()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO events (talks, idx, type, room, hash, data, time_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			r.Talks, int64(e.Index), e.Type, e.Room, h[:], e.Data, now.UnixMilli()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (talks, idx, type, room, hash, data, time_ms, tag) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.Talks, int64(e.Index), e.Type, e.Room, h[:], e.Data, now.UnixMilli(), e.Tag); err != nil {
 			if isConstraint(err) {
 				return bl, fmt.Errorf("event %x of talks %q: %w", h[:8], r.Talks, backchannel.ErrExists)
 			}

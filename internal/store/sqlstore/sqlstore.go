@@ -110,14 +110,14 @@ func (d *DB) Events(ctx context.Context, talks string, from int64, limit int) ([
 func Events(ctx context.Context, q Querier, talks string, from, to int64) ([]backchannel.Event, error) {
 	return collect(func(r *sql.Rows) (backchannel.Event, error) {
 		return scanEvent(r, talks)
-	})(q.QueryContext(ctx, `SELECT idx, type, room, data, time_ms FROM events
+	})(q.QueryContext(ctx, `SELECT idx, type, room, data, time_ms, tag FROM events
 		WHERE talks = $1 AND idx >= $2 AND idx < $3 ORDER BY idx`, talks, from, to))
 }
 
 func scanEvent(r interface{ Scan(...any) error }, talks string) (backchannel.Event, error) {
 	e := backchannel.Event{Talks: talks}
 	var ms int64
-	err := r.Scan(&e.Index, &e.Type, &e.Room, &e.Data, &ms)
+	err := r.Scan(&e.Index, &e.Type, &e.Room, &e.Data, &ms, &e.Tag)
 	e.Time = time.UnixMilli(ms).UTC()
 	return e, err
 }
@@ -133,7 +133,7 @@ func (d *DB) EventByHash(ctx context.Context, talks string, h backchannel.EventH
 
 // EventByHash looks up the event of a talks whose data hashes to h, on q.
 func EventByHash(ctx context.Context, q Querier, talks string, h backchannel.EventHash) (backchannel.Event, bool, error) {
-	e, err := scanEvent(q.QueryRowContext(ctx, `SELECT idx, type, room, data, time_ms FROM events WHERE talks = $1 AND hash = $2`,
+	e, err := scanEvent(q.QueryRowContext(ctx, `SELECT idx, type, room, data, time_ms, tag FROM events WHERE talks = $1 AND hash = $2`,
 		talks, h[:]), talks)
 	if errors.Is(err, sql.ErrNoRows) {
 		return e, false, nil

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore NewStore) {
 		{"UseOnceUntilExpiry", testUseOnce},
 		{"WatchReportsGrowth", testWatch},
 		{"TalksOfListsMembership", testTalksOf},
+		{"RoomTagsAreKeptAndInTheLeaf", testRoomTags},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -696,5 +697,50 @@ func testOrganisations(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Organisation(ctx, "ae"); !errors.Is(err, backchannel.ErrNotFound) {
 		t.Errorf("Organisation(unknown) = %v, want ErrNotFound", err)
+	}
+}
+
+// testRoomTags checks that an event's room tag is stored, read back with it, and committed to by
+// its leaf, and that a tag of the wrong size is refused and changes nothing.
+func testRoomTags(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustCreate(t, s, "t1")
+	var m memLog
+	charter := ev("act", "", "charter of t1")
+	m.add(t, 0, charter.Entry())
+	tagged := ev("envelope", "caucus:us", "tagged")
+	tagged.Tag = bytes.Repeat([]byte{0x5a}, backchannel.TagSize)
+	untagged := ev("act", "", "untagged")
+	evs, cp, err := s.Append(ctx, "t1", func(tx store.AppendTx) error {
+		tx.Append(tagged)
+		tx.Append(untagged)
+		return nil
+	})
+	if err != nil || len(evs) != 2 {
+		t.Fatalf("Append = %v, %v", evs, err)
+	}
+	m.add(t, 1, tagged.Entry())
+	m.add(t, 2, untagged.Entry())
+	if want, _ := tlog.TreeHash(3, &m); cp.Root != want {
+		t.Errorf("the checkpoint's root does not commit to the tagged leaf")
+	}
+	got, err := s.Events(ctx, "t1", 1, 10)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("Events = %v, %v", got, err)
+	}
+	if !bytes.Equal(got[0].Tag, tagged.Tag) || got[1].Tag != nil {
+		t.Errorf("tags read back %x and %x, want %x and none", got[0].Tag, got[1].Tag, tagged.Tag)
+	}
+	byHash, err := s.EventByHash(ctx, "t1", tagged.Hash())
+	if err != nil || !bytes.Equal(byHash.Tag, tagged.Tag) {
+		t.Errorf("EventByHash tag %x, %v", byHash.Tag, err)
+	}
+	short := ev("envelope", "caucus:us", "short tag")
+	short.Tag = make([]byte, backchannel.TagSize-1)
+	if _, _, err := s.Append(ctx, "t1", func(tx store.AppendTx) error { tx.Append(short); return nil }); err == nil {
+		t.Error("an event with a 31-byte tag was appended")
+	}
+	if info, _ := s.Talks(ctx, "t1"); info.Size != 3 {
+		t.Errorf("size %d after a refused append, want 3", info.Size)
 	}
 }
