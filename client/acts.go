@@ -146,6 +146,26 @@ func (c *Client) AddMember(ctx context.Context, talksID string, m *seal.Credenti
 	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.AddMember{At: at, By: c.Actor(), Member: member} })
 }
 
+// RemoveMember takes principal (a handle, org/principal) out of the client's delegation: it stops
+// reading every room at once. The head cannot be removed; make another head first.
+func (c *Client) RemoveMember(ctx context.Context, talksID, principal string) (api.Accepted, error) {
+	return c.act(ctx, talksID, func(at time.Time) talks.Event {
+		return talks.RemoveMember{At: at, By: c.Actor(), Principal: principal}
+	})
+}
+
+// SetHead makes principal, already a member of the client's delegation, its head.
+func (c *Client) SetHead(ctx context.Context, talksID, principal string) (api.Accepted, error) {
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.SetHead{At: at, By: c.Actor(), Principal: principal} })
+}
+
+// Withdraw takes the client's organisation out of the talks. A party of two-party talks ends
+// them; a party of more leaves them to the others; the only mediator of indirect talks cannot
+// withdraw (talks.ErrLastMediator).
+func (c *Client) Withdraw(ctx context.Context, talksID string) (api.Accepted, error) {
+	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.Withdraw{At: at, By: c.Actor()} })
+}
+
 // OpenRound opens a scheduled round.
 func (c *Client) OpenRound(ctx context.Context, talksID string, round int) (api.Accepted, error) {
 	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.OpenRound{At: at, By: c.Actor(), Round: round} })

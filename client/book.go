@@ -50,6 +50,11 @@ type Book struct {
 	// says why).
 	RedLines    *talks.RedLines
 	RedLinesErr error
+	// LeftAt is, once the principal's organisation no longer takes part in the talks (it
+	// withdrew, or was removed), the size of the record it was entitled to read: the event that
+	// took it out is the last. The host serves it nothing after, and that is no fault of the
+	// host's. Zero while it takes part.
+	LeftAt int64
 
 	byHash     map[seal.Hash]*Message
 	charterAct *seal.Act
@@ -121,6 +126,22 @@ type Message struct {
 // ErrWithheld reports an envelope of one of the principal's rooms that the host kept from it:
 // a later envelope of the room follows it. It comes wrapped in ErrRecord.
 var ErrWithheld = errors.New("withheld")
+
+// apply applies e with h, and notes when org stops taking part in the talks, or takes part
+// again.
+func (b *Book) apply(e backchannel.Event, h replay.Hooks, org string) error {
+	had := b.State != nil && b.State.Role(org) != ""
+	if err := b.Apply(e, h); err != nil {
+		return err
+	}
+	switch role := b.State.Role(org); {
+	case had && role == "":
+		b.LeftAt = int64(e.Index) + 1
+	case role != "":
+		b.LeftAt = 0
+	}
+	return nil
+}
 
 // Last returns the latest envelope of room the principal read, which its next envelope in the
 // room follows; zero if none.
@@ -341,6 +362,9 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 		if !ok || seen[index] {
 			continue
 		}
+		if b.LeftAt > 0 && index >= b.LeftAt {
+			continue // after this party left: not its to read
+		}
 		if backchannel.SharedEvent(typ) {
 			return nil, fmt.Errorf("%w: talks %s: the host withheld event %d, a %s every member may read", ErrRecord, talksID, index, typ)
 		}
@@ -488,7 +512,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 		opened = m
 		return nil
 	}
-	return opened, b.Apply(e, h)
+	return opened, b.apply(e, h, c.Credential().Org)
 }
 
 // checks returns the hooks of every check of a party's copy of the record that needs no key of
@@ -664,7 +688,7 @@ func (b *Book) pinnedAs(org, fp string) bool {
 		}
 	}
 	for _, m := range b.State.Motions() {
-		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org && m.Change.Root == fp {
+		if m.Change.Invites() && m.Change.Org == org && m.Change.Root == fp {
 			return true
 		}
 	}

@@ -209,6 +209,9 @@ type PartyExportReport struct {
 	// default) has cosigned, by the checkpoints in the export and the keys of the parties'
 	// credentials on the record.
 	Confirmed int64 `json:"confirmed"`
+	// LeftAt, if not zero, is the size of the record the exporter's organisation was entitled
+	// to read: it took part no more after it, and the export holds nothing later.
+	LeftAt int64 `json:"left_at,omitempty"`
 	// Messages are the disclosed messages, verified against their authors' signatures.
 	Messages []DisclosedMessage `json:"messages"`
 }
@@ -316,6 +319,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		return check(act, ev)
 	}
 	var at backchannel.Event
+	exporterOrg, _, _ := seal.SplitHandle(px.ExportedBy)
 	h.RedLines = func(_ backchannel.Event, env *seal.Envelope) error {
 		_, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: b.ID, Room: env.Room, AnyRound: true})
 		return err
@@ -352,7 +356,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 			return nil, fmt.Errorf("event %d is outside the record of %d leaves", ev.Index, lastSize)
 		}
 		for ; int64(next) < ev.Index; next++ {
-			if err := notShared(next, leaves[next]); err != nil {
+			if err := b.notShared(next, leaves[next]); err != nil {
 				return nil, err
 			}
 		}
@@ -361,7 +365,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		if !bytes.Equal(leaves[ev.Index], at.Entry()) {
 			return nil, fmt.Errorf("event %d (%s) is not the one its leaf commits to", ev.Index, ev.Type)
 		}
-		if err := b.Apply(at, h); err != nil {
+		if err := b.apply(at, h, exporterOrg); err != nil {
 			return nil, fmt.Errorf("event %d (%s): %w", ev.Index, ev.Type, err)
 		}
 		if ev.Type == backchannel.EventRevocation {
@@ -372,7 +376,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		rep.Events++
 	}
 	for ; int64(next) < lastSize; next++ {
-		if err := notShared(next, leaves[next]); err != nil {
+		if err := b.notShared(next, leaves[next]); err != nil {
 			return nil, err
 		}
 	}
@@ -395,6 +399,7 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 		return nil, err
 	}
 	rep.Confirmed = confirmedBy(b, rep.Record)
+	rep.LeftAt = b.LeftAt
 	for _, m := range b.Messages {
 		dm := DisclosedMessage{MessageView: ViewOf(b, m)}
 		if m.Err != nil {
@@ -407,13 +412,14 @@ func verifyPartyExport(px *PartyExport, opts VerifyOptions) (*PartyExportReport,
 }
 
 // notShared refuses a leaf the export has no event for if every member may read its event:
-// the exporter read it, and left it out.
-func notShared(index int, leaf []byte) error {
+// the exporter read it, and left it out; unless it comes after the exporter's organisation left
+// the talks, when it was no longer the exporter's to read.
+func (b *Book) notShared(index int, leaf []byte) error {
 	typ, _, _, ok := backchannel.ParseEntry(leaf)
 	if !ok {
 		return fmt.Errorf("leaf %d is not an event's entry", index)
 	}
-	if backchannel.SharedEvent(typ) {
+	if backchannel.SharedEvent(typ) && (b.LeftAt == 0 || int64(index) < b.LeftAt) {
 		return fmt.Errorf("the export leaves out event %d (%s), which every member reads", index, typ)
 	}
 	return nil

@@ -27,8 +27,8 @@ type TileClient struct {
 	// BaseURL is the log's prefix, ending in "/", for instance
 	// "https://host/v1/talks/t1/log/".
 	BaseURL string
-	// Refusal, if set, turns an answer other than 200 and 404 into the error to return, given
-	// its status and the start of its body: a server that says why it refuses (an RFC 9457
+	// Refusal, if set, turns an answer other than 200 into the error to return (for 404, the
+	// error wrapped with ErrNotFound), given its status and the start of its body: a server that says why it refuses (an RFC 9457
 	// problem) reaches the caller in its own words rather than as a bare status.
 	Refusal func(status int, body []byte) error
 }
@@ -182,6 +182,12 @@ func (c *TileClient) get(ctx context.Context, path string, limit int64) ([]byte,
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
+		if c.Refusal != nil {
+			// A tile beyond the tree, or a log the server does not show the caller: the
+			// server's reason reaches the caller too.
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			return nil, resp.StatusCode, fmt.Errorf("%w: GET %s: %w", ErrNotFound, url, c.Refusal(resp.StatusCode, body))
+		}
 		return nil, resp.StatusCode, fmt.Errorf("%w: GET %s: 404", ErrNotFound, url)
 	}
 	if resp.StatusCode != http.StatusOK {

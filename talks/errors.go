@@ -38,6 +38,7 @@ var (
 	ErrMotionClosed        = &Rule{"motion-closed", "the motion is already decided"}
 	ErrNoChange            = &Rule{"no-change", "the motion would change nothing"}
 	ErrLastMediator        = &Rule{"last-mediator", "indirect talks keep at least one mediator"}
+	ErrLastParties         = &Rule{"last-parties", "talks keep at least two parties"}
 	ErrNotOnAgenda         = &Rule{"not-on-agenda", "messages and statements keep to the agreed agenda"}
 	ErrNoTopic             = &Rule{"no-topic", "formal messages name at least one agenda topic"}
 	ErrRankBelowLevel      = &Rule{"rank-below-level", "formal kinds need a rank at least the talks' level"}
@@ -62,7 +63,7 @@ func Rules() []*Rule {
 		ErrNotActive, ErrSuspended, ErrTalksOver, ErrBadTransition,
 		ErrNotAllowedToPropose, ErrNoSuchMotion, ErrNotAVoter, ErrAlreadyVoted,
 		ErrMotionRefused, ErrMotionExpired, ErrMotionClosed, ErrNoChange,
-		ErrLastMediator, ErrNotOnAgenda, ErrNoTopic, ErrRankBelowLevel,
+		ErrLastMediator, ErrLastParties, ErrNotOnAgenda, ErrNoTopic, ErrRankBelowLevel,
 		ErrNoSuchRoom, ErrNotInRoom, ErrRelay, ErrWrongRound,
 		ErrNoSuchRound, ErrRoundState, ErrNoSession, ErrSecret,
 		ErrAlreadySigned, ErrNoVenue, ErrRootMismatch,

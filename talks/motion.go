@@ -24,13 +24,15 @@ const (
 	MotionSuspend        MotionKind = "suspend"
 	MotionResume         MotionKind = "resume"
 	MotionConclude       MotionKind = "conclude"
+	MotionAddParty       MotionKind = "add-party"
+	MotionRemoveParty    MotionKind = "remove-party"
 )
 
 // MotionKinds lists every MotionKind, in a fixed order.
 var MotionKinds = []MotionKind{
 	MotionInviteMediator, MotionRemoveMediator, MotionSetVenue, MotionSetFormat, MotionSetLevel,
 	MotionAddTopic, MotionRemoveTopic, MotionScheduleRound, MotionOpenSession, MotionSuspend,
-	MotionResume, MotionConclude,
+	MotionResume, MotionConclude, MotionAddParty, MotionRemoveParty,
 }
 
 // Role is the part an organisation plays in the talks.
@@ -63,8 +65,8 @@ func MayPropose(r Role, k MotionKind) bool {
 // field is zero, so each change has exactly one encoding.
 type Change struct {
 	Kind   MotionKind `json:"kind"`
-	Org    string     `json:"org,omitempty"`    // invite-mediator, remove-mediator
-	Root   string     `json:"root,omitempty"`   // invite-mediator: the fingerprint of org's root, as in Pin
+	Org    string     `json:"org,omitempty"`    // invite-mediator, remove-mediator, add-party, remove-party
+	Root   string     `json:"root,omitempty"`   // invite-mediator, add-party: the fingerprint of org's root, as in Pin
 	Venue  string     `json:"venue,omitempty"`  // set-venue; schedule-round (optional, default the talks' venue)
 	Format Format     `json:"format,omitempty"` // set-format
 	Level  bc.Rank    `json:"level,omitempty"`  // set-level
@@ -83,6 +85,21 @@ func InviteMediator(org, root string) Change {
 
 // RemoveMediator is the change that dismisses mediator org; the parties alone decide it.
 func RemoveMediator(org string) Change { return Change{Kind: MotionRemoveMediator, Org: org} }
+
+// AddParty is the change that brings org into the talks as a party, pinning root, the
+// fingerprint of org's root key, as InviteMediator does. It passes only when every party and
+// org itself accept; whoever answers for org heads its delegation. The newcomer has its caucus
+// from then on, and reads nothing sealed before it joined.
+func AddParty(org, root string) Change { return Change{Kind: MotionAddParty, Org: org, Root: root} }
+
+// RemoveParty is the change that takes party org out of the talks; every other party decides
+// it. Talks keep at least two parties.
+func RemoveParty(org string) Change { return Change{Kind: MotionRemoveParty, Org: org} }
+
+// Invites reports whether a change brings its Org into the talks: an invitation to mediate or
+// to join as a party. The invited organisation votes on it, and reads the talks while it is
+// pending.
+func (c Change) Invites() bool { return c.Kind == MotionInviteMediator || c.Kind == MotionAddParty }
 
 // SetVenue is the change that moves the talks to venue.
 func SetVenue(venue string) Change { return Change{Kind: MotionSetVenue, Venue: venue} }
@@ -122,7 +139,7 @@ func Conclude() Change { return Change{Kind: MotionConclude} }
 func (c Change) check() error {
 	uses := map[string]bool{}
 	switch c.Kind {
-	case MotionInviteMediator:
+	case MotionInviteMediator, MotionAddParty:
 		uses["org"], uses["root"] = true, true
 		if err := checkOrg(c.Org); err != nil {
 			return err
@@ -130,7 +147,7 @@ func (c Change) check() error {
 		if !isDigest(c.Root) {
 			return refuse(ErrMalformed, "the root fingerprint of invited %q is not 64 lower-case hex digits", c.Org)
 		}
-	case MotionRemoveMediator:
+	case MotionRemoveMediator, MotionRemoveParty:
 		uses["org"] = true
 		if err := checkOrg(c.Org); err != nil {
 			return err
@@ -272,23 +289,27 @@ func (t *Talks) motionIndex(id string) int {
 }
 
 // Voters returns the organisations whose acceptance the motion needs: every party, and for an
-// invitation the invited mediator too.
+// invitation the invited organisation too; to remove a party, every other party.
 func (t *Talks) Voters(c Change) []string {
 	v := slices.Clone(t.parties)
-	if c.Kind == MotionInviteMediator {
+	switch {
+	case c.Invites():
 		v = append(v, c.Org)
+	case c.Kind == MotionRemoveParty:
+		v = slices.DeleteFunc(v, func(o string) bool { return o == c.Org })
 	}
 	return v
 }
 
 // Roots returns the root pins in force: the charter's, in charter order, then one for each
-// organisation first appointed by a passed invite-mediator motion, in order of proposal. A pin
+// organisation first brought in by a passed invite-mediator or add-party motion, in order of
+// proposal. A pin
 // stays after its organisation leaves, since its acts already on the record are still checked
 // against it; an organisation invited again keeps the one pin.
 func (t *Talks) Roots() []Pin {
 	out := slices.Clone(t.charter.Roots)
 	for _, m := range t.motions {
-		if m.Outcome == OutcomePassed && m.Change.Kind == MotionInviteMediator &&
+		if m.Outcome == OutcomePassed && m.Change.Invites() &&
 			!slices.ContainsFunc(out, func(p Pin) bool { return p.Org == m.Change.Org }) {
 			out = append(out, Pin{Org: m.Change.Org, Fingerprint: m.Change.Root})
 		}
@@ -310,15 +331,25 @@ func (t *Talks) pinned(org string) (string, bool) {
 // the motion is proposed and again when the last vote comes in.
 func (t *Talks) applies(c Change, at time.Time) error {
 	switch c.Kind {
-	case MotionInviteMediator:
+	case MotionInviteMediator, MotionAddParty:
 		if r := t.Role(c.Org); r != "" {
 			return refuse(ErrNoChange, "%q is already a %s", c.Org, r)
 		}
 		if fp, ok := t.pinned(c.Org); ok && fp != c.Root {
 			return refuse(ErrRootMismatch, "%q is pinned to root %s, the motion names %s", c.Org, fp, c.Root)
 		}
-		if len(t.mediators) >= MaxMediators {
+		if c.Kind == MotionInviteMediator && len(t.mediators) >= MaxMediators {
 			return refuse(ErrMalformed, "talks %q already have %d mediators", t.id, MaxMediators)
+		}
+		if c.Kind == MotionAddParty && len(t.parties) >= MaxParties {
+			return refuse(ErrMalformed, "talks %q already have %d parties", t.id, MaxParties)
+		}
+	case MotionRemoveParty:
+		if t.Role(c.Org) != RoleParty {
+			return refuse(ErrNoChange, "%q is not a party", c.Org)
+		}
+		if len(t.parties) <= 2 {
+			return refuse(ErrLastParties, "talks %q keep at least two parties: %q cannot be removed", t.id, c.Org)
 		}
 	case MotionRemoveMediator:
 		if t.Role(c.Org) != RoleMediator {
@@ -447,7 +478,7 @@ func (t *Talks) vote(e Vote) error {
 	if !contains(t.Voters(m.Change), org) {
 		return refuse(ErrNotAVoter, "%q does not vote on motion %q (%s)", org, m.ID, m.Change.Kind)
 	}
-	if m.Change.Kind == MotionInviteMediator && org == m.Change.Org {
+	if m.Change.Invites() && org == m.Change.Org {
 		// The invited organisation has no delegation yet: whoever answers for it becomes its
 		// head if the appointment passes. It must not already sit for someone else.
 		if prev, ok := t.Member(e.By.Principal); ok {
@@ -483,7 +514,7 @@ func (t *Talks) settle(i int, at time.Time) error {
 		}
 	}
 	err := t.applies(m.Change, at)
-	if b, ok := m.Ballot(m.Change.Org); err == nil && ok && m.Change.Kind == MotionInviteMediator {
+	if b, ok := m.Ballot(m.Change.Org); err == nil && ok && m.Change.Invites() {
 		if prev, taken := t.Member(b.By.Principal); taken {
 			err = refuse(ErrAlreadyMember, "%s has since joined the delegation of %q", b.By.Principal, prev.Org)
 		}
@@ -508,6 +539,16 @@ func (t *Talks) enact(m *Motion, at time.Time) error {
 		}
 	case MotionRemoveMediator:
 		t.removeMediator(c.Org)
+	case MotionAddParty:
+		b, _ := m.Ballot(c.Org)
+		t.parties = append(t.parties, c.Org)
+		// Voting for its own admission is the newcomer's acceptance of the talks as they stand.
+		t.accepted = append(t.accepted, c.Org)
+		if err := t.join(Member{Actor: b.By, Head: true}); err != nil {
+			return err
+		}
+	case MotionRemoveParty:
+		t.removeOrg(c.Org)
 	case MotionSetVenue:
 		t.venue = c.Venue
 	case MotionSetFormat:

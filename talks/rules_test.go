@@ -73,6 +73,10 @@ func changeFor(k MotionKind) Change {
 		return InviteMediator("qa", rootOf("qa"))
 	case MotionRemoveMediator:
 		return RemoveMediator("om")
+	case MotionAddParty:
+		return AddParty("qa", rootOf("qa"))
+	case MotionRemoveParty:
+		return RemoveParty("qa")
 	case MotionSetVenue:
 		return SetVenue("Geneva")
 	case MotionSetFormat:
@@ -110,6 +114,8 @@ func TestWhoMayPropose(t *testing.T) {
 		MotionSuspend:        {true, true},
 		MotionResume:         {true, true},
 		MotionConclude:       {true, true},
+		MotionAddParty:       {true, false},
+		MotionRemoveParty:    {true, false},
 	}
 	if len(table) != len(MotionKinds) {
 		t.Fatalf("the table covers %d kinds of %d", len(table), len(MotionKinds))
@@ -131,6 +137,11 @@ func TestWhoMayPropose(t *testing.T) {
 			if k == MotionRemoveMediator {
 				// Indirect talks keep a mediator: add a second one first.
 				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "q", Change: InviteMediator("qa", rootOf("qa"))},
+					Vote{At: t0, By: irFM, Motion: "q", Accept: true}, Vote{At: t0, By: qaMinistry, Motion: "q", Accept: true})
+			}
+			if k == MotionRemoveParty {
+				// Talks keep two parties: add a third first.
+				must(t, tk, Propose{At: t0, By: usEnvoy, Motion: "q", Change: AddParty("qa", rootOf("qa"))},
 					Vote{At: t0, By: irFM, Motion: "q", Accept: true}, Vote{At: t0, By: qaMinistry, Motion: "q", Accept: true})
 			}
 			err := tk.Apply(Propose{At: t0.Add(time.Minute), By: c.by, Motion: "m", Change: changeFor(k)})
@@ -335,8 +346,11 @@ func TestStatus(t *testing.T) {
 	refused(t, tk, ErrTalksOver, Propose{At: t0, By: usEnvoy, Motion: "r", Change: Resume()})
 	refused(t, tk, ErrTalksOver, Withdraw{At: t0, By: irFM})
 
-	// A party that withdraws collapses the talks; a mediator that withdraws just leaves.
+	// A party that withdraws from two-party talks collapses them. The only mediator of indirect
+	// talks cannot withdraw; in direct talks, a mediator that withdraws just leaves.
 	tk = active(t, FormatIndirect)
+	refused(t, tk, ErrLastMediator, Withdraw{At: t0, By: omFM})
+	tk = active(t, FormatDirect)
 	must(t, tk, Withdraw{At: t0, By: omFM})
 	if tk.Status() != StatusActive || len(tk.Mediators()) != 0 || tk.CanRead(omFM.Principal, RoomMediators, t0) {
 		t.Fatalf("after the mediator withdrew: %s, mediators %v", tk.Status(), tk.Mediators())

@@ -462,13 +462,22 @@ func (t *Talks) withdraw(e Withdraw) error {
 	}
 	org := e.By.Org
 	if t.Role(org) == RoleParty {
+		if len(t.parties) > 2 && t.status != StatusProposed {
+			// The others talk on: the party leaves, and its delegation every room.
+			t.removeOrg(org)
+			return nil
+		}
 		if err := t.move(StatusCollapsed); err != nil {
 			return err
 		}
 		t.wind(e.At, "party "+org+" withdrew")
 		return nil
 	}
-	// A mediator may always step down; its delegation leaves every room with it.
+	// A mediator may step down, and its delegation leaves every room with it; but indirect
+	// talks keep one, as a motion to remove it would (another is invited first).
+	if t.format == FormatIndirect && len(t.mediators) == 1 {
+		return refuse(ErrLastMediator, "%q is the only mediator of indirect talks %q: invite another before it withdraws", org, t.id)
+	}
 	t.removeMediator(org)
 	if t.status == StatusProposed {
 		for _, o := range append(slices.Clone(t.parties), t.mediators...) {
@@ -481,7 +490,11 @@ func (t *Talks) withdraw(e Withdraw) error {
 	return nil
 }
 
-func (t *Talks) removeMediator(org string) {
+func (t *Talks) removeMediator(org string) { t.removeOrg(org) }
+
+// removeOrg takes org out of the talks, whatever its role: its delegation leaves every room.
+func (t *Talks) removeOrg(org string) {
+	t.parties = slices.DeleteFunc(t.parties, func(o string) bool { return o == org })
 	t.mediators = slices.DeleteFunc(t.mediators, func(o string) bool { return o == org })
 	t.accepted = slices.DeleteFunc(t.accepted, func(o string) bool { return o == org })
 	t.members = slices.DeleteFunc(t.members, func(m Member) bool { return m.Org == org })

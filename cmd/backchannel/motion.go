@@ -31,6 +31,9 @@ const motionKindsHelp = `The kinds of motion and their arguments:
 
   invite-mediator ORG      appoint ORG as a mediator (its root: --pin ORG=SAFETY-NUMBER)
   remove-mediator ORG      dismiss mediator ORG
+  add-party ORG            admit ORG as a party, with every party's and ORG's consent
+                           (its root: --pin ORG=SAFETY-NUMBER)
+  remove-party ORG         take party ORG out, with every other party's consent
   set-venue VENUE          move the talks to VENUE
   set-format FORMAT        indirect or direct
   set-level N              the minimum rank (1 to 5) of formal messages
@@ -68,11 +71,11 @@ func motionProposeCommand(e *env) *cobra.Command {
 			}
 			var ch talks.Change
 			switch kind {
-			case talks.MotionRemoveMediator:
+			case talks.MotionRemoveMediator, talks.MotionRemoveParty:
 				if err := needArg("an organisation"); err != nil {
 					return err
 				}
-				ch = talks.RemoveMediator(arg)
+				ch = talks.Change{Kind: kind, Org: arg}
 			case talks.MotionSetVenue:
 				if err := needArg("a venue"); err != nil {
 					return err
@@ -124,7 +127,7 @@ func motionProposeCommand(e *env) *cobra.Command {
 				ch = talks.Resume()
 			case talks.MotionConclude:
 				ch = talks.Conclude()
-			case talks.MotionInviteMediator:
+			case talks.MotionInviteMediator, talks.MotionAddParty:
 				// Handled below: it needs the session to resolve the root.
 			default:
 				return usage(withHint(fmt.Errorf("%q is not a kind of motion", kind), "run '%s --help' for the kinds", cmd.CommandPath()))
@@ -133,7 +136,7 @@ func motionProposeCommand(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if kind == talks.MotionInviteMediator {
+			if kind == talks.MotionInviteMediator || kind == talks.MotionAddParty {
 				if err := needArg("an organisation"); err != nil {
 					return err
 				}
@@ -144,7 +147,7 @@ func motionProposeCommand(e *env) *cobra.Command {
 					}
 					return err
 				}
-				ch = talks.InviteMediator(arg, client.Pin(key).Fingerprint)
+				ch = talks.Change{Kind: kind, Org: arg, Root: client.Pin(key).Fingerprint}
 			}
 			var deadline time.Time
 			if ttl > 0 {
@@ -172,7 +175,7 @@ func motionProposeCommand(e *env) *cobra.Command {
 	fl.StringVar(&until, "until", "", "open-session: when the direct session ends, RFC 3339")
 	fl.DurationVar(&sessionFor, "for", 15*time.Minute, "open-session: how long the direct session lasts")
 	fl.DurationVar(&ttl, "expires-in", 0, "how long the motion stays open for votes (default 7 days)")
-	p.add(cmd, "trust-server-roots", "invite-mediator: pin the root the server presents without comparing it")
+	p.add(cmd, "trust-server-roots", "invite-mediator, add-party: pin the root the server presents without comparing it")
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
@@ -181,7 +184,7 @@ func motionProposeCommand(e *env) *cobra.Command {
 // describeChange says a change in words.
 func describeChange(c talks.Change) string {
 	switch c.Kind {
-	case talks.MotionInviteMediator, talks.MotionRemoveMediator:
+	case talks.MotionInviteMediator, talks.MotionRemoveMediator, talks.MotionAddParty, talks.MotionRemoveParty:
 		return string(c.Kind) + " " + c.Org
 	case talks.MotionSetVenue:
 		return "set-venue " + c.Venue

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,9 +82,14 @@ func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) e
 			return err
 		}
 		a := &appender{b: b, tx: tx}
+		orgs := b.orgs()
 		err := fn(a)
 		if err == nil {
 			err = a.err
+		}
+		if after := b.orgs(); err == nil && !slices.Equal(orgs, after) {
+			// The talks are listed for whoever takes part now, or is invited to.
+			tx.SetMembers(after)
 		}
 		dirty = a.dirty
 		var d duplicateError
@@ -442,7 +448,7 @@ func (s *Server) parseAct(ctx context.Context, talksID string, data []byte) (*pa
 			return nil, err
 		}
 	case talks.Propose:
-		if e.Change.Kind == talks.MotionInviteMediator {
+		if e.Change.Invites() {
 			k, err := s.pinnedRoot(ctx, e.Change.Org, e.Change.Root)
 			if err != nil {
 				return nil, err
@@ -543,6 +549,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 			return err
 		}
 	}
+	seated := b.seats(now)
 	if err := b.State.Apply(p.event); err != nil {
 		return err
 	}
@@ -552,6 +559,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 		a.publishCredential(p.member)
 	}
 	a.add(backchannel.Event{Type: backchannel.EventAct, Data: data})
+	b.noteDepartures(seated, b.size)
 	if p.root != nil && !b.pinned[p.root.Org] {
 		if err := b.Trust.Pin(*p.root); err != nil {
 			return err

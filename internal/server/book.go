@@ -33,6 +33,75 @@ type book struct {
 	onRecord map[string]bool // credential ids published on the record
 	// relayed is, for each envelope relayed verbatim and each room it went to, the relay.
 	relayed map[relayKey]string
+	// left is, for each organisation that took part and no longer does, what it may still
+	// read of the record: the part it was entitled to when it left.
+	left map[string]departure
+}
+
+// departure is what an organisation that left the talks may still read: the events before
+// size, of every member or of the rooms it sat in when it left.
+type departure struct {
+	size  int64
+	rooms []string
+}
+
+// seats returns the rooms each organisation taking part sits in at now (its private room
+// included).
+func (b *book) seats(now time.Time) map[string][]string {
+	if b.State == nil {
+		return nil
+	}
+	out := make(map[string][]string)
+	for _, org := range append(b.State.Parties(), b.State.Mediators()...) {
+		out[org] = []string{backchannel.RoomPrivate(org)}
+	}
+	for _, r := range b.State.Rooms(now) {
+		for _, org := range r.Orgs {
+			out[org] = append(out[org], r.ID)
+		}
+	}
+	return out
+}
+
+// noteDepartures records, for each organisation seated in before that takes part no more, that
+// it may read the record up to size (the event that took it out included) in the rooms it sat
+// in; an organisation that takes part again reads as a member.
+func (b *book) noteDepartures(before map[string][]string, size int64) {
+	for org, rooms := range before {
+		if b.State.Role(org) == "" {
+			if b.left == nil {
+				b.left = make(map[string]departure)
+			}
+			b.left[org] = departure{size: size, rooms: rooms}
+		}
+	}
+	for org := range b.left {
+		if b.State.Role(org) != "" {
+			delete(b.left, org)
+		}
+	}
+}
+
+// orgs returns the organisations the talks are listed for: those taking part, and those
+// invited to.
+func (b *book) orgs() []string {
+	if b.State == nil {
+		return nil
+	}
+	out := append(b.State.Parties(), b.State.Mediators()...)
+	ch := b.State.Charter()
+	for _, org := range append(slices.Clone(ch.Parties), ch.Mediators...) {
+		if b.invited(org) {
+			out = append(out, org)
+		}
+	}
+	for _, m := range b.State.Motions() {
+		if m.Change.Invites() && m.Outcome == talks.OutcomePending {
+			out = append(out, m.Change.Org)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // relayKey is an envelope relayed verbatim (its hash) and the room it was relayed to.
@@ -58,7 +127,7 @@ func newBook(id string) *book { return &book{Book: replay.New(id)} }
 func (b *book) reset() {
 	b.Book, b.size = replay.New(b.ID), 0
 	b.seqs = seal.SequenceTracker{}
-	b.pinned, b.onRecord, b.relayed = nil, nil, nil
+	b.pinned, b.onRecord, b.relayed, b.left = nil, nil, nil, nil
 }
 
 // errRecord reports a record that does not replay: the store holds something the server
@@ -70,10 +139,17 @@ func (b *book) replay(e backchannel.Event) error {
 	if int64(e.Index) != b.size {
 		return fmt.Errorf("%w: talks %s: event %d where %d was expected", errRecord, b.ID, e.Index, b.size)
 	}
+	var seated map[string][]string
+	if e.Type == backchannel.EventAct {
+		seated = b.seats(e.Time)
+	}
 	if err := b.Apply(e, b.hooks()); err != nil {
 		return fmt.Errorf("%w: talks %s: event %d (%s): %v", errRecord, b.ID, e.Index, e.Type, err)
 	}
 	b.size++
+	if seated != nil {
+		b.noteDepartures(seated, b.size)
+	}
 	return nil
 }
 
@@ -124,7 +200,7 @@ func hashOf(b []byte) []byte {
 }
 
 // invited reports whether org is invited to the talks and has not joined them yet: named in
-// the charter of talks not yet active, or by a pending invite-mediator motion.
+// the charter of talks not yet active, or by a pending invite-mediator or add-party motion.
 func (b *book) invited(org string) bool {
 	if b.State.Role(org) != "" && b.State.Status() != talks.StatusProposed {
 		return false
@@ -134,7 +210,7 @@ func (b *book) invited(org string) bool {
 		return true
 	}
 	for _, m := range b.State.Motions() {
-		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org && m.Outcome == talks.OutcomePending {
+		if m.Change.Invites() && m.Change.Org == org && m.Outcome == talks.OutcomePending {
 			return true
 		}
 	}
@@ -144,6 +220,17 @@ func (b *book) invited(org string) bool {
 // actor is who a verified credential says its holder is, for the talks' rules.
 func actor(c *seal.Credential) talks.Actor {
 	return talks.Actor{Principal: c.Handle(), Org: c.Org, Rank: c.Rank, Title: c.Title}
+}
+
+// mayRead reports whether principal may read event e at now: as canRead for a member or an
+// invitee, and, for an organisation that left, an event before it left, of every member or of
+// a room it sat in.
+func (b *book) mayRead(principal string, e *backchannel.Event, now time.Time) bool {
+	org, _, _ := seal.SplitHandle(principal)
+	if d, ok := b.left[org]; ok {
+		return int64(e.Index) < d.size && (e.Room == "" || slices.Contains(d.rooms, e.Room))
+	}
+	return b.canRead(principal, e.Room, now)
 }
 
 // canRead reports whether principal may read events of room at now. Rooms of the talks follow

@@ -61,7 +61,7 @@ func (s *Server) readable(ctx context.Context, b *book, principal string, from i
 		b.mu.Lock()
 		for _, e := range evs {
 			next = int64(e.Index) + 1
-			if (room == "" || e.Room == room) && (typ == "" || e.Type == typ) && b.canRead(principal, e.Room, now) {
+			if (room == "" || e.Room == room) && (typ == "" || e.Type == typ) && b.mayRead(principal, &e, now) {
 				out = append(out, eventOf(e))
 				if len(out) == limit {
 					break
@@ -133,7 +133,7 @@ func (s *Server) presented(ctx context.Context, id string) (*storeLog, error) {
 func (s *Server) recordRoutes() {
 	register(s, op{id: "list-events", method: http.MethodGet, path: "/v1/talks/{talksID}/events", summary: "The events of talks the caller may read, in record order", tag: "record", authed: true},
 		func(ctx context.Context, in *EventsQuery) (*body[api.EventPage], error) {
-			c, b, err := s.access(ctx, in.AuthHeader, in.Talks)
+			c, b, err := s.recordAccess(ctx, in.AuthHeader, in.Talks)
 			if err != nil {
 				return nil, err
 			}
@@ -168,7 +168,7 @@ func (s *Server) recordRoutes() {
 		LastEventID string `header:"Last-Event-ID" doc:"The index of the last event received."`
 		From        int64  `query:"from" minimum:"0" doc:"The first index to send, when there is no Last-Event-ID."`
 	}) (*huma.StreamResponse, error) {
-		c, b, err := s.access(ctx, in.AuthHeader, in.Talks)
+		c, b, err := s.recordAccess(ctx, in.AuthHeader, in.Talks)
 		if err != nil {
 			return nil, s.problemOf(ctx, err)
 		}
@@ -197,7 +197,7 @@ func (s *Server) recordRoutes() {
 			Index int64 `query:"index" minimum:"0" doc:"The event's index."`
 			From  int64 `query:"from" minimum:"0" doc:"An older checkpoint size to prove consistency from (0: none)."`
 		}) (*body[api.Proof], error) {
-			c, b, err := s.access(ctx, in.AuthHeader, in.Talks)
+			c, b, err := s.recordAccess(ctx, in.AuthHeader, in.Talks)
 			if err != nil {
 				return nil, err
 			}
@@ -206,7 +206,7 @@ func (s *Server) recordRoutes() {
 
 	register(s, op{id: "list-cosigned", method: http.MethodGet, path: "/v1/talks/{talksID}/cosignatures", summary: "Each cosigner's latest cosigned checkpoint", tag: "record", authed: true},
 		func(ctx context.Context, in *TalksPath) (*body[api.CosignedList], error) {
-			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+			if _, _, err := s.recordAccess(ctx, in.AuthHeader, in.Talks); err != nil {
 				return nil, err
 			}
 			return reply(s.cosignedList(ctx, in.Talks))
@@ -242,7 +242,7 @@ func (s *Server) recordRoutes() {
 		// The record of public talks is served to anyone, for monitors and witnesses: its
 		// leaves name an event's type and hash, nothing more. Any other talks' is its members'.
 		if !s.publicRecord(ctx, in.Talks) {
-			if _, _, err := s.access(ctx, in.AuthHeader, in.Talks); err != nil {
+			if _, _, err := s.recordAccess(ctx, in.AuthHeader, in.Talks); err != nil {
 				return nil, s.problemOf(ctx, err)
 			}
 		}
@@ -365,7 +365,7 @@ func (s *Server) proof(ctx context.Context, c *caller, b *book, index, from int6
 		return api.Proof{}, problemf(api.ProblemNotFound, "no event %d in talks %s", index, b.ID)
 	}
 	b.mu.Lock()
-	ok := b.canRead(c.principal(), evs[0].Room, s.cfg.Now())
+	ok := b.mayRead(c.principal(), &evs[0], s.cfg.Now())
 	b.mu.Unlock()
 	out := api.Proof{Index: index, Leaf: evs[0].Entry()}
 	if !ok {

@@ -40,32 +40,41 @@ func (s *Server) access(ctx context.Context, in AuthHeader, id string) (*caller,
 	return c, b, nil
 }
 
+// recordAccess is access for the routes that serve the record (events, proofs, cosignatures,
+// tiles): an organisation that left the talks still reads the part of the record it was
+// entitled to, up to its leaving, to export and verify it (book.mayRead).
+func (s *Server) recordAccess(ctx context.Context, in AuthHeader, id string) (*caller, *book, error) {
+	c, b, err := s.access(ctx, in, id)
+	if err == nil || !isProblem(err, api.ProblemUnknownTalks) || c != nil {
+		return c, b, err
+	}
+	c, err = s.authenticate(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	if b, err = s.book(ctx, id); err != nil {
+		return nil, nil, err
+	}
+	b.mu.Lock()
+	_, left := b.left[c.org()]
+	b.mu.Unlock()
+	if !left {
+		return nil, nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
+	}
+	return c, b, nil
+}
+
 func isProblem(err error, k api.ProblemKind) bool {
 	p, ok := err.(*api.Problem)
 	return ok && p.Type == api.ProblemTypePrefix+k.Name
 }
 
-// knows reports whether org takes part in the talks or is invited by a pending motion.
+// knows reports whether org takes part in the talks or is invited to them (named in the
+// charter of talks not yet accepted, or by a pending invitation to mediate or to join): to
+// anyone else, including an organisation that left or was removed or whose invitation was
+// refused, the talks are unknown.
 func (b *book) knows(org string) bool {
-	if b.State.Role(org) != "" {
-		return true
-	}
-	for _, o := range b.State.Charter().Parties {
-		if o == org {
-			return true
-		}
-	}
-	for _, o := range b.State.Charter().Mediators {
-		if o == org {
-			return true
-		}
-	}
-	for _, m := range b.State.Motions() {
-		if m.Change.Kind == talks.MotionInviteMediator && m.Change.Org == org {
-			return true
-		}
-	}
-	return false
+	return b.State.Role(org) != "" || b.invited(org)
 }
 
 // accepted turns a submission into its API answer.
@@ -316,7 +325,7 @@ func (s *Server) talksRoutes() {
 				return nil, err
 			}
 			b.mu.Lock()
-			ok := b.canRead(c.principal(), e.Room, s.cfg.Now())
+			ok := b.mayRead(c.principal(), &e, s.cfg.Now())
 			b.mu.Unlock()
 			if !ok || e.Type != backchannel.EventEnvelope {
 				// Not "forbidden": whether another room holds an envelope is itself not the caller's to know.
