@@ -227,3 +227,18 @@ func (cw *castWorld) refusedInvitee() {
 func TestARefusedInviteeNoLongerSeesTheTalks(t *testing.T) {
 	newCastWorld(t).refusedInvitee()
 }
+
+// A principal of an organisation in the talks that its delegation has not taken in is told so,
+// and raises no alarm about the host; once added, it reads the talks.
+func TestADelegateNotYetAddedIsToldSo(t *testing.T) {
+	cw := newCastWorld(t)
+	counsel := client.New(cw.url, cw.counsel.Identity(), client.WithLogKey(cw.counsel.PinnedLogKey()))
+	_, err := counsel.Sync(cw.ctx, castTalks)
+	if errors.Is(err, client.ErrRecord) || !api.IsProblem(err, talks.ErrNotMember.Name) {
+		t.Fatalf("Sync before the delegation took it in: %v, want not-member and no alarm about the host", err)
+	}
+	cw.ok(cw.envoy.AddMember(cw.ctx, castTalks, cw.counsel.Credential()))
+	if b := mustSync(t, cw.ctx, counsel); b.State.Role("us") != talks.RoleParty {
+		t.Fatalf("after it was added: %+v", b.State.Members("us"))
+	}
+}

@@ -332,6 +332,28 @@ func (c *Client) Organisation(ctx context.Context, org string) (api.Organisation
 	return o, err
 }
 
+// PrincipalCredentials returns the credentials the directory holds for principal (its name) of
+// org, oldest first, unverified: check each against the talks' trust (seal.Trust.VerifyCredential)
+// before using it.
+func (c *Client) PrincipalCredentials(ctx context.Context, org, principal string) ([]*seal.Credential, error) {
+	var all []api.Credential
+	if err := c.do(ctx, http.MethodGet, "/v1/organisations/"+url.PathEscape(org)+"/principals/"+url.PathEscape(principal)+"/credentials", false, nil, &all); err != nil {
+		return nil, err
+	}
+	out := make([]*seal.Credential, 0, len(all))
+	for _, ac := range all {
+		cr, err := seal.ParseCredential(ac.Data)
+		if err != nil {
+			return nil, err
+		}
+		if cr.Org != org || cr.Principal != principal {
+			return nil, errf("the directory answers %s for %s", cr.Handle(), seal.Handle(org, principal))
+		}
+		out = append(out, cr)
+	}
+	return out, nil
+}
+
 // PublishCredential publishes a credential its organisation's root issued.
 func (c *Client) PublishCredential(ctx context.Context, cred *seal.Credential) (api.Credential, error) {
 	var out api.Credential

@@ -297,6 +297,12 @@ func (c *Client) Events(ctx context.Context, talksID string, from int64, limit i
 // ctx is done or fn returns an error. It reconnects after a dropped connection with
 // Last-Event-ID, so fn sees every event exactly once.
 func (c *Client) Follow(ctx context.Context, talksID string, from int64, fn func(api.Event) error) error {
+	return c.FollowNotify(ctx, talksID, from, fn, nil)
+}
+
+// FollowNotify is Follow, and tells dropped, if set, each time the stream breaks (the connection
+// dropped or refused, the server unavailable) and is about to be resumed from event next.
+func (c *Client) FollowNotify(ctx context.Context, talksID string, from int64, fn func(api.Event) error, dropped func(err error, next int64)) error {
 	next := from
 	backoff := 100 * time.Millisecond
 	for {
@@ -312,6 +318,9 @@ func (c *Client) Follow(ctx context.Context, talksID string, from int64, fn func
 		}
 		if p, ok := err.(*api.Problem); ok && p.Status < 500 && p.Status != http.StatusTooManyRequests {
 			return err
+		}
+		if dropped != nil {
+			dropped(err, next)
 		}
 		select {
 		case <-ctx.Done():

@@ -267,12 +267,14 @@ func followCommand(e *env) *cobra.Command {
 	var f clientFlags
 	var from, after int64
 	var count int
+	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "follow TALKS",
 		Short: "Print the events of talks as they happen, until interrupted",
 		Long: "follow prints each event of the talks you may see, one line each, from --from (default the\n" +
-			"start of the record) and then live as the host accepts them, until interrupted (Ctrl-C)\n" +
-			"or --count events. It shows what the host streams: 'backchannel inbox' verifies and opens.",
+			"start of the record) and then live as the host accepts them, until interrupted (Ctrl-C),\n" +
+			"--count events, or --wait without one. A dropped connection is said on stderr, and resumed\n" +
+			"where it stopped. It shows what the host streams: 'backchannel inbox' verifies and opens.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, cancel := context.WithCancel(cmd.Context())
@@ -286,7 +288,23 @@ func followCommand(e *env) *cobra.Command {
 				from = after + 1
 			}
 			seen := 0
-			err = s.c.Follow(ctx, id, from, func(ev api.Event) error {
+			var waited <-chan time.Time
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				defer t.Stop()
+				waited = t.C
+			}
+			go func() {
+				select {
+				case <-waited:
+					cancel()
+				case <-ctx.Done():
+				}
+			}()
+			dropped := func(err error, next int64) {
+				e.notef("the connection to the server dropped (%v); resuming from event %d", err, next)
+			}
+			err = s.c.FollowNotify(ctx, id, from, func(ev api.Event) error {
 				line := describeEvent(ev)
 				if f.json {
 					if err := e.writeJSON(map[string]any{"index": ev.Index, "type": ev.Type, "room": ev.Room, "time": ev.Time, "hash": ev.Hash, "summary": line}); err != nil {
@@ -300,9 +318,13 @@ func followCommand(e *env) *cobra.Command {
 					return errEnough
 				}
 				return nil
-			})
+			}, dropped)
 			switch {
 			case errors.Is(err, errEnough), errors.Is(err, context.Canceled) && cmd.Context().Err() != nil:
+				return nil
+			case errors.Is(err, context.Canceled) && wait > 0 && count > 0:
+				return fmt.Errorf("%d of %d events came in %s; stopped waiting", seen, count, wait)
+			case errors.Is(err, context.Canceled) && wait > 0:
 				return nil
 			case err != nil:
 				return s.explain(ctx, id, err)
@@ -313,6 +335,7 @@ func followCommand(e *env) *cobra.Command {
 	cmd.Flags().Int64Var(&from, "from", 0, "the event `index` to start from")
 	cmd.Flags().Int64Var(&after, "after", 0, "start after this event `index` (one a command printed)")
 	cmd.Flags().IntVar(&count, "count", 0, "stop after this many events (default: follow until interrupted)")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "stop after this long; with --count, an error if fewer events came (default: no limit)")
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd

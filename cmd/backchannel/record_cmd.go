@@ -262,6 +262,10 @@ func (e *env) showVerify(r verifyReport, asJSON bool) error {
 			[2]string{"confirmed", "size " + strconv.FormatInt(r.Confirmed, 10) + " cosigned by the charter's quorum of parties"},
 			[2]string{"messages", strconv.Itoa(len(r.Messages)) + " disclosed, each signed by its author"},
 		)
+		if r.LeftAt > 0 {
+			org, _, _ := strings.Cut(r.ExportedBy, ":")
+			fields = append(fields, [2]string{"left", fmt.Sprintf("%s took part no more after event %d: the export holds what it was entitled to read, up to there", org, r.LeftAt-1)})
+		}
 	}
 	e.writeFields(fields)
 	for _, m := range r.Messages {

@@ -117,6 +117,7 @@ func newRoot(e *env) *cobra.Command {
 		tokenCommand(e),
 		talksCommand(e),
 		motionCommand(e),
+		delegationCommand(e),
 		roundCommand(e),
 		sendCommand(e),
 		inboxCommand(e),

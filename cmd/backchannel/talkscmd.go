@@ -22,9 +22,9 @@ import (
 func talksCommand(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "talks",
-		Short: "Create, accept, show and list talks",
+		Short: "Create, accept, show, list and withdraw from talks",
 	}
-	cmd.AddCommand(talksCreateCommand(e), talksAcceptCommand(e), talksShowCommand(e), talksListCommand(e))
+	cmd.AddCommand(talksCreateCommand(e), talksAcceptCommand(e), talksShowCommand(e), talksListCommand(e), talksWithdrawCommand(e))
 	return cmd
 }
 
@@ -381,6 +381,9 @@ type talksView struct {
 	Pending    int         `json:"pending_motions"`
 	Size       int64       `json:"size"`
 	Verified   bool        `json:"verified"`
+	// LeftAt, once the caller's organisation takes part no more, is the size of the record it
+	// was entitled to read (client.Book.LeftAt).
+	LeftAt int64 `json:"left_at,omitempty"`
 	// Confirmed is the size the quorum of parties has cosigned; ConfirmedBy, the newest each
 	// party has.
 	Quorum int `json:"quorum"`
@@ -417,7 +420,7 @@ func talksViewOf(b *client.Book, as string) talksView {
 	v := talksView{
 		ID: t.ID(), Status: string(t.Status()), Format: string(t.Format()), Visibility: string(t.Visibility()),
 		Level: int(t.Level()), Venue: t.Venue(), Agenda: t.Agenda(), Parties: t.Parties(), Mediators: t.Mediators(),
-		Accepted: t.Accepted(), InSession: t.InSession(), Size: b.Size, Verified: true,
+		Accepted: t.Accepted(), InSession: t.InSession(), Size: b.Size, Verified: true, LeftAt: b.LeftAt,
 		Quorum: b.State.Quorum(), Confirmed: b.Confirmed(), ConfirmedBy: make(map[string]int64),
 		Rooms: []roomView{}, Rounds: []roundView{}, Roots: []pinView{}, Members: []string{},
 	}
@@ -506,6 +509,10 @@ func (e *env) showTalks(b *client.Book, as string, asJSON bool) error {
 	}
 	fields = append(fields, [2]string{"motions", fmt.Sprintf("%d (%d pending)", v.Motions, v.Pending)})
 	fields = append(fields, [2]string{"record", fmt.Sprintf("%d events, verified", v.Size)})
+	if v.LeftAt > 0 {
+		org, _, _ := strings.Cut(as, ":")
+		fields = append(fields, [2]string{"left", fmt.Sprintf("%s takes part no more since event %d: it reads the record up to there, and nothing after", org, v.LeftAt-1)})
+	}
 	var by []string
 	for _, org := range v.Parties {
 		by = append(by, fmt.Sprintf("%s %d", org, v.ConfirmedBy[org]))

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"sort"
 
@@ -33,9 +34,17 @@ func (s *Server) access(ctx context.Context, in AuthHeader, id string) (*caller,
 	}
 	b.mu.Lock()
 	ok := b.knows(c.org())
+	_, member := b.State.Member(c.principal())
+	member = member || b.invited(c.org())
 	b.mu.Unlock()
 	if !ok {
 		return nil, nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
+	}
+	if !member {
+		// Its organisation takes part, so the talks are no secret to it; but only the
+		// delegation reads them, and it is not (or no longer) in it.
+		return nil, nil, &talks.Refusal{Rule: talks.ErrNotMember, Detail: fmt.Sprintf(
+			"%s is not in %s's delegation in talks %s: the head of the delegation adds it first", c.principal(), c.org(), id)}
 	}
 	return c, b, nil
 }
