@@ -82,12 +82,13 @@ func (s *Server) withBook(ctx context.Context, id string, fn func(a *appender) e
 			return err
 		}
 		a := &appender{b: b, tx: tx}
-		orgs := b.orgs()
+		now := s.cfg.Now()
+		orgs := b.orgs(now)
 		err := fn(a)
 		if err == nil {
 			err = a.err
 		}
-		if after := b.orgs(); err == nil && !slices.Equal(orgs, after) {
+		if after := b.orgs(now); err == nil && !slices.Equal(orgs, after) {
 			// The talks are listed for whoever takes part now, or is invited to.
 			tx.SetMembers(after)
 		}

@@ -82,21 +82,21 @@ func (b *book) noteDepartures(before map[string][]string, size int64) {
 	}
 }
 
-// orgs returns the organisations the talks are listed for: those taking part, and those
+// orgs returns the organisations the talks are listed for at now: those taking part, and those
 // invited to.
-func (b *book) orgs() []string {
+func (b *book) orgs(now time.Time) []string {
 	if b.State == nil {
 		return nil
 	}
 	out := append(b.State.Parties(), b.State.Mediators()...)
 	ch := b.State.Charter()
 	for _, org := range append(slices.Clone(ch.Parties), ch.Mediators...) {
-		if b.invited(org) {
+		if b.invited(org, now) {
 			out = append(out, org)
 		}
 	}
 	for _, m := range b.State.Motions() {
-		if m.Change.Invites() && m.Outcome == talks.OutcomePending {
+		if m.Change.Invites() && m.OutcomeAt(now) == talks.OutcomePending {
 			out = append(out, m.Change.Org)
 		}
 	}
@@ -200,8 +200,9 @@ func hashOf(b []byte) []byte {
 }
 
 // invited reports whether org is invited to the talks and has not joined them yet: named in
-// the charter of talks not yet active, or by a pending invite-mediator or add-party motion.
-func (b *book) invited(org string) bool {
+// the charter of talks not yet active, or by an invite-mediator or add-party motion still
+// pending at now (neither decided nor expired).
+func (b *book) invited(org string, now time.Time) bool {
 	if b.State.Role(org) != "" && b.State.Status() != talks.StatusProposed {
 		return false
 	}
@@ -210,7 +211,7 @@ func (b *book) invited(org string) bool {
 		return true
 	}
 	for _, m := range b.State.Motions() {
-		if m.Change.Invites() && m.Change.Org == org && m.Outcome == talks.OutcomePending {
+		if m.Change.Invites() && m.Change.Org == org && m.OutcomeAt(now) == talks.OutcomePending {
 			return true
 		}
 	}
@@ -244,7 +245,7 @@ func (b *book) canRead(principal, room string, now time.Time) bool {
 		// a pending motion invites) reads what every member reads: it must check the roots
 		// the charter pins, on the record, before it signs its acceptance.
 		org, _, _ := seal.SplitHandle(principal)
-		return room == "" && b.invited(org)
+		return room == "" && b.invited(org, now)
 	}
 	switch {
 	case room == "":

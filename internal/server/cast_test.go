@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/talks"
@@ -77,6 +78,13 @@ func TestAccessFollowsTheCast(t *testing.T) {
 	// Iran refuses: the talks are unknown to the UAE again.
 	m.accepted(m.submit(m.ir, m.id, talks.Vote{At: m.now(), By: m.ir.actor(), Motion: "invite-ae", Accept: false}))
 	checkCast(t, m, "the refused UAE", m.ae, gone, false)
+
+	// Invited again for a minute, and nobody answers: once the invitation expires, the talks are
+	// unknown to the UAE, though no event says so.
+	m.accepted(m.submit(m.us, m.id, talks.Propose{At: m.now(), By: m.us.actor(), Motion: "invite-ae-brief", Change: talks.InviteMediator("ae", m.pin("ae").Fingerprint), Deadline: m.now().Add(time.Minute)}))
+	want(t, m.do(request{method: http.MethodGet, path: talksPath(m.id), token: m.ae.token}), http.StatusOK, "")
+	m.clock.advance(2 * time.Minute)
+	want(t, m.do(request{method: http.MethodGet, path: talksPath(m.id), token: m.ae.token}), http.StatusNotFound, api.ProblemUnknownTalks.Name)
 
 	// A US aide, not in the US delegation, is told so everywhere.
 	no := castWant{"view": notInDelegation, "act": notInDelegation, "events": notInDelegation, "checkpoint": notInDelegation}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
@@ -33,9 +34,10 @@ func (s *Server) access(ctx context.Context, in AuthHeader, id string) (*caller,
 		return nil, nil, err
 	}
 	b.mu.Lock()
-	ok := b.knows(c.org())
+	now := s.cfg.Now()
+	ok := b.knows(c.org(), now)
 	_, member := b.State.Member(c.principal())
-	member = member || b.invited(c.org())
+	member = member || b.invited(c.org(), now)
 	b.mu.Unlock()
 	if !ok {
 		return nil, nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
@@ -82,8 +84,8 @@ func isProblem(err error, k api.ProblemKind) bool {
 // charter of talks not yet accepted, or by a pending invitation to mediate or to join): to
 // anyone else, including an organisation that left or was removed or whose invitation was
 // refused, the talks are unknown.
-func (b *book) knows(org string) bool {
-	return b.State.Role(org) != "" || b.invited(org)
+func (b *book) knows(org string, now time.Time) bool {
+	return b.State.Role(org) != "" || b.invited(org, now)
 }
 
 // accepted turns a submission into its API answer.
