@@ -148,6 +148,18 @@ func (s *Server) admit(a *appender, data []byte, what string, at, now time.Time,
 	return a.b.trustCredential(signer)
 }
 
+// admitSealed admits an envelope submitted as what (a message, red lines, a room key), sealed in
+// room: as admit, then its sender's signature and its credential's validity now.
+func (s *Server) admitSealed(a *appender, data []byte, what string, env *seal.Envelope, room string, now time.Time, sender *seal.Credential) error {
+	if err := s.admit(a, data, what, env.CreatedAt, now, sender); err != nil {
+		return err
+	}
+	if _, err := a.b.Trust.VerifyEnvelope(env, seal.Expect{Talks: a.b.ID, Room: room, AnyRound: true}); err != nil {
+		return err
+	}
+	return a.b.Trust.VerifyCredential(sender, now)
+}
+
 // checkTime refuses a signed time too far from the server's clock: a signer cannot backdate
 // what it signs into a credential's validity or before a motion's deadline, nor post-date it.
 func (s *Server) checkTime(what string, at, now time.Time) error {
@@ -292,13 +304,7 @@ func (s *Server) acceptEnvelope(ctx context.Context, talksID string, in api.Subm
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := s.admit(a, data, "the envelope", env.CreatedAt, now, sender); err != nil {
-			return err
-		}
-		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
-			return err
-		}
-		if err := b.Trust.VerifyCredential(sender, now); err != nil {
+		if err := s.admitSealed(a, data, "the envelope", env, env.Room, now, sender); err != nil {
 			return err
 		}
 		h := talks.Header{
@@ -583,13 +589,7 @@ func (s *Server) acceptRedLines(ctx context.Context, talksID string, data, tag [
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := s.admit(a, data, "the red lines", env.CreatedAt, now, sender); err != nil {
-			return err
-		}
-		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: backchannel.RoomPrivate(sender.Org), AnyRound: true}); err != nil {
-			return err
-		}
-		if err := b.Trust.VerifyCredential(sender, now); err != nil {
+		if err := s.admitSealed(a, data, "the red lines", env, backchannel.RoomPrivate(sender.Org), now, sender); err != nil {
 			return err
 		}
 		if err := b.CheckRedLinesHeader(env); err != nil {
@@ -647,13 +647,7 @@ func (s *Server) acceptRoomKey(ctx context.Context, talksID string, data []byte,
 	}
 	return s.withBook(ctx, talksID, func(a *appender) error {
 		b := a.b
-		if err := s.admit(a, data, "the room key", env.CreatedAt, now, sender); err != nil {
-			return err
-		}
-		if _, err := b.Trust.VerifyEnvelope(env, seal.Expect{Talks: talksID, Room: env.Room, AnyRound: true}); err != nil {
-			return err
-		}
-		if err := b.Trust.VerifyCredential(sender, now); err != nil {
+		if err := s.admitSealed(a, data, "the room key", env, env.Room, now, sender); err != nil {
 			return err
 		}
 		if err := b.CheckRoomKeyHeader(env); err != nil {
