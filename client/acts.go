@@ -220,7 +220,7 @@ func (c *Client) SetRedLines(ctx context.Context, talksID string, topics []strin
 		if err != nil {
 			return nil, nil, err
 		}
-		return api.SubmitRedLines{Envelope: env.Marshal(), Tag: backchannel.RoomTag(key, backchannel.EventRedLines, backchannel.EventHash(env.Hash()))}, env, nil
+		return api.SubmitRedLines{Envelope: env.Marshal(), Tag: roomTag(key, backchannel.EventRedLines, backchannel.EventHash(env.Hash()))}, env, nil
 	}, &out)
 	return out, err
 }

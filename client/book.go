@@ -143,6 +143,18 @@ func (b *Book) apply(e backchannel.Event, h replay.Hooks, org string) error {
 	return nil
 }
 
+// stillReads reports whether principal reads room at now, so that an event of the room it was
+// not served was kept from it. The plenary has readers only while a session is open, but every
+// member of the talks reads its events ever after: it holds the plenary's key only if it sat in
+// one.
+func (b *Book) stillReads(principal, room string, now time.Time) bool {
+	if room == talks.RoomPlenary {
+		_, member := b.State.Member(principal)
+		return member
+	}
+	return slices.Contains(b.Readers(room, now), principal)
+}
+
 // Last returns the latest envelope of room the principal read, which its next envelope in the
 // room follows; zero if none.
 func (b *Book) Last(room string) seal.Hash { return b.last[room] }
@@ -244,6 +256,9 @@ func (c *Client) Sync(ctx context.Context, talksID string) ([]*Message, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.healRoomKeys(ctx, talksID); err != nil {
+		return fresh, err
+	}
 	cast, err := c.standRedLines(ctx, talksID)
 	if err != nil {
 		return fresh, err
@@ -267,6 +282,14 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 	b, err := c.workingCopy(talksID)
 	if err != nil {
 		return nil, err
+	}
+	if b.LeftAt > 0 {
+		// Its organisation left: it was served nothing after, and a copy that went on from
+		// there would lack what came between if it were let back in. Read it all again; the
+		// verifier keeps what was verified.
+		fresh := c.newBook(talksID)
+		fresh.Verifier, fresh.Expected, fresh.mine = b.Verifier, b.Expected, make(map[*Message]bool)
+		b = fresh
 	}
 	if b.Verifier == nil {
 		host := c.Host()
@@ -371,7 +394,7 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 		if tag == nil || b.State == nil {
 			continue
 		}
-		if room, ok := b.recognise(typ, h, tag); ok && slices.Contains(b.Readers(room, c.now()), c.Credential().Handle()) {
+		if room, ok := b.recognise(typ, h, tag); ok && b.stillReads(c.Credential().Handle(), room, c.now()) {
 			return nil, fmt.Errorf("%w: talks %s: %w: the host did not serve event %d (%s) of room %s, which this principal reads: its leaf carries the room's tag", ErrRecord, talksID, ErrWithheld, index, typ, room)
 		}
 	}
@@ -467,7 +490,7 @@ func (c *Client) replay(b *Book, e backchannel.Event) (*Message, error) {
 	var opened *Message
 	h := b.checks()
 	h.RedLines = func(_ backchannel.Event, env *seal.Envelope) error { return c.redLines(b, env) }
-	h.RoomKey = func(_ backchannel.Event, env *seal.Envelope) error { return c.roomKeyHook(b, env) }
+	h.RoomKey = func(e backchannel.Event, env *seal.Envelope) error { return c.roomKeyHook(b, e, env) }
 	h.Envelope = func(e backchannel.Event, env *seal.Envelope) error {
 		if err := b.follow(env); err != nil {
 			return err

@@ -193,6 +193,24 @@ func TestTheCastChangesAndAccessFollowsIt(t *testing.T) {
 	if rep.LeftAt != ob.LeftAt || len(rep.Messages) == 0 {
 		t.Errorf("Oman's export: left at %d (want %d), %d messages", rep.LeftAt, ob.LeftAt, len(rep.Messages))
 	}
+
+	// Oman is asked back: invited, it reads the talks again, what came while it was away
+	// included, and once it accepts it mediates again, from a whole copy of the record.
+	cw.ok(cw.envoy.Propose(ctx, castTalks, "om-back", talks.InviteMediator("om", cw.pin("om").Fingerprint), time.Time{}))
+	cw.ok(cw.irFM.Vote(ctx, castTalks, "om-back", true))
+	cw.ok(cw.euHR.Vote(ctx, castTalks, "om-back", true))
+	cw.ok(om.Vote(ctx, castTalks, "om-back", true))
+	if ob := mustSync(t, ctx, om); ob.LeftAt != 0 || ob.State.Role("om") != talks.RoleMediator {
+		t.Fatalf("Oman back: left at %d, role %q", ob.LeftAt, ob.State.Role("om"))
+	}
+	cw.ok(cw.send(cw.irFM, talks.RoomCaucus("ir"), backchannel.KindNote, "Welcome back, Oman."))
+	var welcomed bool
+	for _, m := range mustSync(t, ctx, om).Messages {
+		welcomed = welcomed || (m.Opened != nil && string(m.Opened.Body) == "Welcome back, Oman.")
+	}
+	if !welcomed {
+		t.Error("Oman, back, does not read Iran's caucus")
+	}
 }
 
 // refusedInvitee has Switzerland invited to mediate beside Oman: while invited, it reads the

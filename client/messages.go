@@ -138,7 +138,7 @@ func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.
 			return nil, nil, err
 		}
 		in := api.SubmitEnvelope{Envelope: env.Marshal(), Notices: notices,
-			Tag: backchannel.RoomTag(key, backchannel.EventEnvelope, backchannel.EventHash(env.Hash()))}
+			Tag: roomTag(key, backchannel.EventEnvelope, backchannel.EventHash(env.Hash()))}
 		// Each notice is filed under the room of the envelope it names, and tagged with its key.
 		b := c.Book(talksID)
 		for i, link := range env.RelayOf {
@@ -151,7 +151,7 @@ func (c *Client) submitEnvelope(ctx context.Context, talksID string, relay seal.
 				return nil, nil, err
 			}
 			h := sha256.Sum256(notices[i])
-			in.NoticeTags = append(in.NoticeTags, backchannel.RoomTag(k, backchannel.EventRelayed, h))
+			in.NoticeTags = append(in.NoticeTags, roomTag(k, backchannel.EventRelayed, h))
 		}
 		return in, env, nil
 	}, &out)
@@ -281,7 +281,7 @@ func (c *Client) Receipt(ctx context.Context, talksID string, env seal.Hash, kin
 			return nil, nil, err
 		}
 		h := sha256.Sum256(rc.Marshal())
-		return api.SubmitReceipt{Receipt: rc.Marshal(), Tag: backchannel.RoomTag(key, backchannel.EventReceipt, h)}, rc, nil
+		return api.SubmitReceipt{Receipt: rc.Marshal(), Tag: roomTag(key, backchannel.EventReceipt, h)}, rc, nil
 	}, &out)
 	return out, err
 }

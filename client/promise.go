@@ -2,9 +2,13 @@ package client
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
@@ -25,14 +29,101 @@ type Promise struct {
 	Tag string `json:"tag,omitempty"`
 }
 
-// promise keeps the acknowledgment of an accepted submission, to hold the host to it, and saves
-// it with the talks' verified state.
-func (c *Client) promise(a api.Accepted, tag []byte) error {
-	if a.Talks == "" {
+// promise keeps the acknowledgment of a submission to path with body, to hold the host to it,
+// and saves it with the talks' verified state. What is promised is the client's own: the talks,
+// the type, the hash of the bytes sent and their room tag; the host gives only the index and the
+// checkpoint, and an answer naming another event than the one sent is refused. A relay's notices
+// are promised too, at the indexes right after the relay's.
+func (c *Client) promise(path string, a api.Accepted, body []byte) error {
+	sent, err := sentEvents(path, body)
+	if err != nil {
+		return err
+	}
+	if len(sent) == 0 {
 		return nil
 	}
-	c.holdPromise(a.Talks, Promise{Index: a.Index, Type: a.Type, Hash: a.Hash, Checkpoint: a.Checkpoint.Note, Tag: hex.EncodeToString(tag)})
-	return c.savePromises(a.Talks)
+	talksID := sent[0].talks
+	if talksID == "" {
+		talksID = a.Talks // founding talks: the charter names them, and the host echoes it
+	}
+	main := sent[0]
+	if a.Talks != talksID || a.Type != main.typ || a.Hash != main.hash {
+		return fmt.Errorf("%w: the host acknowledged event %d of talks %q as a %s hashing to %.12s, but the submission was a %s hashing to %.12s of talks %q",
+			ErrRecord, a.Index, a.Talks, a.Type, a.Hash, main.typ, main.hash, talksID)
+	}
+	for i, e := range sent {
+		c.holdPromise(talksID, Promise{Index: a.Index + int64(i), Type: e.typ, Hash: e.hash, Checkpoint: a.Checkpoint.Note, Tag: e.tag})
+	}
+	return c.savePromises(talksID)
+}
+
+// sentEvent is an event a submission puts on the record, as the client sent it.
+type sentEvent struct {
+	talks, typ, hash, tag string // hash and tag in hex
+}
+
+// sentEvents returns the events a submission to path with body appends, in their order on the
+// record: the submission's own, then a relay's notices. Submissions the client does not hold the
+// host to (none) return nothing.
+func sentEvents(path string, body []byte) ([]sentEvent, error) {
+	var in struct {
+		Charter    []byte   `json:"charter"`
+		Act        []byte   `json:"act"`
+		Envelope   []byte   `json:"envelope"`
+		Receipt    []byte   `json:"receipt"`
+		Tag        []byte   `json:"tag"`
+		Notices    [][]byte `json:"notices"`
+		NoticeTags [][]byte `json:"notice_tags"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, err
+	}
+	rest, ok := strings.CutPrefix(path, "/v1/talks")
+	if !ok {
+		return nil, nil
+	}
+	var talksID, op string
+	if rest != "" {
+		escaped, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
+		var err error
+		if talksID, err = url.PathUnescape(escaped); err != nil {
+			return nil, err
+		}
+		op = after
+	}
+	var typ string
+	var data []byte
+	switch op {
+	case "":
+		typ, data = backchannel.EventCharter, in.Charter
+	case "envelopes", "relays":
+		typ, data = backchannel.EventEnvelope, in.Envelope
+	case "red-lines":
+		typ, data = backchannel.EventRedLines, in.Envelope
+	case "room-keys":
+		typ, data = backchannel.EventRoomKey, in.Envelope
+	case "receipts":
+		typ, data = backchannel.EventReceipt, in.Receipt
+	default:
+		typ, data = backchannel.EventAct, in.Act
+	}
+	if data == nil {
+		return nil, nil
+	}
+	out := []sentEvent{{talks: talksID, typ: typ, hash: hashHex(data), tag: hex.EncodeToString(in.Tag)}}
+	for i, n := range in.Notices {
+		var tag []byte
+		if i < len(in.NoticeTags) {
+			tag = in.NoticeTags[i]
+		}
+		out = append(out, sentEvent{talks: talksID, typ: backchannel.EventRelayed, hash: hashHex(n), tag: hex.EncodeToString(tag)})
+	}
+	return out, nil
+}
+
+func hashHex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
 
 func (c *Client) holdPromise(talksID string, p Promise) {

@@ -1,14 +1,19 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backchannel/backchannel"
 	"github.com/backchannel/backchannel/api"
@@ -107,5 +112,119 @@ func mustEvents(t *testing.T, ctx context.Context, c *client.Client) []api.Event
 			return out
 		}
 		from = p.Next
+	}
+}
+
+// The host acknowledges another event than the one sent (a made-up hash, another type, no
+// talks at all), so that the promise it is held to would be of a leaf it can forge: the client
+// holds the host to what it sent, and refuses the answer.
+func TestAnAcknowledgmentOfAnotherEventIsRefused(t *testing.T) {
+	fw := newFaultWorld(t)
+	for _, tc := range []struct {
+		name    string
+		rewrite func(a *api.Accepted)
+	}{
+		{"another hash", func(a *api.Accepted) { a.Hash = strings.Repeat("ab", 32) }},
+		{"another type", func(a *api.Accepted) { a.Type = backchannel.EventAct }},
+		{"no talks", func(a *api.Accepted) { a.Talks = "" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rw := answerRewriter{path: "/envelopes", rewrite: func(b []byte) []byte {
+				var a api.Accepted
+				if json.Unmarshal(b, &a) != nil {
+					return b
+				}
+				tc.rewrite(&a)
+				out, _ := json.Marshal(a)
+				return out
+			}}
+			envoy := client.New(fw.url, fw.envoy.Identity(), client.WithLogKey(fw.envoy.PinnedLogKey()),
+				client.WithHTTPClient(&http.Client{Transport: rw}))
+			_, _, err := envoy.Send(fw.ctx, muscat, client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+				Topics: []string{"nuclear-programme"}, Body: []byte("Acknowledged as something else.")})
+			if !errors.Is(err, client.ErrRecord) || !strings.Contains(err.Error(), "but the submission was a envelope") {
+				t.Fatalf("Send = %v, want ErrRecord: the host acknowledged another event", err)
+			}
+		})
+	}
+}
+
+// answerRewriter rewrites the body of every successful POST answer to a path ending in path.
+type answerRewriter struct {
+	path    string
+	rewrite func(b []byte) []byte
+}
+
+func (r answerRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, r.path) || resp.StatusCode != http.StatusCreated {
+		return resp, err
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	b = r.rewrite(b)
+	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp.Header.Del("Content-Length")
+	return resp, nil
+}
+
+// A member hands its room a key that does not open as a key (here 31 bytes): the other readers
+// would go on tagging with it, and the host could keep the room's events from whoever cannot
+// recognise it. The reader it fails for hands the room a new key at once, and still misses an
+// event kept from it.
+func TestARoomKeyThatDoesNotOpenIsReplaced(t *testing.T) {
+	fw := newFaultWorld(t)
+	ctx := fw.ctx
+	b := mustSync(t, ctx, fw.envoy)
+	var to []*seal.Credential
+	for _, p := range b.State.Recipients(talks.RoomCaucus("us"), time.Now()) {
+		org, name, _ := seal.SplitHandle(p)
+		to = append(to, b.Trust.Latest(org, name))
+	}
+	bad, err := fw.envoy.Identity().Seal(rand.Reader, seal.Context{Talks: muscat, Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+		CreatedAt: time.Now().UTC().Truncate(time.Millisecond), Sequence: uint64(time.Now().UnixMicro())}, make([]byte, backchannel.RoomKeySize-1), to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, _, err := fw.envoy.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(api.SubmitRoomKey{Envelope: bad.Marshal()})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, fw.url+"/v1/talks/"+muscat+"/room-keys", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		t.Fatalf("publishing the bad key: %v %s %v", resp.Status, b, err)
+	}
+	resp.Body.Close()
+	mustSync(t, ctx, fw.omFM)
+	var byOman int
+	for _, e := range mustEvents(t, ctx, fw.omFM) {
+		if env, err := seal.ParseEnvelope(e.Data); err == nil && e.Type == backchannel.EventRoomKey && env.Room == talks.RoomCaucus("us") &&
+			env.Sender == fw.omFM.Credential().ID() {
+			byOman++
+		}
+	}
+	if byOman != 1 {
+		t.Fatalf("Oman handed the US caucus %d keys after one that did not open, want 1", byOman)
+	}
+	acc, note, err := fw.envoy.Send(ctx, muscat, client.Draft{Room: talks.RoomCaucus("us"), Kind: backchannel.KindNote,
+		Topics: []string{"nuclear-programme"}, Body: []byte("Tagged with Oman's new key.")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	withhold := func(p *api.EventPage) {
+		p.Events = slices.DeleteFunc(p.Events, func(e api.Event) bool { return e.Index == acc.Index })
+	}
+	om := client.New(fw.url, fw.omFM.Identity(), client.WithLogKey(fw.omFM.PinnedLogKey()),
+		client.WithHTTPClient(&http.Client{Transport: pageRewriter{base: http.DefaultTransport, rewrite: withhold}}))
+	if _, err := om.Sync(ctx, muscat); !errors.Is(err, client.ErrWithheld) {
+		t.Fatalf("Sync = %v, want ErrWithheld for the note %.12s kept from Oman", err, note.Hash())
 	}
 }

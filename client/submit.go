@@ -78,7 +78,7 @@ func (c *Client) submit(ctx context.Context, intent, path string, build func() (
 		if !refused(err) {
 			if err == nil {
 				c.pending.drop(intent)
-				err = c.promise(*out, tagOf(p.body))
+				err = c.promise(path, *out, p.body)
 			}
 			return p.signed, err
 		}
@@ -94,7 +94,7 @@ func (c *Client) submit(ctx context.Context, intent, path string, build func() (
 	}
 	err = c.do(ctx, http.MethodPost, path, true, json.RawMessage(body), out)
 	if err == nil {
-		err = c.promise(*out, tagOf(body))
+		err = c.promise(path, *out, body)
 	}
 	if err != nil && !refused(err) {
 		// Whether it landed is unknown, even when ctx ended the wait.

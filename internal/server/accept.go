@@ -556,7 +556,7 @@ func (s *Server) appendAct(a *appender, talksID string, p *parsedAct, data []byt
 			return err
 		}
 	}
-	seated := b.seats(now)
+	seated := b.seats(p.event.When())
 	if err := b.State.Apply(p.event); err != nil {
 		return err
 	}

@@ -39,40 +39,53 @@ type book struct {
 }
 
 // departure is what an organisation that left the talks may still read: the events before
-// size, of every member or of the rooms it sat in when it left.
+// size, of every member or of the rooms it sat in when it left; and who in it may read them, the
+// members of its delegation then.
 type departure struct {
-	size  int64
-	rooms []string
+	size    int64
+	rooms   []string
+	members []string
 }
 
-// seats returns the rooms each organisation taking part sits in at now (its private room
-// included).
-func (b *book) seats(now time.Time) map[string][]string {
+// seat is where an organisation taking part sits, and who sits for it.
+type seat struct {
+	rooms, members []string
+}
+
+// seats returns, for each organisation taking part, the rooms it sits in at now (its private
+// room included) and its delegation.
+func (b *book) seats(now time.Time) map[string]seat {
 	if b.State == nil {
 		return nil
 	}
-	out := make(map[string][]string)
+	out := make(map[string]seat)
 	for _, org := range append(b.State.Parties(), b.State.Mediators()...) {
-		out[org] = []string{backchannel.RoomPrivate(org)}
+		s := seat{rooms: []string{backchannel.RoomPrivate(org)}}
+		for _, m := range b.State.Members(org) {
+			s.members = append(s.members, m.Principal)
+		}
+		out[org] = s
 	}
 	for _, r := range b.State.Rooms(now) {
 		for _, org := range r.Orgs {
-			out[org] = append(out[org], r.ID)
+			s := out[org]
+			s.rooms = append(s.rooms, r.ID)
+			out[org] = s
 		}
 	}
 	return out
 }
 
 // noteDepartures records, for each organisation seated in before that takes part no more, that
-// it may read the record up to size (the event that took it out included) in the rooms it sat
-// in; an organisation that takes part again reads as a member.
-func (b *book) noteDepartures(before map[string][]string, size int64) {
-	for org, rooms := range before {
+// its delegation then may read the record up to size (the event that took it out included) in
+// the rooms it sat in; an organisation that takes part again reads as a member.
+func (b *book) noteDepartures(before map[string]seat, size int64) {
+	for org, s := range before {
 		if b.State.Role(org) == "" {
 			if b.left == nil {
 				b.left = make(map[string]departure)
 			}
-			b.left[org] = departure{size: size, rooms: rooms}
+			b.left[org] = departure{size: size, rooms: s.rooms, members: s.members}
 		}
 	}
 	for org := range b.left {
@@ -139,9 +152,13 @@ func (b *book) replay(e backchannel.Event) error {
 	if int64(e.Index) != b.size {
 		return fmt.Errorf("%w: talks %s: event %d where %d was expected", errRecord, b.ID, e.Index, b.size)
 	}
-	var seated map[string][]string
+	// Seats are taken at the act's own signed time, as the live path takes them, so that a
+	// replay on another node or after a restart records the same departures.
+	var seated map[string]seat
 	if e.Type == backchannel.EventAct {
-		seated = b.seats(e.Time)
+		if _, ev, err := replay.ParseAct(e.Data); err == nil {
+			seated = b.seats(ev.When())
+		}
 	}
 	if err := b.Apply(e, b.hooks()); err != nil {
 		return fmt.Errorf("%w: talks %s: event %d (%s): %v", errRecord, b.ID, e.Index, e.Type, err)
@@ -228,8 +245,8 @@ func actor(c *seal.Credential) talks.Actor {
 // a room it sat in.
 func (b *book) mayRead(principal string, e *backchannel.Event, now time.Time) bool {
 	org, _, _ := seal.SplitHandle(principal)
-	if d, ok := b.left[org]; ok {
-		return int64(e.Index) < d.size && (e.Room == "" || slices.Contains(d.rooms, e.Room))
+	if d, ok := b.left[org]; ok && !b.invited(org, now) {
+		return slices.Contains(d.members, principal) && int64(e.Index) < d.size && (e.Room == "" || slices.Contains(d.rooms, e.Room))
 	}
 	return b.canRead(principal, e.Room, now)
 }

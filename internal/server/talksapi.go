@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"time"
 
@@ -67,9 +68,9 @@ func (s *Server) recordAccess(ctx context.Context, in AuthHeader, id string) (*c
 		return nil, nil, err
 	}
 	b.mu.Lock()
-	_, left := b.left[c.org()]
+	d, left := b.left[c.org()]
 	b.mu.Unlock()
-	if !left {
+	if !left || !slices.Contains(d.members, c.principal()) {
 		return nil, nil, problemf(api.ProblemUnknownTalks, "no talks %q on this host", id)
 	}
 	return c, b, nil
