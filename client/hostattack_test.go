@@ -336,11 +336,19 @@ func TestAnEventFiledUnderAnotherRoomIsRefused(t *testing.T) {
 type bytesRewriter struct {
 	base    http.RoundTripper
 	rewrite func(b []byte) []byte
+	// match, if set, chooses the answers to rewrite; by default, the events pages.
+	match func(req *http.Request, resp *http.Response) bool
 }
 
 func (r bytesRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := r.base.RoundTrip(req)
-	if err != nil || !strings.HasSuffix(req.URL.Path, "/events") || resp.StatusCode != http.StatusOK {
+	match := r.match
+	if match == nil {
+		match = func(req *http.Request, resp *http.Response) bool {
+			return strings.HasSuffix(req.URL.Path, "/events") && resp.StatusCode == http.StatusOK
+		}
+	}
+	if err != nil || !match(req, resp) {
 		return resp, err
 	}
 	b, err := io.ReadAll(resp.Body)

@@ -129,7 +129,10 @@ func TestAnAcknowledgmentOfAnotherEventIsRefused(t *testing.T) {
 		{"no talks", func(a *api.Accepted) { a.Talks = "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			rw := answerRewriter{path: "/envelopes", rewrite: func(b []byte) []byte {
+			// Every answer to a message sent.
+			rw := bytesRewriter{base: http.DefaultTransport, match: func(req *http.Request, resp *http.Response) bool {
+				return req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/envelopes") && resp.StatusCode == http.StatusCreated
+			}, rewrite: func(b []byte) []byte {
 				var a api.Accepted
 				if json.Unmarshal(b, &a) != nil {
 					return b
@@ -147,28 +150,6 @@ func TestAnAcknowledgmentOfAnotherEventIsRefused(t *testing.T) {
 			}
 		})
 	}
-}
-
-// answerRewriter rewrites the body of every successful POST answer to a path ending in path.
-type answerRewriter struct {
-	path    string
-	rewrite func(b []byte) []byte
-}
-
-func (r answerRewriter) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil || req.Method != http.MethodPost || !strings.HasSuffix(req.URL.Path, r.path) || resp.StatusCode != http.StatusCreated {
-		return resp, err
-	}
-	b, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	b = r.rewrite(b)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
 }
 
 // A member hands its room a key that does not open as a key (here 31 bytes): the other readers
