@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/backchannel/backchannel"
-	"github.com/backchannel/backchannel/api"
 	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/talks"
 )
@@ -162,9 +161,9 @@ func motionProposeCommand(e *env) *cobra.Command {
 			}
 			m, _ := b.State.Motion(motion)
 			if f.json {
-				return e.writeJSON(motionViewOf(m, now()))
+				return e.writeJSON(client.MotionViewOf(m, now()))
 			}
-			e.printf("proposed motion %s in %s: %s", motion, id, describeChange(ch))
+			e.printf("proposed motion %s in %s: %s", motion, id, client.DescribeChange(ch))
 			e.reportOutcome(b.State, m)
 			return nil
 		},
@@ -179,31 +178,6 @@ func motionProposeCommand(e *env) *cobra.Command {
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
-}
-
-// describeChange says a change in words.
-func describeChange(c talks.Change) string {
-	switch c.Kind {
-	case talks.MotionInviteMediator, talks.MotionRemoveMediator, talks.MotionAddParty, talks.MotionRemoveParty:
-		return string(c.Kind) + " " + c.Org
-	case talks.MotionSetVenue:
-		return "set-venue " + c.Venue
-	case talks.MotionSetFormat:
-		return "set-format " + string(c.Format)
-	case talks.MotionSetLevel:
-		return "set-level " + strconv.Itoa(int(c.Level))
-	case talks.MotionAddTopic, talks.MotionRemoveTopic:
-		return string(c.Kind) + " " + c.Topic
-	case talks.MotionScheduleRound:
-		s := "schedule-round at " + c.Start.UTC().Format(time.DateTime) + " UTC"
-		if c.Venue != "" {
-			s += " in " + c.Venue
-		}
-		return s
-	case talks.MotionOpenSession:
-		return "open-session until " + c.Until.UTC().Format(time.DateTime) + " UTC"
-	}
-	return string(c.Kind)
 }
 
 // reportOutcome says where a motion stands after a proposal or a vote.
@@ -275,13 +249,13 @@ func motionVoteCommand(e *env, accept bool) *cobra.Command {
 			}
 			m, _ = b.State.Motion(motion)
 			if f.json {
-				return e.writeJSON(motionViewOf(m, now()))
+				return e.writeJSON(client.MotionViewOf(m, now()))
 			}
 			verb := "accepted"
 			if !accept {
 				verb = "refused"
 			}
-			e.printf("%s %s motion %s (%s)", s.id.Credential().Org, verb, motion, describeChange(m.Change))
+			e.printf("%s %s motion %s (%s)", s.id.Credential().Org, verb, motion, client.DescribeChange(m.Change))
 			e.reportOutcome(b.State, m)
 			return nil
 		},
@@ -289,31 +263,6 @@ func motionVoteCommand(e *env, accept bool) *cobra.Command {
 	f.addSession(cmd)
 	f.addJSON(cmd)
 	return cmd
-}
-
-// motionView is a motion as list prints it.
-type motionView struct {
-	ID       string       `json:"id"`
-	Kind     string       `json:"kind"`
-	Change   talks.Change `json:"change"`
-	Summary  string       `json:"summary"`
-	By       string       `json:"by"`
-	Proposed time.Time    `json:"proposed"`
-	Deadline time.Time    `json:"deadline"`
-	Outcome  string       `json:"outcome"`
-	Reason   string       `json:"reason,omitempty"`
-	Ballots  []api.Ballot `json:"ballots"`
-	Round    int          `json:"round,omitempty"`
-}
-
-func motionViewOf(m talks.Motion, at time.Time) motionView {
-	v := motionView{ID: m.ID, Kind: string(m.Change.Kind), Change: m.Change, Summary: describeChange(m.Change),
-		By: m.By.Principal, Proposed: m.Proposed, Deadline: m.Deadline, Outcome: string(m.OutcomeAt(at)), Reason: m.Reason,
-		Ballots: []api.Ballot{}, Round: m.Round}
-	for _, b := range m.Ballots {
-		v.Ballots = append(v.Ballots, api.Ballot{Org: b.Org, By: b.By.Principal, Accept: b.Accept, Standing: b.Standing != "", At: b.At})
-	}
-	return v
 }
 
 func motionListCommand(e *env) *cobra.Command {
@@ -334,7 +283,7 @@ func motionListCommand(e *env) *cobra.Command {
 			at := now()
 			var rows [][]string
 			for _, m := range b.State.Motions() {
-				v := motionViewOf(m, at)
+				v := client.MotionViewOf(m, at)
 				if f.json {
 					if err := e.writeJSON(v); err != nil {
 						return err
@@ -417,7 +366,7 @@ func roundChangeCommand(e *env, open bool) *cobra.Command {
 				}
 			}
 			if f.json {
-				return e.writeJSON(roundView{Number: r.Number, Venue: r.Venue, Start: r.Start, State: string(r.State)})
+				return e.writeJSON(client.RoundView{Number: r.Number, Venue: r.Venue, Start: r.Start, State: string(r.State)})
 			}
 			e.printf("round %d of %s in %s is %s", n, id, r.Venue, r.State)
 			return nil

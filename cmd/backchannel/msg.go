@@ -416,7 +416,7 @@ func describeTalksEvent(te talks.Event) string {
 	case talks.AcceptCharter:
 		return by + " accepted the charter"
 	case talks.Propose:
-		return fmt.Sprintf("%s proposed motion %s: %s", by, x.Motion, describeChange(x.Change))
+		return fmt.Sprintf("%s proposed motion %s: %s", by, x.Motion, client.DescribeChange(x.Change))
 	case talks.Vote:
 		verb := "refused"
 		if x.Accept {

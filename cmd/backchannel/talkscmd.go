@@ -264,7 +264,7 @@ func talksAcceptCommand(e *env) *cobra.Command {
 				return err
 			}
 			if f.json {
-				return e.writeJSON(talksViewOf(b, s.as))
+				return e.writeJSON(client.TalksViewOf(b, s.as, now()))
 			}
 			e.printf("%s accepted the charter of %s", s.id.Credential().Org, id)
 			if waiting := waitingFor(b.State); len(waiting) > 0 {
@@ -360,115 +360,9 @@ func talksListCommand(e *env) *cobra.Command {
 	return cmd
 }
 
-// talksView is talks as show prints them: from the party's own replay of the record.
-type talksView struct {
-	ID         string      `json:"id"`
-	Status     string      `json:"status"`
-	Format     string      `json:"format"`
-	Visibility string      `json:"visibility"`
-	Level      int         `json:"level"`
-	Venue      string      `json:"venue,omitempty"`
-	Agenda     []string    `json:"agenda"`
-	Parties    []string    `json:"parties"`
-	Mediators  []string    `json:"mediators"`
-	Accepted   []string    `json:"accepted"`
-	Roots      []pinView   `json:"roots"`
-	Members    []string    `json:"members"`
-	Rooms      []roomView  `json:"rooms"`
-	Rounds     []roundView `json:"rounds"`
-	InSession  int         `json:"in_session"`
-	Motions    int         `json:"motions"`
-	Pending    int         `json:"pending_motions"`
-	Size       int64       `json:"size"`
-	Verified   bool        `json:"verified"`
-	// LeftAt, once the caller's organisation takes part no more, is the size of the record it
-	// was entitled to read (client.Book.LeftAt).
-	LeftAt int64 `json:"left_at,omitempty"`
-	// Confirmed is the size the quorum of parties has cosigned; ConfirmedBy, the newest each
-	// party has.
-	Quorum int `json:"quorum"`
-	// Witnesses are the witnesses' names, WitnessQuorum how many must cosign, and WitnessedBy
-	// the newest checkpoint each has cosigned.
-	Witnesses     []string         `json:"witnesses"`
-	WitnessQuorum int              `json:"witness_quorum"`
-	WitnessedBy   map[string]int64 `json:"witnessed_by"`
-	Confirmed     int64            `json:"confirmed"`
-	ConfirmedBy   map[string]int64 `json:"confirmed_by"`
-}
-
-type pinView struct {
-	Org          string `json:"org"`
-	Fingerprint  string `json:"fingerprint"`
-	SafetyNumber string `json:"safety_number"`
-}
-
-type roomView struct {
-	ID      string   `json:"id"`
-	Members []string `json:"members"`
-	Mine    bool     `json:"mine"`
-}
-
-type roundView struct {
-	Number int       `json:"number"`
-	Venue  string    `json:"venue"`
-	Start  time.Time `json:"start"`
-	State  string    `json:"state"`
-}
-
-func talksViewOf(b *client.Book, as string) talksView {
-	t := b.State
-	v := talksView{
-		ID: t.ID(), Status: string(t.Status()), Format: string(t.Format()), Visibility: string(t.Visibility()),
-		Level: int(t.Level()), Venue: t.Venue(), Agenda: t.Agenda(), Parties: t.Parties(), Mediators: t.Mediators(),
-		Accepted: t.Accepted(), InSession: t.InSession(), Size: b.Size, Verified: true, LeftAt: b.LeftAt,
-		Quorum: b.State.Quorum(), Confirmed: b.Confirmed(), ConfirmedBy: make(map[string]int64),
-		Rooms: []roomView{}, Rounds: []roundView{}, Roots: []pinView{}, Members: []string{},
-	}
-	for _, org := range t.Parties() {
-		v.ConfirmedBy[org] = b.ConfirmedBy(org)
-	}
-	ws, wq := t.Witnesses()
-	v.Witnesses, v.WitnessQuorum, v.WitnessedBy = []string{}, wq, make(map[string]int64)
-	for _, w := range ws {
-		v.Witnesses = append(v.Witnesses, w.Name())
-		v.WitnessedBy[w.Name()] = b.WitnessedBy(w.Name())
-	}
-	for _, p := range t.Roots() {
-		pv := pinView{Org: p.Org, Fingerprint: p.Fingerprint}
-		if fp, ok := fingerprintFromHex(p.Fingerprint); ok {
-			pv.SafetyNumber = fp.String()
-		}
-		v.Roots = append(v.Roots, pv)
-	}
-	for _, m := range t.Members("") {
-		s := m.Principal
-		if m.Title != "" {
-			s += " (" + m.Title + ", rank " + strconv.Itoa(int(m.Rank)) + ")"
-		}
-		if m.Head {
-			s += " head"
-		}
-		v.Members = append(v.Members, s)
-	}
-	at := now()
-	for _, r := range t.Rooms(at) {
-		v.Rooms = append(v.Rooms, roomView{ID: r.ID, Members: r.Members, Mine: t.CanRead(as, r.ID, at)})
-	}
-	for _, r := range t.Rounds() {
-		v.Rounds = append(v.Rounds, roundView{Number: r.Number, Venue: r.Venue, Start: r.Start, State: string(r.State)})
-	}
-	for _, m := range t.Motions() {
-		v.Motions++
-		if m.OutcomeAt(at) == talks.OutcomePending {
-			v.Pending++
-		}
-	}
-	return v
-}
-
 // showTalks prints talks.
 func (e *env) showTalks(b *client.Book, as string, asJSON bool) error {
-	v := talksViewOf(b, as)
+	v := client.TalksViewOf(b, as, now())
 	if asJSON {
 		return e.writeJSON(v)
 	}
