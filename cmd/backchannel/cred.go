@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"strconv"
 	"time"
 
@@ -26,7 +28,8 @@ func credCommand(e *env) *cobra.Command {
 			"key) bound by a credential its organisation's root signs: name, title, rank (1 to 5) and\n" +
 			"validity. These commands need the root, so run them where the root's keystore is.",
 	}
-	cmd.AddCommand(credIssueCommand(e), credRotateCommand(e), credRevokeCommand(e), credPublishCommand(e), credListCommand(e))
+	cmd.AddCommand(credIssueCommand(e), credRotateCommand(e), credRevokeCommand(e), credPublishCommand(e), credListCommand(e),
+		credExportCommand(e), credImportCommand(e))
 	return cmd
 }
 
@@ -382,6 +385,166 @@ func credListCommand(e *env) *cobra.Command {
 			}
 			if !f.json {
 				e.writeTable([]string{"PRINCIPAL", "SERIAL", "RANK", "TITLE", "VALID UNTIL", "STATUS"}, rows)
+			}
+			return nil
+		},
+	}
+	f.addKeystore(cmd)
+	f.addJSON(cmd)
+	return cmd
+}
+
+func credExportCommand(e *env) *cobra.Command {
+	var f clientFlags
+	var out string
+	cmd := &cobra.Command{
+		Use:   "export ORG PRINCIPAL --out FILE",
+		Short: "Write a principal's identity file, to import into another keystore or the web client",
+		Long: "export writes the principal's current identity file as the keystore holds it: its keys and\n" +
+			"credential, encrypted with the passphrase they were saved with (age's passphrase format). The\n" +
+			"web client keeps the same file; another keystore takes it with 'backchannel cred import FILE'.\n" +
+			"--out - writes it to stdout. Only the current identity goes: messages sealed to a credential a\n" +
+			"rotation replaced still open only where its retired identity is.",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			org, principal := args[0], args[1]
+			switch {
+			case out == "":
+				return usagef(cmd.CommandPath(), "--out FILE is required ('-' for stdout)")
+			case out == "-" && f.json:
+				return usagef(cmd.CommandPath(), "--json needs --out FILE: with --out - stdout carries the identity file")
+			}
+			ks, err := f.openKeystore(e)
+			if err != nil {
+				return err
+			}
+			p, err := ks.Principal(org, principal)
+			if err != nil {
+				return principalNotFound(err, org, principal)
+			}
+			data, err := ks.IdentityFile(org, principal)
+			if errors.Is(err, keystore.ErrNotFound) {
+				return withHint(fmt.Errorf("the keystore holds %s's credentials but not its identity", seal.Handle(org, principal)),
+					"export it from the keystore that holds it (--keystore)")
+			}
+			if err != nil {
+				return err
+			}
+			cr := p.Current()
+			if out == "-" {
+				if _, ok := terminal(e.stdout); ok {
+					return usage(withHint(errors.New("the identity file is binary: it is not written to a terminal"),
+						"write it to a file with --out FILE, or redirect stdout"))
+				}
+				if _, err := e.stdout.Write(data); err != nil {
+					return err
+				}
+				e.notef("wrote the identity of %s (serial %d), encrypted with the passphrase it was saved with", cr.Handle(), cr.Serial)
+				return nil
+			}
+			if err := writePrivate(out, data); err != nil {
+				return withHint(err, "check --out")
+			}
+			if f.json {
+				return e.writeJSON(struct {
+					credJSON
+					Out string `json:"out"`
+				}{toCredJSON(cr), out})
+			}
+			e.printf("wrote the identity of %s (%s, rank %d, serial %d) to %s, encrypted with the passphrase it was saved with",
+				cr.Handle(), cr.Title, cr.Rank, cr.Serial, out)
+			e.notef("import it elsewhere with 'backchannel cred import %s'; keep it as safely as the keys it holds", out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "the `file` to write ('-' for stdout)")
+	f.addKeystore(cmd)
+	f.addJSON(cmd)
+	return cmd
+}
+
+func credImportCommand(e *env) *cobra.Command {
+	var f clientFlags
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Add a principal's identity to the keystore from an identity file",
+		Long: "import reads an identity file ('backchannel cred export' or the web client wrote it; - reads\n" +
+			"stdin), opens it with its passphrase, and saves the identity and its credential in the\n" +
+			"keystore under the same passphrase. An identity with a later serial than the keystore's\n" +
+			"replaces it, which is kept as retired, as after a rotation; the same one changes nothing; an\n" +
+			"earlier one is refused.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			var data []byte
+			var err error
+			if name == "-" {
+				data, err = io.ReadAll(e.stdin)
+			} else {
+				data, err = os.ReadFile(name)
+			}
+			if err != nil {
+				return withHint(err, "give the file 'backchannel cred export' wrote")
+			}
+			ks, err := f.openKeystore(e)
+			if err != nil {
+				return err
+			}
+			what := "the identity file " + name
+			if name == "-" {
+				what = "the identity file on stdin"
+			}
+			pass, err := e.passphrase(what, false)
+			if err != nil {
+				return err
+			}
+			id, err := keystore.OpenIdentityFile(data, pass)
+			if errors.Is(err, keystore.ErrWrongPassphrase) {
+				return keyError(err, what)
+			}
+			if err != nil {
+				return withHint(fmt.Errorf("%s: %w", name, err), "give a file 'backchannel cred export' or the web client wrote")
+			}
+			cr := id.Credential()
+			status, retired := "imported", uint64(0)
+			if p, err := ks.Principal(cr.Org, cr.Principal); err == nil && ks.HasIdentity(cr.Org, cr.Principal) {
+				cur := p.Current()
+				switch {
+				case cur.Serial == cr.Serial && cur.ID() == cr.ID():
+					status = "unchanged"
+				case cur.Serial == cr.Serial:
+					return withHint(fmt.Errorf("the keystore holds another credential of %s with serial %d", cr.Handle(), cr.Serial),
+						"compare 'backchannel cred list' here and where the file comes from: one of them was not issued by this keystore's root")
+				case cur.Serial > cr.Serial:
+					return withHint(fmt.Errorf("the keystore holds a later identity of %s (serial %d) than %s (serial %d)", cr.Handle(), cur.Serial, name, cr.Serial),
+						"export the current identity where it was rotated, and import that")
+				default:
+					retired = cur.Serial
+				}
+				if p.IsRevoked(cr.Serial) {
+					e.notef("note: the keystore records the credential of %s serial %d as revoked", cr.Handle(), cr.Serial)
+				}
+			}
+			if now().After(cr.NotAfter) {
+				e.notef("note: the credential of %s expired on %s UTC", cr.Handle(), cr.NotAfter.Format(time.DateTime))
+			}
+			if status == "imported" {
+				if err := ks.SaveIdentity(id, pass); err != nil {
+					return err
+				}
+			}
+			if f.json {
+				j := toCredJSON(cr)
+				j.Status = status
+				return e.writeJSON(j)
+			}
+			if status == "unchanged" {
+				e.printf("the keystore already holds the identity of %s (%s, rank %d, serial %d): nothing changed", cr.Handle(), cr.Title, cr.Rank, cr.Serial)
+				return nil
+			}
+			e.printf("imported the identity of %s (%s, rank %d, serial %d)", cr.Handle(), cr.Title, cr.Rank, cr.Serial)
+			if retired != 0 {
+				e.notef("the identity of serial %d it replaces is kept as retired", retired)
 			}
 			return nil
 		},

@@ -20,6 +20,10 @@
 // keystore relies on a specified, well-kept format and a standard password-based KDF rather than
 // one of its own. Directories are created 0700 and files 0600; every file is written to a
 // temporary name and renamed into place, so a crash leaves the old file or the new one.
+//
+// A principal's identity.age is an identity file, the same a browser keeps: OpenIdentityFile and
+// SealIdentityFile read and write one without a Store, and the Store's SaveIdentity and Identity
+// go through the same code.
 package keystore
 
 import (
@@ -33,6 +37,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -268,14 +273,16 @@ func (s *Store) principalDir(org, principal string) (string, error) {
 }
 
 // SaveIdentity stores a principal's identity, whose credential must be set, encrypted with
-// passphrase, and adds its credential to the principal's history. An identity it replaces
-// (a rotation) is kept, encrypted, under retired/, since messages sealed to its keys can only
-// be opened with them.
+// passphrase (an identity file, as SealIdentityFile writes it, at the keystore's work factor),
+// and adds its credential to the principal's history. An identity it replaces (a rotation) is
+// kept, encrypted, under retired/, since messages sealed to its keys can only be opened with
+// them.
 func (s *Store) SaveIdentity(id *seal.Identity, passphrase string) error {
-	cr := id.Credential()
-	if cr == nil {
-		return errors.New("keystore: an identity without a credential")
+	data, err := SealIdentityFile(id, passphrase, s.workFactor)
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
 	}
+	cr := id.Credential()
 	dir, err := s.principalDir(cr.Org, cr.Principal)
 	if err != nil {
 		return err
@@ -293,7 +300,7 @@ func (s *Store) SaveIdentity(id *seal.Identity, passphrase string) error {
 	if err := s.SaveCredential(cr); err != nil {
 		return err
 	}
-	return s.writeSecret(cur, id.Marshal(), passphrase)
+	return s.writeFile(cur, data)
 }
 
 // SaveCredential adds a credential to its principal's history, by serial.
@@ -328,11 +335,28 @@ func (s *Store) Identity(org, principal, passphrase string) (*seal.Identity, err
 	if err != nil {
 		return nil, fmt.Errorf("identity of %s:%s: %w", org, principal, err)
 	}
-	id, err := seal.ParseIdentity(b)
+	id, err := parseIdentity(b)
 	if err != nil {
 		return nil, fmt.Errorf("identity of %s:%s: %w", org, principal, err)
 	}
 	return id, nil
+}
+
+// IdentityFile returns a principal's current identity file as it is on disk: encrypted, in the
+// format OpenIdentityFile reads, under the passphrase it was saved with.
+func (s *Store) IdentityFile(org, principal string) ([]byte, error) {
+	dir, err := s.principalDir(org, principal)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "identity.age"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("principal %s:%s: %w", org, principal, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	return b, nil
 }
 
 // RetiredIdentity decrypts the identity that held a principal's credential of the given serial
@@ -350,7 +374,7 @@ func (s *Store) RetiredIdentity(org, principal string, serial uint64, passphrase
 	if err != nil {
 		return nil, fmt.Errorf("retired identity %d of %s:%s: %w", serial, org, principal, err)
 	}
-	id, err := seal.ParseIdentity(b)
+	id, err := parseIdentity(b)
 	if err != nil {
 		return nil, fmt.Errorf("retired identity %d of %s:%s: %w", serial, org, principal, err)
 	}
@@ -631,26 +655,11 @@ func (s *Store) ListTalks(serverURL, as string) ([]string, error) {
 
 // writeSecret encrypts plaintext with passphrase, in the age format, and writes it.
 func (s *Store) writeSecret(path string, plaintext []byte, passphrase string) error {
-	if passphrase == "" {
-		return errors.New("keystore: an empty passphrase protects nothing")
-	}
-	r, err := age.NewScryptRecipient(passphrase)
+	ct, err := encrypt(plaintext, passphrase, s.workFactor)
 	if err != nil {
 		return fmt.Errorf("keystore: %w", err)
 	}
-	r.SetWorkFactor(s.workFactor)
-	var buf bytes.Buffer
-	w, err := age.Encrypt(&buf, r)
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if _, err := w.Write(plaintext); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	return s.writeFile(path, buf.Bytes())
+	return s.writeFile(path, ct)
 }
 
 // readSecret reads and decrypts a file written by writeSecret, or takes its plaintext from the
@@ -669,32 +678,148 @@ func (s *Store) readSecret(path, passphrase string) ([]byte, error) {
 	if passphrase == "" {
 		return nil, ErrLocked
 	}
-	b, err := decrypt(path, ct, passphrase)
-	if err == nil && s.unlocked != nil {
+	b, err := decrypt(ct, passphrase)
+	if errors.Is(err, ErrWrongPassphrase) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %s: %w", path, err)
+	}
+	if s.unlocked != nil {
 		s.unlocked.Unlock(sum, b)
 	}
-	return b, err
+	return b, nil
 }
 
-// decrypt decrypts the age file at path, whose bytes are ct, with passphrase.
-func decrypt(path string, ct []byte, passphrase string) ([]byte, error) {
+// ageMagic opens every age file in its binary (unarmored) form.
+const ageMagic = "age-encryption.org/"
+
+// ageArmor opens an age file in its armored (PEM) form, which the keystore does not read.
+const ageArmor = "-----BEGIN AGE ENCRYPTED FILE-----"
+
+// encrypt encrypts plaintext with passphrase in the age format, with age's scrypt recipient at
+// the work factor logN, clamped to [MinWorkFactor, MaxWorkFactor].
+func encrypt(plaintext []byte, passphrase string, logN int) ([]byte, error) {
+	if passphrase == "" {
+		return nil, errors.New("an empty passphrase protects nothing")
+	}
+	r, err := age.NewScryptRecipient(passphrase)
+	if err != nil {
+		return nil, err
+	}
+	r.SetWorkFactor(max(MinWorkFactor, min(MaxWorkFactor, logN)))
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, r)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(plaintext); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decrypt decrypts the age file ct, encrypted by encrypt, with passphrase. Its errors say what
+// was wrong: not an age file, one not encrypted with a passphrase, ErrWrongPassphrase, a work
+// factor above MaxWorkFactor, a damaged file.
+func decrypt(ct []byte, passphrase string) ([]byte, error) {
+	if !bytes.HasPrefix(ct, []byte(ageMagic)) {
+		if bytes.HasPrefix(ct, []byte(ageArmor)) {
+			return nil, errors.New("not an age file in its binary form (this one is armored)")
+		}
+		return nil, errors.New("not an age file")
+	}
+	if passphrase == "" {
+		return nil, errors.New("an empty passphrase")
+	}
 	id, err := age.NewScryptIdentity(passphrase)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: %w", err)
+		return nil, err
 	}
 	id.SetMaxWorkFactor(MaxWorkFactor)
 	r, err := age.Decrypt(bytes.NewReader(ct), id)
 	if err != nil {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) && !slices.Contains(nm.StanzaTypes, "scrypt") {
+			return nil, fmt.Errorf("an age file not encrypted with a passphrase (its recipients: %s)", strings.Join(nm.StanzaTypes, ", "))
+		}
 		if errors.Is(err, age.ErrIncorrectIdentity) {
 			return nil, ErrWrongPassphrase
 		}
-		return nil, fmt.Errorf("keystore: %s: %w", path, err)
+		if n, ok := scryptWorkFactor(ct); ok && n > MaxWorkFactor {
+			return nil, fmt.Errorf("a scrypt work factor of %d, above the most accepted (%d)", n, MaxWorkFactor)
+		}
+		return nil, fmt.Errorf("a damaged age file: %w", err)
 	}
 	b, err := io.ReadAll(r)
 	if err != nil {
-		return nil, fmt.Errorf("keystore: %s: %w", path, err)
+		return nil, fmt.Errorf("a damaged age file: %w", err)
 	}
 	return b, nil
+}
+
+// scryptWorkFactor returns the work factor of the age file ct's scrypt stanza, if it has one.
+func scryptWorkFactor(ct []byte) (int, bool) {
+	for _, line := range strings.Split(string(ct[:min(len(ct), 1024)]), "\n")[1:] {
+		if strings.HasPrefix(line, "---") {
+			break
+		}
+		if f := strings.Fields(line); len(f) == 4 && f[0] == "->" && f[1] == "scrypt" {
+			n, err := strconv.Atoi(f[3])
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// OpenIdentityFile decrypts an identity file with passphrase and parses the identity in it: the
+// principal's keys and credential. An identity file is the keystore's
+// principals/<org>/<principal>/identity.age, and what a browser keeps for the same principal:
+// an age file (age-encryption.org/v1) encrypted with a passphrase (age's scrypt recipient) whose
+// plaintext is the identity's secret encoding (seal.Identity.Marshal) with its credential set.
+// It needs no Store. The error says what was wrong: not an age file, a wrong passphrase
+// (ErrWrongPassphrase), a work factor above MaxWorkFactor, not an identity, an identity without
+// a credential.
+func OpenIdentityFile(data []byte, passphrase string) (*seal.Identity, error) {
+	b, err := decrypt(data, passphrase)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	id, err := parseIdentity(b)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	return id, nil
+}
+
+// SealIdentityFile encrypts an identity, whose credential must be set, with passphrase into an
+// identity file (as OpenIdentityFile reads it), at the scrypt work factor logN (log2 of N),
+// clamped to [MinWorkFactor, MaxWorkFactor] as the Store's is: DefaultWorkFactor for a key
+// opened rarely. It needs no Store; the Store's SaveIdentity writes the same bytes.
+func SealIdentityFile(id *seal.Identity, passphrase string, logN int) ([]byte, error) {
+	if id == nil || id.Credential() == nil {
+		return nil, errors.New("identity file: an identity without a credential")
+	}
+	b, err := encrypt(id.Marshal(), passphrase, logN)
+	if err != nil {
+		return nil, fmt.Errorf("identity file: %w", err)
+	}
+	return b, nil
+}
+
+// parseIdentity parses the plaintext of an identity file: an identity with its credential.
+func parseIdentity(b []byte) (*seal.Identity, error) {
+	id, err := seal.ParseIdentity(b)
+	if err != nil {
+		return nil, fmt.Errorf("not an identity: %w", err)
+	}
+	if id.Credential() == nil {
+		return nil, errors.New("an identity without a credential")
+	}
+	return id, nil
 }
 
 // writeJSON writes v as indented JSON.
