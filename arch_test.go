@@ -41,6 +41,9 @@ var allowedImports = map[string][]string{
 	"internal/node":             {".", "internal/server", "internal/store", "internal/store/sqlite", "internal/store/postgres"},
 	"internal/keystore":         {".", "seal", "client"},
 	"internal/agent":            {},
+	"web":                       {},
+	"web/session":               {".", "api", "talks", "seal", "record", "client", "strictjson", "internal/keystore"},
+	"web/app":                   {"web/session"},
 }
 
 // Every package imports only what docs/architecture.md allows it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/backchannel/backchannel/web"
 	"log/slog"
 	"net"
 	"os"
@@ -181,6 +182,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 
 	ncfg := node.DefaultConfig()
 	ncfg.Store, ncfg.Logger = "sqlite:"+sp.Path, log
+	ncfg.Site = web.Handler // the web client, at /
 	if sp.Kind == node.Postgres {
 		ncfg.Store = sp.URL
 	}
@@ -216,6 +218,7 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 		e.printf("metrics on http://%s/metrics", metricsLn.Addr())
 	}
 	e.printf("listening on %s", url)
+	e.printf("web client on %s/ (open it in a browser)", url)
 
 	select {
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/backchannel/backchannel/web"
 	"io"
 	"net"
 	"net/http"
@@ -56,6 +57,16 @@ func TestServeStartsAndStops(t *testing.T) {
 				t.Errorf("the start-up log does not name the log key %s:\n%s", k.Verifier, p.stderr)
 			}
 		}
+	}
+	// The web client is served at / beside the API, under its policy.
+	res, err := http.Get(p.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !bytes.Contains(page, []byte(`<script src="/app.js"`)) || res.Header.Get("Content-Security-Policy") != web.ContentSecurityPolicy {
+		t.Errorf("GET /: %s, policy %q: %.200s", res.Status, res.Header.Get("Content-Security-Policy"), page)
 	}
 	if _, err := os.Stat(filepath.Join(data, dbFile)); err != nil {
 		t.Errorf("the store is not in --data: %v", err)

@@ -31,6 +31,9 @@ type Config struct {
 	Store string
 	// Wrap, if set, wraps the store before the server uses it (a test's fault injector).
 	Wrap func(store.Store) store.Store
+	// Site, if set, serves beside the API what the API does not (the web client): it is given
+	// the API's handler and returns the node's.
+	Site func(api http.Handler) http.Handler
 	// Logger logs the server and the store; nil discards.
 	Logger *slog.Logger
 	// ListenRetry is the PostgreSQL store's first delay before it reconnects a lost LISTEN
@@ -127,6 +130,7 @@ type Node struct {
 	stopped chan struct{} // closed when serving stops
 	err     error         // why it stopped
 	closed  atomic.Bool
+	site    func(http.Handler) http.Handler
 }
 
 // Open opens the store cfg names and builds the server on it. The server's background work
@@ -174,11 +178,17 @@ func Open(ctx context.Context, cfg Config) (*Node, error) {
 	srv.Store(s)
 	runCtx, run := context.WithCancel(context.WithoutCancel(ctx))
 	go s.Run(runCtx)
-	return &Node{Server: s, Store: used, log: log, closeDB: st.Close, run: run}, nil
+	return &Node{Server: s, Store: used, log: log, closeDB: st.Close, run: run, site: cfg.Site}, nil
 }
 
 // Handler is the node's HTTP handler, whose event streams end when Shutdown begins.
-func (n *Node) Handler() http.Handler { return n.streams.wrap(n.Server.Handler()) }
+func (n *Node) Handler() http.Handler {
+	h := n.Server.Handler()
+	if n.site != nil {
+		h = n.site(h)
+	}
+	return n.streams.wrap(h)
+}
 
 // Serve serves the node on ln until Shutdown or Close. Every request's context lives until the
 // server has shut down; event streams end earlier, when shutdown begins.

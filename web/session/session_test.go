@@ -1,0 +1,339 @@
+package session_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backchannel/backchannel/api"
+	"github.com/backchannel/backchannel/client"
+	"github.com/backchannel/backchannel/talks"
+	"github.com/backchannel/backchannel/web/internal/webtest"
+	"github.com/backchannel/backchannel/web/session"
+)
+
+// party is one principal's page session, as the browser's engine holds it.
+type party struct {
+	t     *testing.T
+	s     *session.Session
+	store *session.MapStorage
+}
+
+func open(t *testing.T, base string, p *webtest.Person, store *session.MapStorage) *party {
+	t.Helper()
+	s, err := session.Open(base, p.File, webtest.Passphrase, store, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return &party{t: t, s: s, store: store}
+}
+
+// call makes a request as the page does, in JSON, and decodes the answer into out.
+func (p *party) call(method string, args map[string]any, out any) error {
+	p.t.Helper()
+	b, err := json.Marshal(args)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	res, err := p.s.Call(context.Background(), method, b)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		j, err := json.Marshal(res)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		if err := json.Unmarshal(j, out); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	return nil
+}
+
+func (p *party) must(method string, args map[string]any) *session.Page {
+	p.t.Helper()
+	var pg session.Page
+	if err := p.call(method, args, &pg); err != nil {
+		p.t.Fatalf("%s %v: %v", method, args, err)
+	}
+	return &pg
+}
+
+func (p *party) sent(method string, args map[string]any) string {
+	p.t.Helper()
+	var out struct {
+		Sent string `json:"sent"`
+	}
+	if err := p.call(method, args, &out); err != nil {
+		p.t.Fatalf("%s %v: %v", method, args, err)
+	}
+	return out.Sent
+}
+
+func (p *party) refused(method string, args map[string]any, problem string) *session.Error {
+	p.t.Helper()
+	err := p.call(method, args, nil)
+	if err == nil {
+		p.t.Fatalf("%s %v: accepted, want refused with %s", method, args, problem)
+	}
+	e := session.Explain(err)
+	if e.Problem != problem {
+		p.t.Fatalf("%s %v: refused with %q (%v), want %s", method, args, e.Problem, err, problem)
+	}
+	if e.Todo == "" {
+		p.t.Errorf("%s: refusal %s says nothing to do", method, problem)
+	}
+	return e
+}
+
+func motion(pg *session.Page, id string) session.MotionPage {
+	for _, m := range pg.Motions {
+		if m.ID == id {
+			return m
+		}
+	}
+	return session.MotionPage{}
+}
+
+func room(pg *session.Page, id string) *session.RoomPage {
+	for i := range pg.Rooms {
+		if pg.Rooms[i].ID == id {
+			return &pg.Rooms[i]
+		}
+	}
+	return nil
+}
+
+// TestRound1ThroughThePageSessions plays Muscat round 1 through the requests the page makes,
+// with what each party's page shows checked: the same path as the browser, without one.
+func TestRound1ThroughThePageSessions(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat)
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	om := open(t, base, cast.People["om:foreign-minister"], &session.MapStorage{})
+	for _, p := range []*party{us, ir, om} {
+		me, err := p.s.Login(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !me.PinnedNow || me.LogSafe == "" || me.OrgSafe == "" {
+			t.Fatalf("first login: %+v, want the log key pinned now and both safety numbers", me)
+		}
+	}
+	const id = "us:muscat"
+
+	// A safety number that is not the root's is refused loudly, and nothing is founded.
+	e := us.refused("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("om")}}, "fingerprint-mismatch")
+	if !e.Alarm {
+		t.Error("a root that is not the one compared is not an alarm")
+	}
+	us.refused("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}}, "uncompared")
+
+	pg := us.must("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
+	if pg.Talks.Status != string(talks.StatusProposed) || pg.MustAccept {
+		t.Fatalf("founded talks: status %s", pg.Talks.Status)
+	}
+	ir.refused("accept", map[string]any{"talks": id, "compared": map[string]string{"us": cast.Safety("om")}}, "pin")
+	if pg = ir.must("accept", map[string]any{"talks": id, "compared": map[string]string{"us": cast.Safety("us")}}); pg.Talks.Status != string(talks.StatusActive) {
+		t.Fatalf("after both accepted: %s", pg.Talks.Status)
+	}
+
+	ir.must("propose", map[string]any{"talks": id, "motion": "m-oman", "change": map[string]string{"kind": "invite-mediator", "value": "om", "safety": cast.Safety("om")}})
+	if m := motion(us.must("talks", map[string]any{"talks": id}), "m-oman"); !m.MayVote || m.Outcome != "pending" {
+		t.Fatalf("the US page shows m-oman as %+v, want pending with the US to vote", m)
+	}
+	us.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true})
+	if pg = om.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true}); motion(pg, "m-oman").Outcome != "passed" || pg.Role != "mediator" {
+		t.Fatalf("m-oman %+v, Oman's role %s", motion(pg, "m-oman"), pg.Role)
+	}
+
+	us.must("propose", map[string]any{"talks": id, "motion": "m-direct", "change": map[string]string{"kind": "set-format", "value": "direct"}})
+	pg = ir.must("vote", map[string]any{"talks": id, "motion": "m-direct", "accept": false})
+	if m := motion(pg, "m-direct"); m.Outcome != "refused" || len(m.Ballots) != 2 || m.Ballots[1].Org != "ir" || m.Ballots[1].Accept {
+		t.Fatalf("m-direct: %+v", m)
+	}
+
+	ir.must("propose", map[string]any{"talks": id, "motion": "m-nuclear", "change": map[string]string{"kind": "add-topic", "value": "nuclear-programme"}})
+	us.must("vote", map[string]any{"talks": id, "motion": "m-nuclear", "accept": true})
+	om.must("propose", map[string]any{"talks": id, "motion": "m-muscat", "change": map[string]string{"kind": "set-venue", "value": "Muscat"}})
+	us.must("vote", map[string]any{"talks": id, "motion": "m-muscat", "accept": true})
+	ir.must("vote", map[string]any{"talks": id, "motion": "m-muscat", "accept": true})
+	om.must("propose", map[string]any{"talks": id, "motion": "m-round-1", "change": map[string]string{"kind": "schedule-round", "value": time.Now().UTC().Format(time.RFC3339)}})
+	us.must("vote", map[string]any{"talks": id, "motion": "m-round-1", "accept": true})
+	ir.must("vote", map[string]any{"talks": id, "motion": "m-round-1", "accept": true})
+	if pg = om.must("open-round", map[string]any{"talks": id, "round": 1}); pg.Talks.InSession != 1 {
+		t.Fatalf("round in session: %d", pg.Talks.InSession)
+	}
+
+	note := us.sent("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"nuclear-programme"}, "body": "Written message of the United States delegation, round 1 in Muscat."})
+	relayed := om.sent("relay", map[string]any{"talks": id, "hash": note, "room": "caucus:ir"})
+	pg = ir.must("talks", map[string]any{"talks": id})
+	r := room(pg, "caucus:ir")
+	if r == nil || len(r.Messages) != 1 {
+		t.Fatalf("Iran's room: %+v", r)
+	}
+	if m := r.Messages[0]; m.Mode != "verbatim" || !m.Verified || m.Author != "us:special-envoy" || m.Relayer != "om:foreign-minister" || !strings.Contains(m.Body, "United States") {
+		t.Fatalf("the relayed US message, as Iran's page shows it: %+v", m)
+	}
+	if room(pg, "caucus:us") != nil {
+		t.Fatal("Iran's page shows the US room")
+	}
+	pg = ir.must("receipt", map[string]any{"talks": id, "hash": relayed, "kind": "acknowledged"})
+	if rc := room(pg, "caucus:ir").Messages[0].Receipts; len(rc) != 1 || rc[0].By != "ir:foreign-minister" || rc[0].Kind != "acknowledged" {
+		t.Fatalf("Iran's receipt, as its page shows it: %+v", rc)
+	}
+	if err := ir.call("receipt", map[string]any{"talks": id, "hash": relayed, "kind": "seen"}, nil); err == nil || !strings.Contains(err.Error(), "not a kind of receipt") {
+		t.Fatalf("a receipt of no kind: %v", err)
+	}
+
+	answer := ir.sent("send", map[string]any{"talks": id, "room": "caucus:ir", "kind": "response", "topics": []string{"nuclear-programme"}, "body": "پاسخ کتبی هیئت ایران، دور نخست در مسقط."})
+	om.sent("summarize", map[string]any{"talks": id, "of": []string{answer}, "room": "caucus:us", "topics": []string{"nuclear-programme"}, "body": "In the words of Oman's Foreign Minister: Iran's delegation has answered."})
+	pg = us.must("talks", map[string]any{"talks": id})
+	msgs := room(pg, "caucus:us").Messages
+	if m := msgs[len(msgs)-1]; m.Mode != "summary" || !m.Verified || m.Author != "om:foreign-minister" || len(m.Of) != 1 {
+		t.Fatalf("Oman's summary, as the US page shows it: %+v", m)
+	}
+
+	e = us.refused("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"missiles"}, "body": "Missiles on the table."}, talks.ErrNotOnAgenda.Name)
+	if e.Rule != talks.ErrNotOnAgenda.Text || !strings.Contains(e.Message, "missiles") {
+		t.Errorf("the refusal does not give the rule's words and what broke it: %+v", e)
+	}
+	ir.refused("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"nuclear-programme"}, "body": "To the US room."}, talks.ErrNotInRoom.Name)
+
+	var x struct{ Name, Data string }
+	if err := ir.call("export", map[string]any{"talks": id}, &x); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := client.VerifyPartyExport([]byte(x.Data), client.VerifyOptions{})
+	if err != nil {
+		t.Fatalf("the page's export does not verify: %v", err)
+	}
+	if len(rep.Messages) == 0 {
+		t.Errorf("the export discloses no message: %+v", rep)
+	}
+}
+
+// TestAChangedLogKeyOrRootIsAnAlarm: the page's session refuses a host that presents another
+// log key than the one this browser pinned, and a root other than one compared, loudly.
+func TestAChangedLogKeyOrRootIsAnAlarm(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat)
+	store := &session.MapStorage{}
+	us := open(t, base, cast.People["us:special-envoy"], store)
+	if _, err := us.s.Login(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, key, value, problem string }{
+		{"log key", "backchannel/" + base + "/us:special-envoy/log-key", "example.org+12345678+AZD5CFeb5zi6hrEXqlYNN5ttlPv7LeH8eVcKjMAeP1Mj", "log-key-changed"},
+		{"own root", "backchannel/known/us:special-envoy", `{"us":"00"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &session.MapStorage{}
+			st.Set(tc.key, tc.value)
+			p := open(t, base, cast.People["us:special-envoy"], st)
+			_, err := p.s.Login(context.Background())
+			if tc.problem == "" {
+				// The own root is checked against the principal's own credential, not against
+				// what was kept: a damaged entry is replaced, not trusted.
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			e := session.Explain(err)
+			if err == nil || e.Problem != tc.problem || !e.Alarm || !errors.Is(err, session.ErrLogKeyChanged) {
+				t.Fatalf("login: %v (%+v), want the alarm %s", err, e, tc.problem)
+			}
+		})
+	}
+	// A root compared earlier that the server now presents otherwise is an alarm.
+	store.Set("backchannel/known/us:special-envoy", `{"ir":"`+strings.Repeat("ab", 32)+`"}`)
+	e := us.refused("create", map[string]any{"talks": "us:t", "parties": []string{"us", "ir"}}, "root-changed")
+	if !e.Alarm {
+		t.Error("a changed root is not an alarm")
+	}
+}
+
+// TestEveryProblemSaysWhatToDo holds the page's advice to the API's problems and the talks'
+// rules: a refusal the page cannot explain would be shown as a bare code.
+func TestEveryProblemSaysWhatToDo(t *testing.T) {
+	for _, k := range api.ProblemKinds() {
+		if e := session.Explain(&api.Problem{Type: api.ProblemTypePrefix + k.Name, Title: k.Title}); e.Todo == "" {
+			t.Errorf("problem %s: nothing to do", k.Name)
+		}
+	}
+	for _, r := range talks.Rules() {
+		if e := session.Explain(r); e.Todo == "" {
+			t.Errorf("rule %s: nothing to do", r.Name)
+		}
+	}
+}
+
+// TestABadRequestChangesNothing: requests the page cannot have meant are refused by name.
+func TestABadRequestChangesNothing(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat[:1])
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	for _, tc := range []struct {
+		method, args, want string
+	}{
+		{"nope", `{}`, `no such request "nope"`},
+		{"talks", `{}`, "names no talks"},
+		{"talks", `{"talks": 1}`, "does not read"},
+		{"send", `{"talks": "us:x", "kind": "gossip", "body": "x"}`, `"gossip" is not a kind of message`},
+		{"send", `{"talks": "us:x", "kind": "note", "body": "  "}`, "the message is empty"},
+		{"propose", `{"talks": "us:x", "motion": "m", "change": {"kind": "set-level", "value": "high"}}`, "a level is a rank"},
+		{"propose", `{"talks": "us:x", "motion": "m", "change": {"kind": "schedule-round", "value": "tomorrow"}}`, "not a date and time"},
+		{"propose", `{"talks": "us:x", "motion": "m", "change": {"kind": "abolish"}}`, `"abolish" is not a kind of motion`},
+		{"talks", `{"talks": "us:x", "extra": true}`, "does not read"},
+	} {
+		_, err := us.s.Call(context.Background(), tc.method, []byte(tc.args))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s %s: %v, want an error saying %q", tc.method, tc.args, err, tc.want)
+		}
+	}
+	if _, err := session.Open(base, cast.People["us:special-envoy"].File, "not the passphrase", &session.MapStorage{}, session.Options{}); session.Explain(err).Problem != "wrong-passphrase" {
+		t.Errorf("a wrong passphrase: %v", err)
+	}
+}
+
+// TestAFollowedTalksTellsOfEachChange: the page re-reads talks when the engine says they
+// changed; a session following talks says so for another party's act.
+func TestAFollowedTalksTellsOfEachChange(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
+	changed := make(chan string, 100)
+	s, err := session.Open(base, cast.People["us:special-envoy"].File, webtest.Passphrase, &session.MapStorage{}, session.Options{
+		Changed: func(talksID, note string) { changed <- talksID + " " + note },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	us := &party{t: t, s: s}
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	for _, p := range []*party{us, ir} {
+		if _, err := p.s.Login(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	us.must("create", map[string]any{"talks": "us:t", "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
+	if err := us.call("follow", map[string]any{"talks": "us:t"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	ir.must("accept", map[string]any{"talks": "us:t", "compared": map[string]string{"us": cast.Safety("us")}})
+	select {
+	case c := <-changed:
+		if c != "us:t " {
+			t.Fatalf("told %q", c)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follow told nothing of Iran's acceptance")
+	}
+}
