@@ -262,7 +262,8 @@ func (b *browser) compose(room, kind, topic, body string) {
 // to reach the US room. Each page follows the talks live: no step reloads to see another's.
 func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	exe := chromium(t)
-	base := webtest.Host(t)
+	host := webtest.StartHost(t)
+	base := host.URL
 	cast := webtest.NewCast(t, base, webtest.Muscat)
 	us := newBrowser(t, exe, base, "us", "America/New_York", "en-US")
 	ir := newBrowser(t, exe, base, "ir", "Asia/Tehran", "fa-IR")
@@ -337,6 +338,18 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	ir.sees(`section[data-room="caucus:ir"] .message .prov.verbatim`, "Special Envoy (us:special-envoy)")
 	ir.sees(`section[data-room="caucus:ir"] .message .prov.verbatim`, "the author\u2019s own signature verified")
 
+	// Times are the reader's own: Iran's page shows Tehran's.
+	ir.wait("times in Tehran's zone", `[...document.querySelectorAll('time')].some((t) => t.title.includes('GMT+0330'))`)
+
+	// Every page's event stream is cut, as a lost connection would be: each resumes where it
+	// stopped, and what follows arrives once.
+	if n := host.DropStreams(); n < 3 {
+		t.Fatalf("cut %d event streams, want one for each of the three pages", n)
+	}
+	for _, b := range []*browser{us, ir, om} {
+		b.sees(`#status`, "resuming at event")
+	}
+
 	// Iran answers in Persian; its page lays the words out right to left.
 	ir.compose("caucus:ir", "response", "nuclear-programme", "پاسخ کتبی هیئت ایران، دور نخست در مسقط.")
 	ir.sees(`section[data-room="caucus:ir"] .message .body`, "پاسخ کتبی")
@@ -348,6 +361,9 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 
 	// Oman sums Iran's answer up for the US in his own words; the US page shows it as Oman's.
 	om.sees(`section[data-room="caucus:ir"] .message`, "پاسخ کتبی")
+	if n := eval[int](om, `document.querySelectorAll('section[data-room="caucus:ir"] .message').length`); n != 2 {
+		t.Errorf("Oman's page shows %d messages in Iran's room after the stream resumed, want 2", n)
+	}
 	om.wait("Iran's answer", `!![...document.querySelectorAll('section[data-room="caucus:ir"] .message')].find((m) => m.innerText.includes('پاسخ'))`)
 	om.wait("summing up", `(() => { const m = [...document.querySelectorAll('section[data-room="caucus:ir"] .message')].find((m) => m.innerText.includes('پاسخ')); const b = m && m.querySelector('button[data-summarize-to="caucus:us"]'); if (!b) return false; b.click(); return true; })()`)
 	om.sees(`section[data-room="caucus:us"] .summing`, "Summing up 1 message")

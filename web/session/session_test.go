@@ -306,7 +306,8 @@ func TestABadRequestChangesNothing(t *testing.T) {
 // TestAFollowedTalksTellsOfEachChange: the page re-reads talks when the engine says they
 // changed; a session following talks says so for another party's act.
 func TestAFollowedTalksTellsOfEachChange(t *testing.T) {
-	base := webtest.Host(t)
+	host := webtest.StartHost(t)
+	base := host.URL
 	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
 	changed := make(chan string, 100)
 	s, err := session.Open(base, cast.People["us:special-envoy"].File, webtest.Passphrase, &session.MapStorage{}, session.Options{
@@ -335,5 +336,24 @@ func TestAFollowedTalksTellsOfEachChange(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("the follow told nothing of Iran's acceptance")
+	}
+	// A cut stream is told of, and resumed: the next event is told once.
+	if n := host.DropStreams(); n != 1 {
+		t.Fatalf("cut %d streams, want 1", n)
+	}
+	// The events of the acceptance told before the cut may still be queued.
+	for c := <-changed; !strings.Contains(c, "resuming at event"); c = <-changed {
+		if c != "us:t " {
+			t.Fatalf("told %q, want the drop and where it resumes", c)
+		}
+	}
+	ir.must("propose", map[string]any{"talks": "us:t", "motion": "m-venue", "change": map[string]string{"kind": "set-venue", "value": "Muscat"}})
+	if c := <-changed; c != "us:t " {
+		t.Fatalf("after the resumption, told %q", c)
+	}
+	select {
+	case c := <-changed:
+		t.Fatalf("told again: %q", c)
+	case <-time.After(200 * time.Millisecond):
 	}
 }

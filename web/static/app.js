@@ -37,7 +37,12 @@
       d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }));
   }
 
-  function say(text) { status.textContent = text; }
+  // say announces a note in the live region, keeping the last few so that one note does not
+  // hide the one just before it.
+  function say(text) {
+    status.append(h('p', {}, text));
+    while (status.childElementCount > 5) status.firstElementChild.remove();
+  }
 
   let uid = 0;
   function id(prefix) { uid += 1; return prefix + '-' + uid; }
@@ -218,7 +223,7 @@
     if (importing) await keep({ as: me.as, title: me.title, rank: me.rank, org: me.org, file: bytes, added: new Date().toISOString() });
     who.replaceChildren(
       h('span', { class: 'me', id: 'me' }, `${me.title}, ${me.org} (${me.as}, rank ${me.rank})`),
-      h('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: () => { window.backchannel.close(); following.clear(); showSignIn(); } }, 'Sign out'));
+      h('button', { type: 'button', class: 'secondary', id: 'sign-out', onclick: () => { window.backchannel.close(); showSignIn(); } }, 'Sign out'));
     if (me.pinned_now) {
       say('Signed in. This browser pinned the host\u2019s log key: ' + me.log_key_safety_number);
     } else {
@@ -306,12 +311,11 @@
     render(p);
   }
 
-  // follow has the engine follow talks' event stream, once, so that their page stays live.
-  const following = new Set();
+  // follow has the engine follow talks' event stream, so that their page stays live. The
+  // engine follows each talks once, and again after a stream it had to give up (an invitee
+  // may not read the record until it joins): asking at every drawing costs nothing.
   function follow(tid) {
-    if (following.has(tid)) return;
-    following.add(tid);
-    call('follow', { talks: tid }).catch((err) => { following.delete(tid); say('Not live: ' + String(err)); });
+    call('follow', { talks: tid }).catch((err) => say('Not live: ' + String(err)));
   }
 
   let rereading = false;

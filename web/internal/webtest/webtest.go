@@ -7,9 +7,11 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,8 +25,64 @@ import (
 
 // Host starts a node on loopback with its embedded SQLite store and the web client, and
 // returns its URL.
-func Host(t testing.TB) string {
+func Host(t testing.TB) string { return StartHost(t).URL }
+
+// A TestHost is a node serving the web client, whose event streams a test can cut.
+type TestHost struct {
+	URL string
+
+	mu      sync.Mutex
+	streams map[*http.Request]context.CancelFunc
+	cut     int
+}
+
+// DropStreams ends every event stream open now, as a lost connection would, and returns how
+// many it ended.
+func (h *TestHost) DropStreams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := len(h.streams)
+	for r, cancel := range h.streams {
+		cancel()
+		delete(h.streams, r)
+	}
+	h.cut += n
+	return n
+}
+
+// Streams returns how many event streams are open.
+func (h *TestHost) Streams() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.streams)
+}
+
+// track keeps each event stream's cancel, for DropStreams.
+func (h *TestHost) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/events/stream") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, cancel := context.WithCancel(r.Context())
+		r = r.WithContext(ctx)
+		h.mu.Lock()
+		h.streams[r] = cancel
+		h.mu.Unlock()
+		defer func() {
+			h.mu.Lock()
+			delete(h.streams, r)
+			h.mu.Unlock()
+			cancel()
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// StartHost is Host, returning the host.
+func StartHost(t testing.TB) *TestHost {
 	t.Helper()
+	h := &TestHost{streams: map[*http.Request]context.CancelFunc{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ts := httptest.NewUnstartedServer(nil)
@@ -37,14 +95,15 @@ func Host(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = n.Handler()
+	ts.Config.Handler = h.track(n.Handler())
 	ts.Start()
 	t.Cleanup(func() {
 		ts.CloseClientConnections()
 		ts.Close()
 		n.Close()
 	})
-	return ts.URL
+	h.URL = ts.URL
+	return h
 }
 
 type testWriter struct{ t testing.TB }
