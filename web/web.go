@@ -59,7 +59,8 @@ type asset struct {
 	body []byte
 	etag string
 	typ  string
-	gz   bool
+	gz   bool   // body is gzip-compressed (the engine)
+	zbod []byte // the body compressed, for a text file worth compressing
 }
 
 var (
@@ -77,7 +78,15 @@ func load() map[string]asset {
 				continue // an asset not built is served as not found
 			}
 			sum := sha256.Sum256(b)
-			loaded[p] = asset{body: b, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, typ: a.typ, gz: strings.HasSuffix(a.file, ".gz")}
+			as := asset{body: b, etag: `"` + hex.EncodeToString(sum[:16]) + `"`, typ: a.typ, gz: strings.HasSuffix(a.file, ".gz")}
+			if !as.gz && len(b) > 1024 {
+				var z bytes.Buffer
+				zw, _ := gzip.NewWriterLevel(&z, gzip.BestCompression)
+				zw.Write(b)
+				zw.Close()
+				as.zbod = z.Bytes()
+			}
+			loaded[p] = as
 		}
 	})
 	return loaded
@@ -104,7 +113,7 @@ func Handler(api http.Handler) http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Type", a.typ)
 		h.Set("ETag", a.etag)
-		if a.gz {
+		if a.gz || a.zbod != nil {
 			h.Add("Vary", "Accept-Encoding")
 		}
 		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == a.etag {
@@ -112,6 +121,10 @@ func Handler(api http.Handler) http.Handler {
 			return
 		}
 		body := a.body
+		if a.zbod != nil && acceptsGzip(r) {
+			h.Set("Content-Encoding", "gzip")
+			body = a.zbod
+		}
 		if a.gz {
 			if acceptsGzip(r) {
 				h.Set("Content-Encoding", "gzip")

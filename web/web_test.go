@@ -99,6 +99,15 @@ func TestThePageIsServedUnderItsPolicy(t *testing.T) {
 		}
 	}
 
+	// The page's script is compressed for a browser that takes it, and whole for another.
+	js := get(t, h, http.MethodGet, "/app.js", map[string]string{"Accept-Encoding": "gzip"})
+	jsPlain := get(t, h, http.MethodGet, "/app.js", nil)
+	if zr, err := gzip.NewReader(js.Body); err != nil || js.Header.Get("Content-Encoding") != "gzip" {
+		t.Errorf("app.js to a browser that takes gzip: %q, %v", js.Header.Get("Content-Encoding"), err)
+	} else if a, b := readAll(zr), readAll(jsPlain.Body); !bytes.Equal(a, b) || len(b) == 0 {
+		t.Error("app.js compressed and whole differ")
+	}
+
 	gz := get(t, h, http.MethodGet, "/app.wasm", map[string]string{"Accept-Encoding": "gzip"})
 	plain := get(t, h, http.MethodGet, "/app.wasm", nil)
 	if gz.Header.Get("Content-Encoding") != "gzip" || plain.Header.Get("Content-Encoding") != "" {
@@ -155,4 +164,9 @@ func TestThePageHasNoInlineScriptOrStyle(t *testing.T) {
 			t.Errorf("app.js uses %s: text from parties or the host must go in as text", sink)
 		}
 	}
+}
+
+func readAll(r io.Reader) []byte {
+	b, _ := io.ReadAll(r)
+	return b
 }
