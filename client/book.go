@@ -312,11 +312,15 @@ func (c *Client) syncRecord(ctx context.Context, talksID string) ([]*Message, er
 		}
 	}
 	tc := c.tiles(talksID)
+	// Only what the host acknowledged before the checkpoint is read can be held to it: a
+	// submission acknowledged while this sync is under way (a page acting while it re-reads)
+	// waits for the next sync.
+	held := c.Promises(talksID)
 	cp, err := tc.Sync(ctx, b.Verifier)
 	if err != nil {
 		return nil, recordError(talksID, err)
 	}
-	if err := c.keepPromises(ctx, b, tc, cp); err != nil {
+	if err := c.keepPromises(ctx, b, tc, cp, held); err != nil {
 		return nil, recordError(talksID, err)
 	}
 	if cp.Size <= b.Size {

@@ -144,13 +144,12 @@ func (c *Client) Promises(talksID string) []Promise {
 	return slices.Clone(c.promises[talksID])
 }
 
-// keepPromises checks every acknowledgment held for b's talks against cp, the host's latest
-// checkpoint, just verified: the checkpoint answered was signed with the log key, cp extends it
+// keepPromises checks ps, the acknowledgments held for b's talks when cp was asked for, against
+// cp, the host's latest checkpoint, just verified: the checkpoint answered was signed with the log key, cp extends it
 // (a cp smaller than it is a rollback: the acknowledgment came before), and the event
 // acknowledged is in cp's tree at its place. Each kept promise is let go; a broken one is a
 // record fault, which the caller raises as ErrRecord.
-func (c *Client) keepPromises(ctx context.Context, b *Book, tc *record.TileClient, cp record.Checkpoint) error {
-	ps := c.Promises(b.ID)
+func (c *Client) keepPromises(ctx context.Context, b *Book, tc *record.TileClient, cp record.Checkpoint, ps []Promise) error {
 	if len(ps) == 0 {
 		return nil
 	}
