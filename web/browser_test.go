@@ -83,7 +83,7 @@ func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body.innerText + '\n[status] ' + document.getElementById('status').textContent`))
+		text, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`'[errors] ' + [...document.querySelectorAll('.error')].map((e) => e.innerText).join(' | ') + '\n[status] ' + document.getElementById('status').textContent`))
 		b.t.Fatalf("%s: %s: %v\nthe page shows:\n%s", b.name, what, err, text)
 	}
 }
@@ -300,9 +300,13 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	us.sees(`#talks-status`, "active") // live: the US page follows the talks
 
 	// Oman is invited as mediator by Iran; the US and Oman accept.
+	// A yes pins a root: the US compares Oman's, and Oman those of the talks it joins.
 	ir.propose("m-oman", "invite-mediator", "om", cast.Safety("om"))
+	us.fill(`input[data-vote-compare="om"]`, cast.Safety("om"))
 	us.vote("m-oman", true)
 	om.openTalks(id)
+	om.fill(`input[data-vote-compare="us"]`, cast.Safety("us"))
+	om.fill(`input[data-vote-compare="ir"]`, cast.Safety("ir"))
 	om.vote("m-oman", true)
 	om.outcome("m-oman", "passed")
 	ir.outcome("m-oman", "passed")

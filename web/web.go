@@ -61,6 +61,10 @@ type asset struct {
 	typ  string
 	gz   bool   // body is gzip-compressed (the engine)
 	zbod []byte // the body compressed, for a text file worth compressing
+
+	// whole is the engine inflated, once, for a client that takes no gzip: inflating 8 MB
+	// for each such request would let anyone make the server work for nothing.
+	whole func() ([]byte, error)
 }
 
 var (
@@ -85,6 +89,16 @@ func load() map[string]asset {
 				zw.Write(b)
 				zw.Close()
 				as.zbod = z.Bytes()
+			}
+			if as.gz {
+				gzBody := b
+				as.whole = sync.OnceValues(func() ([]byte, error) {
+					zr, err := gzip.NewReader(bytes.NewReader(gzBody))
+					if err != nil {
+						return nil, err
+					}
+					return io.ReadAll(zr)
+				})
 			}
 			loaded[p] = as
 		}
@@ -112,33 +126,31 @@ func Handler(api http.Handler) http.Handler {
 		// Revalidated on every visit, so that a new binary's client is the one run.
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Content-Type", a.typ)
-		h.Set("ETag", a.etag)
 		if a.gz || a.zbod != nil {
 			h.Add("Vary", "Accept-Encoding")
 		}
-		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == a.etag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		body := a.body
+		body, etag := a.body, a.etag
 		if a.zbod != nil && acceptsGzip(r) {
 			h.Set("Content-Encoding", "gzip")
-			body = a.zbod
+			body, etag = a.zbod, strings.TrimSuffix(a.etag, `"`)+`-gz"`
 		}
 		if a.gz {
 			if acceptsGzip(r) {
 				h.Set("Content-Encoding", "gzip")
+				etag = strings.TrimSuffix(a.etag, `"`) + `-gz"`
 			} else {
-				zr, err := gzip.NewReader(bytes.NewReader(a.body))
-				if err != nil {
-					http.Error(w, "the web client is damaged", http.StatusInternalServerError)
-					return
-				}
-				if body, err = io.ReadAll(zr); err != nil {
+				var err error
+				if body, err = a.whole(); err != nil {
 					http.Error(w, "the web client is damaged", http.StatusInternalServerError)
 					return
 				}
 			}
+		}
+		// Each encoding is its own representation, with its own tag.
+		h.Set("ETag", etag)
+		if inm := r.Header.Get("If-None-Match"); inm != "" && inm == etag {
+			w.WriteHeader(http.StatusNotModified)
+			return
 		}
 		http.ServeContent(w, r, path.Base(r.URL.Path), zeroTime, bytes.NewReader(body))
 	})

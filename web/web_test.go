@@ -124,8 +124,10 @@ func TestThePageIsServedUnderItsPolicy(t *testing.T) {
 	}
 	if etag := gz.Header.Get("ETag"); etag == "" {
 		t.Error("no ETag")
-	} else if res := get(t, h, http.MethodGet, "/app.wasm", map[string]string{"If-None-Match": etag}); res.StatusCode != http.StatusNotModified {
+	} else if res := get(t, h, http.MethodGet, "/app.wasm", map[string]string{"If-None-Match": etag, "Accept-Encoding": "gzip"}); res.StatusCode != http.StatusNotModified {
 		t.Errorf("revalidating: %s, want 304", res.Status)
+	} else if etag == plain.Header.Get("ETag") {
+		t.Error("the module compressed and whole share one tag: each encoding is its own representation")
 	}
 
 	for _, tc := range []struct{ method, path string }{

@@ -17,6 +17,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync"
 	"syscall/js"
 
@@ -75,6 +76,14 @@ func promise(work func() (any, error)) any {
 	return js.Global().Get("Promise").New(js.FuncOf(func(_ js.Value, args []js.Value) any {
 		resolve, reject := args[0], args[1]
 		go func() {
+			// A fault in one request must not stop the engine, whose every later promise
+			// would then never settle: it is refused like an error.
+			defer func() {
+				if r := recover(); r != nil {
+					b, _ := json.Marshal(&session.Error{Problem: "internal", Message: fmt.Sprintf("the client failed: %v", r), Todo: "reload the page; if it happens again, tell the host's operator"})
+					reject.Invoke(string(b))
+				}
+			}()
 			out, err := work()
 			if err != nil {
 				b, _ := json.Marshal(session.Explain(err))

@@ -178,6 +178,11 @@ var methods = map[string]method{
 	}},
 	"propose": {true, (*Session).propose},
 	"vote": {true, func(s *Session, ctx context.Context, a Args) (any, error) {
+		if a.Accept {
+			if err := s.compareInvitation(ctx, a.Talks, a.Motion, a.Compared); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := s.c.Vote(ctx, a.Talks, a.Motion, a.Accept); err != nil {
 			return nil, err
 		}
@@ -425,4 +430,72 @@ func (s *Session) change(ctx context.Context, c Change) (talks.Change, error) {
 		return talks.Conclude(), nil
 	}
 	return talks.Change{}, fmt.Errorf("%q is not a kind of motion", c.Kind)
+}
+
+// compareInvitation holds a yes to an invitation to the comparisons a charter's acceptance
+// needs. A voter says yes only to the root of the invitee it compared: the motion pins it, and
+// every signature of the invitee will be checked against it. The invitee says yes only once it
+// compared the roots of those it joins: a host could otherwise invite it into talks between
+// look-alikes. Each root compared is then expected in the talks, as an accepted charter's are.
+func (s *Session) compareInvitation(ctx context.Context, talksID, motion string, given map[string]string) error {
+	// Read the motion from the record as it is now: one not yet in this copy would otherwise
+	// go unchecked.
+	if _, err := s.c.Sync(ctx, talksID); err != nil {
+		return err
+	}
+	b := s.c.Book(talksID)
+	if b == nil || b.State == nil {
+		return fmt.Errorf("no talks %s to vote in", talksID)
+	}
+	m, ok := b.State.Motion(motion)
+	if !ok || !m.Change.Invites() {
+		return nil
+	}
+	own := s.id.Credential().Org
+	check := map[string]string{} // org -> pinned fingerprint (hex)
+	if m.Change.Org == own {
+		for _, p := range b.State.Roots() {
+			if p.Org != own {
+				check[p.Org] = p.Fingerprint
+			}
+		}
+	} else {
+		check[m.Change.Org] = m.Change.Root
+	}
+	known := s.known()
+	for org, pinned := range check {
+		if g := strings.TrimSpace(given[org]); g != "" {
+			fp, ok := fingerprintHex(pinned)
+			if !ok {
+				return fmt.Errorf("the motion pins a root for %s that is not a fingerprint", org)
+			}
+			match, err := client.MatchFingerprint(g, fp)
+			if err != nil {
+				return fmt.Errorf("the safety number given for %s: %w", org, err)
+			}
+			if !match {
+				return &Error{Problem: "fingerprint-mismatch", Alarm: true,
+					Message: fmt.Sprintf("the root pinned for %s is not the one whose safety number you were given", org),
+					Todo:    "someone may be impersonating " + org + ": compare again out of band, and do not accept"}
+			}
+			if err := s.remember(org, fp); err != nil {
+				return err
+			}
+		} else if known[org] != pinned {
+			return &Error{Problem: "uncompared", Message: fmt.Sprintf("compare the safety number of %s out of band before you accept", org),
+				Todo: "ask " + org + " for its safety number over a channel you trust, and type it in beside the motion"}
+		}
+		s.c.Expect(talksID, org, pinned)
+	}
+	return nil
+}
+
+func fingerprintHex(s string) (seal.Fingerprint, bool) {
+	var fp seal.Fingerprint
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(fp) {
+		return fp, false
+	}
+	copy(fp[:], b)
+	return fp, true
 }

@@ -148,8 +148,15 @@ func TestRound1ThroughThePageSessions(t *testing.T) {
 	if m := motion(us.must("talks", map[string]any{"talks": id}), "m-oman"); !m.MayVote || m.Outcome != "pending" {
 		t.Fatalf("the US page shows m-oman as %+v, want pending with the US to vote", m)
 	}
-	us.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true})
-	if pg = om.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true}); motion(pg, "m-oman").Outcome != "passed" || pg.Role != "mediator" {
+	// A yes to an invitation pins a root: each side compares before it says yes.
+	us.refused("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true}, "uncompared")
+	e = us.refused("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true, "compared": map[string]string{"om": cast.Safety("ir")}}, "fingerprint-mismatch")
+	if !e.Alarm {
+		t.Error("an invitee's root that is not the one compared is not an alarm")
+	}
+	us.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true, "compared": map[string]string{"om": cast.Safety("om")}})
+	om.refused("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true, "compared": map[string]string{"us": cast.Safety("us")}}, "uncompared")
+	if pg = om.must("vote", map[string]any{"talks": id, "motion": "m-oman", "accept": true, "compared": map[string]string{"us": cast.Safety("us"), "ir": cast.Safety("ir")}}); motion(pg, "m-oman").Outcome != "passed" || pg.Role != "mediator" {
 		t.Fatalf("m-oman %+v, Oman's role %s", motion(pg, "m-oman"), pg.Role)
 	}
 

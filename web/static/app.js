@@ -481,6 +481,15 @@
       actions.length ? h('div', { class: 'actions' }, actions) : null);
   }
 
+  // clearIfUnchanged empties the controls (by id) that still hold what was sent: the page may
+  // have been drawn anew while the request was on its way, and the person may have typed on.
+  function clearIfUnchanged(sent) {
+    for (const [fid, v] of Object.entries(sent)) {
+      const el = document.getElementById(fid);
+      if (el && el.value === v) el.value = '';
+    }
+  }
+
   function composeID(room, what) { return 'compose-' + room.replace(/[^a-z0-9-]/gi, '_') + '-' + what; }
 
   function roomColumn(p, r) {
@@ -512,6 +521,7 @@
       ev.preventDefault();
       const tp = topics.value === '*other' ? other.value.trim() : topics.value;
       const args = { talks: p.talks.id, room: r.id, kind: kind.value, topics: tp ? [tp] : [], body: body.value };
+      const sent = { [composeID(r.id, 'body')]: body.value, [composeID(r.id, 'other')]: other.value };
       busy(go, err, async () => {
         let out;
         if (of) {
@@ -522,7 +532,7 @@
         render(out);
         // The page may have been drawn anew while the message was on its way: clear the
         // box that is on the page now.
-        for (const w of ['body', 'other']) { const el = document.getElementById(composeID(r.id, w)); if (el) el.value = ''; }
+        clearIfUnchanged(sent);
         say('Sent to ' + r.name + '.');
       });
     });
@@ -535,10 +545,23 @@
     const items = p.motions.map((m) => {
       const err = h('span', { class: 'errors' });
       const votes = [];
+      const compare = {};
+      if (m.may_vote && (m.kind === 'invite-mediator' || m.kind === 'add-party')) {
+        // A yes pins a root: the invitee's for a voter, those of the talks for the invitee.
+        const orgs = m.change.org === me.org ? p.talks.roots.map((r) => r.org).filter((o) => o !== me.org) : [m.change.org];
+        for (const org of orgs) {
+          compare[org] = h('input', { id: `vote-compare-${m.id}-${org}`, 'data-vote-compare': org, inputmode: 'numeric', autocomplete: 'off' });
+          votes.push(field(`Safety number of ${org}, as ${org} read it out to you`, compare[org], 'Needed to accept: accepting pins this root.'));
+        }
+      }
       if (m.may_vote) {
         for (const [accept, label] of [[true, 'Accept'], [false, 'Refuse']]) {
-          const b = h('button', { type: 'button', class: accept ? '' : 'secondary danger', 'data-vote': accept ? 'accept' : 'refuse',
-            onclick: () => busy(b, err, async () => { render(await call('vote', { talks: p.talks.id, motion: m.id, accept })); }) }, label);
+          const b = h('button', { type: 'button', id: `vote-${m.id}-${accept ? 'accept' : 'refuse'}`, class: accept ? '' : 'secondary danger', 'data-vote': accept ? 'accept' : 'refuse',
+            onclick: () => busy(b, err, async () => {
+              const compared = {};
+              for (const [org, el] of Object.entries(compare)) if (el.value.trim()) compared[org] = el.value.trim();
+              render(await call('vote', { talks: p.talks.id, motion: m.id, accept, compared }));
+            }) }, label);
           votes.push(b);
         }
       }
@@ -582,9 +605,10 @@
         const d = new Date(v);
         if (!isNaN(d)) v = d.toISOString();
       }
+      const sent = { 'motion-id': mid.value, 'motion-value': value.value, 'motion-safety': safety.value };
       busy(go, err, async () => {
         render(await call('propose', { talks: p.talks.id, motion: mid.value.trim(), change: { kind: kind.value, value: v, safety: safety.value.trim() }, minutes: Number(minutes.value) }));
-        for (const f of ['motion-id', 'motion-value', 'motion-safety']) document.getElementById(f).value = '';
+        clearIfUnchanged(sent);
       });
     });
     return form;
