@@ -311,7 +311,7 @@ type Page struct {
 	Timeline   []TimelineEntry `json:"timeline"`
 	Record     RecordPage      `json:"record"`
 	Kinds      []string        `json:"kinds"`
-	// Voters are the organisations that vote on each kind of motion a member may propose.
+	// Proposable are the kinds of motion the principal's role may propose.
 	Proposable []string `json:"proposable"`
 }
 
