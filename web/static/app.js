@@ -92,12 +92,16 @@
   // busy runs an action, disabling its button and showing its error in place.
   async function busy(button, where, action) {
     if (button) button.disabled = true;
-    where.replaceChildren();
+    // The page may be drawn anew while the request is on its way: the answer goes to the box
+    // of that id on the page then, not to one no longer shown.
+    const box = () => (where.id && document.getElementById(where.id)) || where;
+    box().replaceChildren();
     try {
       return await action();
     } catch (err) {
-      where.replaceChildren(problem(err));
-      const first = where.querySelector('.error');
+      const at = box();
+      at.replaceChildren(problem(err));
+      const first = at.querySelector('.error');
       if (first) first.setAttribute('tabindex', '-1');
       return undefined;
     } finally {
@@ -350,6 +354,9 @@
 
   // render draws the talks' page, keeping what the person was typing and where the focus was.
   function render(p) {
+    // Requests run side by side in the engine: a view read before another request's answer
+    // may arrive after it. A copy never shrinks, so a view of fewer events is an older one.
+    if (page && page.talks.id === p.talks.id && current === p.talks.id && p.record.size < page.record.size) return;
     page = p;
     current = p.talks.id;
     follow(current);
@@ -359,6 +366,10 @@
     });
     const focused = document.activeElement && document.activeElement.id;
     const openDetails = new Set([...main.querySelectorAll('details[id][open]')].map((d) => d.id));
+    // An error stays beside its control until the person acts there again, whatever arrives
+    // meanwhile; the live box is the reading's own and is cleared by the next reading.
+    const errors = new Map([...main.querySelectorAll('.errors[id]')]
+      .filter((e) => e.id !== 'live-errors' && e.childNodes.length).map((e) => [e.id, [...e.childNodes]]));
     const t = p.talks;
     document.title = t.id + ': backchannel';
     main.replaceChildren(...[
@@ -378,6 +389,7 @@
       if (el && el.type !== 'file') el.value = v;
     }
     openDetails.forEach((d) => { const el = document.getElementById(d); if (el) el.open = true; });
+    errors.forEach((nodes, id) => { const el = document.getElementById(id); if (el) el.replaceChildren(...nodes); });
     if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
   }
 
@@ -401,7 +413,7 @@
   }
 
   function acceptSection(p) {
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: 'accept-errors' });
     const inputs = {};
     const fields = p.talks.roots.filter((r) => r.org !== me.org).map((r) => {
       inputs[r.org] = h('input', { id: 'compare-' + r.org, 'data-compare': r.org, inputmode: 'numeric', autocomplete: 'off', required: true });
@@ -452,7 +464,7 @@
     if (p.role === 'mediator' && m.verified) {
       for (const other of p.rooms) {
         if (other.id === r.id) continue;
-        const err = h('span', { class: 'errors' });
+        const err = h('span', { class: 'errors', id: `relay-errors-${m.hash}-${other.id}` });
         const b = h('button', { type: 'button', class: 'secondary', 'data-relay-to': other.id,
           onclick: () => busy(b, err, async () => { render(await call('relay', { talks: p.talks.id, hash: m.hash, room: other.id })); say('Relayed to ' + other.name + '.'); }) },
         'Relay word for word to ' + other.name);
@@ -463,7 +475,7 @@
       }
     }
     if (m.verified && m.author !== p.as && m.relayer !== p.as && !(m.receipts || []).some((rc) => rc.by === p.as && rc.kind === 'acknowledged')) {
-      const err = h('span', { class: 'errors' });
+      const err = h('span', { class: 'errors', id: `ack-errors-${m.hash}` });
       const b = h('button', { type: 'button', class: 'secondary', 'data-acknowledge': m.hash,
         onclick: () => busy(b, err, async () => { render(await call('receipt', { talks: p.talks.id, hash: m.hash, kind: 'acknowledged' })); say('Receipt acknowledged on the record.'); }) },
       'Acknowledge receipt');
@@ -501,7 +513,7 @@
   }
 
   function compose(p, r) {
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: composeID(r.id, 'errors') });
     const of = summing[r.id];
     const kind = h('select', { id: composeID(r.id, of ? 'summary-kind' : 'kind'), name: 'kind', disabled: !!of },
       (of ? ['summary'] : p.kinds).map((k) => h('option', { value: k }, k)));
@@ -543,7 +555,7 @@
 
   function motionsSection(p) {
     const items = p.motions.map((m) => {
-      const err = h('span', { class: 'errors' });
+      const err = h('span', { class: 'errors', id: `vote-errors-${m.id}` });
       const votes = [];
       const compare = {};
       if (m.may_vote && (m.kind === 'invite-mediator' || m.kind === 'add-party')) {
@@ -584,7 +596,7 @@
   }
 
   function proposeForm(p) {
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: 'propose-errors' });
     const mid = h('input', { id: 'motion-id', required: true, placeholder: 'm-venue-muscat' });
     const kind = h('select', { id: 'motion-kind' }, p.proposable.map((k) => h('option', { value: k }, k)));
     const value = h('input', { id: 'motion-value', dir: 'auto' });
@@ -618,7 +630,7 @@
 
   function roundsSection(p) {
     const mediator = p.role === 'mediator';
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: 'rounds-errors' });
     const items = p.talks.rounds.map((r) => {
       const b = [];
       if (mediator && r.state === 'scheduled') b.push(h('button', { type: 'button', 'data-open-round': r.number, onclick: (ev) => busy(ev.target, err, async () => render(await call('open-round', { talks: p.talks.id, round: r.number }))) }, 'Open round ' + r.number));
@@ -632,7 +644,7 @@
   }
 
   function statementsSection(p) {
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: 'statement-errors' });
     const round = h('input', { id: 'statement-round', type: 'number', min: 1, value: p.talks.rounds.length || 1 });
     const text = h('textarea', { id: 'statement-text', rows: 2, dir: 'auto' });
     const go = h('button', { id: 'statement-go', type: 'submit' }, 'Publish the statement');
@@ -651,7 +663,7 @@
 
   function recordSection(p) {
     const r = p.record;
-    const err = h('div', { class: 'errors' });
+    const err = h('div', { class: 'errors', id: 'record-errors' });
     const ex = h('button', { type: 'button', id: 'export', onclick: () => busy(ex, err, async () => {
       const x = await call('export', { talks: p.talks.id });
       download(x.name, x.data, 'application/json');
