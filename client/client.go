@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,6 +402,25 @@ func (c *Client) PinnedLogKey() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.logKey
+}
+
+// PinLogKey pins vkey as the host's log key, as a login that pinned it on first use does, so
+// that the client's first sync does not ask the host again (and trust the second answer). A
+// client that pinned another key already refuses.
+func (c *Client) PinLogKey(vkey string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.logKey != "" && c.logKey != vkey {
+		return fmt.Errorf("the client pinned the log key %s already, not %s", LogKeySafetyNumber(c.logKey), LogKeySafetyNumber(vkey))
+	}
+	c.logKey = vkey
+	return nil
+}
+
+// LogKeySafetyNumber is a host's log key as people compare it, out of band with the host's
+// operator: the SHA-256 of the verifier key, read as a safety number like a root's.
+func LogKeySafetyNumber(vkey string) string {
+	return seal.Fingerprint(sha256.Sum256([]byte(vkey))).String()
 }
 
 // nextSequence returns a per-author sequence number: strictly increasing for this principal

@@ -55,7 +55,8 @@ func loginCommand(e *env) *cobra.Command {
 				return directoryError(err, server)
 			}
 			if known && sv.LogKey != "" && sv.LogKey != lk.Verifier {
-				return withHint(fmt.Errorf("%s presents another log key than the one pinned at the first login", server),
+				return withHint(fmt.Errorf("%s presents another log key than the one pinned at the first login (pinned %s, presented %s)",
+					server, client.LogKeySafetyNumber(sv.LogKey), client.LogKeySafetyNumber(lk.Verifier)),
 					"the host changed its key or someone stands in for it: ask the host out of band; only if it rotated its key, remove %s and log in again", ks.Dir()+"/servers")
 			}
 			if err := c.Login(ctx); err != nil {
@@ -86,11 +87,11 @@ func loginCommand(e *env) *cobra.Command {
 			cr := id.Credential()
 			if f.json {
 				return e.writeJSON(map[string]any{"server": server, "host": c.Host(), "as": as, "log_key": lk.Verifier,
-					"credential": cr.ID().String(), "pinned_now": !known})
+					"log_key_safety_number": client.LogKeySafetyNumber(lk.Verifier), "credential": cr.ID().String(), "pinned_now": !known})
 			}
 			e.printf("logged in to %s as %s (%s, rank %d)", server, as, cr.Title, cr.Rank)
 			if !known {
-				e.notef("pinned the log key of %s: %s", c.Host(), lk.Verifier)
+				e.notef("pinned the log key of %s: %s (safety number %s: compare it with the host's operator)", c.Host(), lk.Verifier, client.LogKeySafetyNumber(lk.Verifier))
 			}
 			return nil
 		},

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/backchannel/backchannel/client"
 	"github.com/backchannel/backchannel/internal/node"
 	"github.com/backchannel/backchannel/internal/server"
 	"github.com/backchannel/backchannel/internal/store/sqlite"
@@ -211,7 +212,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	n.Serve(ln)
 
 	url := "http://" + ln.Addr().String()
-	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", n.Server.LogKey())
+	log.Info("serving", "addr", ln.Addr().String(), "host", host, "store", sp.String(), "log_key", n.Server.LogKey(),
+		"log_key_safety_number", client.LogKeySafetyNumber(n.Server.LogKey()))
 	if metricsLn != nil {
 		n.ServeMetrics(metricsLn)
 		log.Info("serving metrics", "addr", metricsLn.Addr().String())
@@ -219,6 +221,8 @@ func serve(ctx context.Context, e *env, cfg serveConfig, path string) error {
 	}
 	e.printf("listening on %s", url)
 	e.printf("web client on %s/ (open it in a browser)", url)
+	// Who signs in compares this with what their client pinned, out of band, as with a root.
+	e.printf("log key safety number %s", client.LogKeySafetyNumber(n.Server.LogKey()))
 
 	select {
 	case <-ctx.Done():

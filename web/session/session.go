@@ -11,7 +11,6 @@ package session
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,12 +159,6 @@ func (k stateKeeper) SaveVerified(talksID string, st client.VerifiedState) error
 	return k.s.store.Set(k.s.key("talks", talksID), string(b))
 }
 
-// LogKeySafetyNumber is a host's log key as people compare it: the SHA-256 of the verifier key,
-// read as a safety number like a root's.
-func LogKeySafetyNumber(vkey string) string {
-	return seal.Fingerprint(sha256.Sum256([]byte(vkey))).String()
-}
-
 // Me is who the session speaks for, and the host it reached.
 type Me struct {
 	As      string `json:"as"`
@@ -207,13 +200,18 @@ func (s *Session) Login(ctx context.Context) (Me, error) {
 	}
 	pinned, known := s.store.Get(s.key("log-key"))
 	if known && pinned != lk.Verifier {
-		return Me{}, fmt.Errorf("%w (pinned %s, presented %s)", ErrLogKeyChanged, LogKeySafetyNumber(pinned), LogKeySafetyNumber(lk.Verifier))
+		return Me{}, fmt.Errorf("%w (pinned %s, presented %s)", ErrLogKeyChanged, client.LogKeySafetyNumber(pinned), client.LogKeySafetyNumber(lk.Verifier))
 	}
 	if err := s.c.Login(ctx); err != nil {
 		return Me{}, err
 	}
 	if !known {
 		if err := s.store.Set(s.key("log-key"), lk.Verifier); err != nil {
+			return Me{}, err
+		}
+		// The session's client was made before anything was pinned: it verifies with the
+		// key just pinned, not one it would ask the host for again.
+		if err := s.c.PinLogKey(lk.Verifier); err != nil {
 			return Me{}, err
 		}
 	}
@@ -223,7 +221,7 @@ func (s *Session) Login(ctx context.Context) (Me, error) {
 		return Me{}, err
 	}
 	return Me{As: cr.Handle(), Org: cr.Org, Title: cr.Title, Rank: int(cr.Rank), Host: s.c.Host(), LogKey: lk.Verifier,
-		LogSafe: LogKeySafetyNumber(lk.Verifier), PinnedNow: !known, OrgSafe: own.Fingerprint().String()}, nil
+		LogSafe: client.LogKeySafetyNumber(lk.Verifier), PinnedNow: !known, OrgSafe: own.Fingerprint().String()}, nil
 }
 
 // ownRoot takes the root the server presents for the principal's own organisation only if the
@@ -456,7 +454,7 @@ func (s *Session) page(talksID string) *Page {
 	}
 	sort.SliceStable(p.Timeline, func(i, j int) bool { return p.Timeline[i].At.Before(p.Timeline[j].At) })
 	rp := RecordPage{Size: b.Size, Verified: true, Confirmed: b.Confirmed(), Quorum: t.Quorum(), Cosigners: map[string]int64{}, Witnesses: map[string]int64{},
-		LogKey: s.c.PinnedLogKey(), LogSafe: LogKeySafetyNumber(s.c.PinnedLogKey()), LeftAt: b.LeftAt}
+		LogKey: s.c.PinnedLogKey(), LogSafe: client.LogKeySafetyNumber(s.c.PinnedLogKey()), LeftAt: b.LeftAt}
 	if b.Verifier != nil {
 		if cp, note := b.Verifier.Latest(); note != nil {
 			rp.Checkpoint, rp.RootHash = cp.Size, fmt.Sprintf("%x", cp.Hash[:])

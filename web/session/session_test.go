@@ -267,6 +267,30 @@ func TestAChangedLogKeyOrRootIsAnAlarm(t *testing.T) {
 	}
 }
 
+// TestTheFirstSignInVerifiesWithTheKeyItPinned: at a browser's first sign-in the session pins
+// the host's log key, and its client verifies the record with that key from then on, rather
+// than asking the host again at its first sync and trusting a second answer no one compared.
+func TestTheFirstSignInVerifiesWithTheKeyItPinned(t *testing.T) {
+	host := webtest.StartHost(t)
+	cast := webtest.NewCast(t, host.URL, webtest.Muscat[:2])
+	asked := host.LogKeyRequests()
+	us := open(t, host.URL, cast.People["us:special-envoy"], &session.MapStorage{})
+	me, err := us.s.Login(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !me.PinnedNow {
+		t.Fatal("the first sign-in did not pin the log key")
+	}
+	if got := us.s.Client().PinnedLogKey(); got != me.LogKey {
+		t.Fatalf("after the first sign-in the client verifies with %q, want the key just pinned, %q", got, me.LogKey)
+	}
+	us.must("create", map[string]any{"talks": "us:t", "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
+	if n := host.LogKeyRequests() - asked; n != 1 {
+		t.Errorf("the host was asked for its log key %d times by a first sign-in and a sync, want once", n)
+	}
+}
+
 // TestEveryProblemSaysWhatToDo holds the page's advice to the API's problems and the talks'
 // rules: a refusal the page cannot explain would be shown as a bare code.
 func TestEveryProblemSaysWhatToDo(t *testing.T) {

@@ -34,6 +34,14 @@ type TestHost struct {
 	mu      sync.Mutex
 	streams map[*http.Request]context.CancelFunc
 	cut     int
+	logKeys int
+}
+
+// LogKeyRequests returns how many times a client asked the host for its log key.
+func (h *TestHost) LogKeyRequests() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.logKeys
 }
 
 // DropStreams ends every event stream open now, as a lost connection would, and returns how
@@ -57,9 +65,14 @@ func (h *TestHost) Streams() int {
 	return len(h.streams)
 }
 
-// track keeps each event stream's cancel, for DropStreams.
+// track keeps each event stream's cancel, for DropStreams, and counts the log key's requests.
 func (h *TestHost) track(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/log-key" {
+			h.mu.Lock()
+			h.logKeys++
+			h.mu.Unlock()
+		}
 		if !strings.HasSuffix(r.URL.Path, "/events/stream") {
 			next.ServeHTTP(w, r)
 			return
