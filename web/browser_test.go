@@ -318,6 +318,7 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	us.propose("m-direct", "set-format", "direct", "")
 	ir.vote("m-direct", false)
 	us.outcome("m-direct", "refused")
+	us.sees(`#status`, "Motion m-direct refused")
 	us.sees(`li[data-motion="m-direct"] .refused`, "ir")
 	us.screenshot("3-motions")
 
@@ -354,8 +355,15 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	om.sees(`section[data-room="caucus:us"] .message`, "Written message of the United States")
 	om.screenshot("4-mediator-rooms")
 	om.usable("the mediator's rooms")
+	// Iran is typing in its room meanwhile: the relay redraws its page, and the caret stays.
+	ir.wait("typing in Iran's room", `(() => { const ta = document.querySelector('section[data-room="caucus:ir"] textarea[name=body]'); if (!ta) return false; ta.focus(); ta.value = 'draft'; ta.setSelectionRange(2, 2); return true; })()`)
 	om.click(`section[data-room="caucus:us"] .message button[data-relay-to="caucus:ir"]`)
 	ir.sees(`section[data-room="caucus:ir"] .message .prov.verbatim`, "Relayed word for word")
+	ir.sees(`#status`, "New note in ir's room, from Special Envoy (us:special-envoy), relayed word for word by om:foreign-minister.")
+	if got := eval[string](ir, `(() => { const ta = document.activeElement; return ta.name + ' ' + ta.value + ' ' + ta.selectionStart; })()`); got != "body draft 2" {
+		t.Errorf("Iran's draft after the relay was drawn: %q, want the message box focused, holding \"draft\" with the caret at 2", got)
+	}
+	ir.fill(`section[data-room="caucus:ir"] textarea[name=body]`, "")
 	ir.sees(`section[data-room="caucus:ir"] .message .prov.verbatim`, "Special Envoy (us:special-envoy)")
 	ir.sees(`section[data-room="caucus:ir"] .message .prov.verbatim`, "the author\u2019s own signature verified")
 

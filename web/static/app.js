@@ -357,6 +357,7 @@
     // Requests run side by side in the engine: a view read before another request's answer
     // may arrive after it. A copy never shrinks, so a view of fewer events is an older one.
     if (page && page.talks.id === p.talks.id && current === p.talks.id && p.record.size < page.record.size) return;
+    const before = page && page.talks.id === p.talks.id ? page : null;
     page = p;
     current = p.talks.id;
     follow(current);
@@ -364,7 +365,10 @@
     main.querySelectorAll('input[id], textarea[id], select[id]').forEach((el) => {
       if (el.type !== 'file' && el.type !== 'password') kept[el.id] = el.value;
     });
-    const focused = document.activeElement && document.activeElement.id;
+    const active = document.activeElement;
+    const focused = active && active.id;
+    // The caret and selection of the control being typed in, put back where they were.
+    const caret = focused && typeof active.selectionStart === 'number' ? [active.selectionStart, active.selectionEnd, active.selectionDirection] : null;
     const openDetails = new Set([...main.querySelectorAll('details[id][open]')].map((d) => d.id));
     // An error stays beside its control until the person acts there again, whatever arrives
     // meanwhile; the live box is the reading's own and is cleared by the next reading.
@@ -390,7 +394,40 @@
     }
     openDetails.forEach((d) => { const el = document.getElementById(d); if (el) el.open = true; });
     errors.forEach((nodes, id) => { const el = document.getElementById(id); if (el) el.replaceChildren(...nodes); });
-    if (focused) { const el = document.getElementById(focused); if (el) el.focus(); }
+    if (focused) {
+      const el = document.getElementById(focused);
+      if (el) {
+        el.focus();
+        if (caret && typeof el.setSelectionRange === 'function') {
+          try { el.setSelectionRange(...caret); } catch (_) { /* a control without a caret */ }
+        }
+      }
+    }
+    if (before) announceChanges(before, p);
+  }
+
+  // announceChanges tells, in the live region, what arrived since the page was last drawn: each
+  // message another wrote or relayed, each motion proposed and each motion decided. A screen
+  // reader then says it as it comes, and anyone sees it in the status line without searching.
+  function announceChanges(before, p) {
+    const seen = new Set(before.rooms.flatMap((r) => r.messages.map((m) => r.id + ' ' + m.hash)));
+    for (const r of p.rooms) {
+      for (const m of r.messages) {
+        if (seen.has(r.id + ' ' + m.hash) || m.author === p.as || m.relayer === p.as) continue;
+        if (!m.verified) { say(`A message in ${r.name} is not shown as genuine: ${m.flag}`); continue; }
+        const by = m.mode === 'verbatim' ? `from ${m.title} (${m.author}), relayed word for word by ${m.relayer}`
+          : m.mode === 'summary' ? `a summary by ${m.title} (${m.author})` : `from ${m.title} (${m.author})`;
+        say(`New ${m.kind} in ${r.name}, ${by}.`);
+      }
+    }
+    const was = new Map(before.motions.map((m) => [m.id, m.outcome]));
+    for (const m of p.motions) {
+      if (!was.has(m.id)) {
+        if (m.by !== p.as) say(`New motion ${m.id} by ${m.by}: ${m.summary}.`);
+      } else if (was.get(m.id) !== m.outcome && m.outcome !== 'pending') {
+        say(`Motion ${m.id} ${m.outcome}: ${m.summary}.`);
+      }
+    }
   }
 
   function overview(p) {
