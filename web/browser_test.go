@@ -410,6 +410,24 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	us.screenshot("7-refused-off-agenda")
 	us.usable("the talks on a laptop")
 
+	// At the end of round 1 the heads of delegation agree to a short courtesy exchange: a direct
+	// session opened with both parties' consent and closed minutes later, by Iran. The plenary's
+	// words stay on every page that read them, marked closed.
+	us.propose("m-courtesy", "open-session", time.Now().Add(15*time.Minute).UTC().Format(time.RFC3339), "")
+	ir.vote("m-courtesy", true)
+	us.sees(`#direct-session`, "A direct session is open")
+	us.compose("plenary", "note", "", "A short face-to-face courtesy exchange between the heads of delegation.")
+	ir.sees(`section[data-room="plenary"] .message`, "courtesy exchange")
+	om.sees(`section[data-room="plenary"] .message`, "courtesy exchange")
+	ir.click(`#close-session`)
+	for _, b := range []*browser{us, ir, om} {
+		b.sees(`section[data-room="plenary"][data-closed="true"] .message`, "courtesy exchange")
+		if n := eval[int](b, `document.querySelectorAll('section[data-room="plenary"] textarea, #direct-session').length`); n != 0 {
+			t.Errorf("%s: the closed plenary still offers a box to write in, or the session is shown open", b.name)
+		}
+	}
+	om.screenshot("11-direct-session-closed")
+
 	// On a phone's screen, the rooms stack and nothing runs off the side.
 	ir.do("a phone's screen", chromedp.EmulateViewport(390, 844))
 	ir.usable("the talks on a phone")

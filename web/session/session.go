@@ -10,6 +10,7 @@
 package session
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -302,23 +303,36 @@ type Page struct {
 	Org   string           `json:"org"`
 	Role  string           `json:"role"`
 	// MustAccept is true while the principal's organisation has not accepted the charter.
-	MustAccept bool            `json:"must_accept"`
-	Rooms      []RoomPage      `json:"rooms"`
-	Motions    []MotionPage    `json:"motions"`
-	Statements []StatementPage `json:"statements"`
-	Timeline   []TimelineEntry `json:"timeline"`
-	Record     RecordPage      `json:"record"`
-	Kinds      []string        `json:"kinds"`
+	MustAccept bool       `json:"must_accept"`
+	Rooms      []RoomPage `json:"rooms"`
+	// DirectSession is the direct session open now in indirect talks, if one is.
+	DirectSession *DirectSessionPage `json:"direct_session,omitempty"`
+	Motions       []MotionPage       `json:"motions"`
+	Statements    []StatementPage    `json:"statements"`
+	Timeline      []TimelineEntry    `json:"timeline"`
+	Record        RecordPage         `json:"record"`
+	Kinds         []string           `json:"kinds"`
 	// Proposable are the kinds of motion the principal's role may propose.
 	Proposable []string `json:"proposable"`
 }
 
-// RoomPage is a room the principal sits in, with its messages.
+// RoomPage is a room the principal sits in, with its messages, or one it read that is closed
+// now (a direct session's plenary after it, a caucus of a party removed): what it read there
+// stays its to read.
 type RoomPage struct {
 	ID       string               `json:"id"`
 	Name     string               `json:"name"`
 	Members  []string             `json:"members"`
 	Messages []client.MessageView `json:"messages"`
+	// Closed is true for a room no longer in the talks' shape: no one writes there any more.
+	Closed bool `json:"closed,omitempty"`
+}
+
+// DirectSessionPage is a direct session open in indirect talks: a plenary opened by consent.
+type DirectSessionPage struct {
+	Motion string    `json:"motion"`
+	Opened time.Time `json:"opened"`
+	Until  time.Time `json:"until"`
 }
 
 // MotionPage is a motion with who must still vote and whether the principal's organisation may.
@@ -425,6 +439,20 @@ func (s *Session) page(talksID string) *Page {
 			rp.Messages = []client.MessageView{}
 		}
 		p.Rooms = append(p.Rooms, rp)
+	}
+	// Rooms closed since, in the order their first message came: the copy holds only what
+	// the principal was served as a reader, so each of these it read.
+	var closed []RoomPage
+	for id, ms := range byRoom {
+		if !slices.ContainsFunc(p.Rooms, func(r RoomPage) bool { return r.ID == id }) {
+			closed = append(closed, RoomPage{ID: id, Name: RoomName(id), Members: []string{}, Messages: ms, Closed: true})
+		}
+	}
+	slices.SortFunc(closed, func(a, b RoomPage) int { return cmp.Compare(a.Messages[0].Index, b.Messages[0].Index) })
+	p.Rooms = append(p.Rooms, closed...)
+	if ss := t.Sessions(); len(ss) > 0 && ss[len(ss)-1].OpenAt(at) {
+		last := ss[len(ss)-1]
+		p.DirectSession = &DirectSessionPage{Motion: last.Motion, Opened: last.Opened, Until: last.Until}
 	}
 	for _, m := range t.Motions() {
 		mp := MotionPage{MotionView: client.MotionViewOf(m, at), Waiting: client.Waiting(t, m)}

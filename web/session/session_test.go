@@ -207,6 +207,32 @@ func TestRound1ThroughThePageSessions(t *testing.T) {
 		t.Fatalf("Oman's summary, as the US page shows it: %+v", m)
 	}
 
+	// The courtesy exchange: a direct session opened by both parties' consent, a word in the
+	// plenary, and the session closed by Iran. The plenary's words stay on every page that read
+	// them, marked closed, and no one writes there any more.
+	until := time.Now().Add(15 * time.Minute).UTC().Format(time.RFC3339)
+	us.must("propose", map[string]any{"talks": id, "motion": "m-courtesy", "change": map[string]any{"kind": "open-session", "value": until}, "minutes": 60})
+	if pg = ir.must("vote", map[string]any{"talks": id, "motion": "m-courtesy", "accept": true}); pg.DirectSession == nil || pg.DirectSession.Motion != "m-courtesy" {
+		t.Fatalf("Iran's page after the session was agreed: %+v", pg.DirectSession)
+	}
+	courtesy := us.sent("send", map[string]any{"talks": id, "room": talks.RoomPlenary, "kind": "note", "body": "A short face-to-face courtesy exchange between the heads of delegation."})
+	if pg = ir.must("close-session", map[string]any{"talks": id}); pg.DirectSession != nil {
+		t.Fatalf("the session is still shown open after Iran closed it: %+v", pg.DirectSession)
+	}
+	for _, p := range []*party{us, ir, om} {
+		pg := p.must("talks", map[string]any{"talks": id})
+		r := room(pg, talks.RoomPlenary)
+		if r == nil || !r.Closed || len(r.Messages) != 1 || r.Messages[0].Hash != courtesy || !r.Messages[0].Verified {
+			t.Fatalf("%s: the closed plenary, as its page shows it: %+v", pg.As, r)
+		}
+		for _, r := range pg.Rooms {
+			if r.Closed && r.ID != talks.RoomPlenary {
+				t.Errorf("%s: the open room %s is shown closed", pg.As, r.ID)
+			}
+		}
+	}
+	us.refused("send", map[string]any{"talks": id, "room": talks.RoomPlenary, "kind": "note", "body": "After the session."}, talks.ErrNotInRoom.Name)
+
 	e = us.refused("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"missiles"}, "body": "Missiles on the table."}, talks.ErrNotOnAgenda.Name)
 	if e.Rule != talks.ErrNotOnAgenda.Text || !strings.Contains(e.Message, "missiles") {
 		t.Errorf("the refusal does not give the rule's words and what broke it: %+v", e)

@@ -498,9 +498,9 @@
 
   function messageItem(p, r, m) {
     const actions = [];
-    if (p.role === 'mediator' && m.verified) {
+    if (p.role === 'mediator' && m.verified && !r.closed) {
       for (const other of p.rooms) {
-        if (other.id === r.id) continue;
+        if (other.id === r.id || other.closed) continue;
         const err = h('span', { class: 'errors', id: `relay-errors-${m.hash}-${other.id}` });
         const b = h('button', { type: 'button', class: 'secondary', 'data-relay-to': other.id,
           onclick: () => busy(b, err, async () => { render(await call('relay', { talks: p.talks.id, hash: m.hash, room: other.id })); say('Relayed to ' + other.name + '.'); }) },
@@ -511,7 +511,7 @@
         'Sum up for ' + other.name));
       }
     }
-    if (m.verified && m.author !== p.as && m.relayer !== p.as && !(m.receipts || []).some((rc) => rc.by === p.as && rc.kind === 'acknowledged')) {
+    if (m.verified && !r.closed && m.author !== p.as && m.relayer !== p.as && !(m.receipts || []).some((rc) => rc.by === p.as && rc.kind === 'acknowledged')) {
       const err = h('span', { class: 'errors', id: `ack-errors-${m.hash}` });
       const b = h('button', { type: 'button', class: 'secondary', 'data-acknowledge': m.hash,
         onclick: () => busy(b, err, async () => { render(await call('receipt', { talks: p.talks.id, hash: m.hash, kind: 'acknowledged' })); say('Receipt acknowledged on the record.'); }) },
@@ -544,6 +544,12 @@
   function roomColumn(p, r) {
     const list = h('ol', { class: 'messages', 'aria-label': 'Messages in ' + r.name }, r.messages.map((m) => messageItem(p, r, m)));
     if (!r.messages.length) list.append(h('li', { class: 'empty' }, 'No messages yet.'));
+    if (r.closed) {
+      return h('section', { class: 'room card closed', 'data-room': r.id, 'data-closed': 'true', 'aria-label': r.name + ' (closed)' },
+        h('h3', {}, r.name, ' ', h('span', { class: 'badge' }, 'closed')),
+        h('p', { class: 'muted' }, 'This room is closed: no one writes here any more. What you read here stays on this page and on your record.'),
+        list);
+    }
     return h('section', { class: 'room card', 'data-room': r.id, 'aria-label': r.name },
       h('h3', {}, r.name), h('p', { class: 'muted' }, 'Read by ' + r.members.join(', ')),
       list, compose(p, r));
@@ -666,18 +672,26 @@
   // ---- rounds, statements, the record, the timeline ------------------------------------
 
   function roundsSection(p) {
-    const mediator = p.role === 'mediator';
+    // The rules let a party, as well as a mediator, open and close a round and a direct session.
+    const sits = p.role === 'mediator' || p.role === 'party';
     const err = h('div', { class: 'errors', id: 'rounds-errors' });
+    const ds = p.direct_session;
+    const direct = ds ? h('p', { id: 'direct-session' }, 'A direct session is open, since ', when(ds.opened), ', until ', when(ds.until),
+      ` (motion ${ds.motion}): the delegations meet in the plenary room. `,
+      sits ? h('button', { type: 'button', id: 'close-session', class: 'secondary', onclick: (ev) => busy(ev.target, err, async () => {
+        render(await call('close-session', { talks: p.talks.id }));
+        say('The direct session is closed.');
+      }) }, 'Close the direct session') : null) : null;
     const items = p.talks.rounds.map((r) => {
       const b = [];
-      if (mediator && r.state === 'scheduled') b.push(h('button', { type: 'button', 'data-open-round': r.number, onclick: (ev) => busy(ev.target, err, async () => render(await call('open-round', { talks: p.talks.id, round: r.number }))) }, 'Open round ' + r.number));
-      if (mediator && r.state === 'in-session') b.push(h('button', { type: 'button', 'data-close-round': r.number, onclick: (ev) => busy(ev.target, err, async () => render(await call('close-round', { talks: p.talks.id, round: r.number }))) }, 'Close round ' + r.number));
+      if (sits && r.state === 'scheduled') b.push(h('button', { type: 'button', 'data-open-round': r.number, onclick: (ev) => busy(ev.target, err, async () => render(await call('open-round', { talks: p.talks.id, round: r.number }))) }, 'Open round ' + r.number));
+      if (sits && r.state === 'in-session') b.push(h('button', { type: 'button', 'data-close-round': r.number, onclick: (ev) => busy(ev.target, err, async () => render(await call('close-round', { talks: p.talks.id, round: r.number }))) }, 'Close round ' + r.number));
       return h('li', { 'data-round': r.number }, `Round ${r.number}${r.venue ? ' in ' + r.venue : ''}, `, when(r.start), `: ${r.state} `, b);
     });
     return h('section', { class: 'card', 'aria-labelledby': 'ro-h' },
       h('h2', { id: 'ro-h' }, 'Rounds'),
       items.length ? h('ul', { id: 'rounds' }, items) : h('p', {}, 'No round scheduled yet: a schedule-round motion sets one.'),
-      err);
+      direct, err);
   }
 
   function statementsSection(p) {
