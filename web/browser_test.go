@@ -332,6 +332,7 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	om.fill(`#motion-value`, time.Now().UTC().Format(time.RFC3339))
 	om.click(`#motion-go`)
 	om.sees(`form.propose .error`, "a round needs a venue")
+	om.sees(`form.propose .error-rule[data-refused-by=host]`, "The host refused it")
 	us.vote("m-nuclear", true)
 	om.outcome("m-nuclear", "passed")
 	om.sees(`form.propose .error`, "a round needs a venue")
@@ -407,6 +408,7 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	// A message on missiles, off the agenda, is refused with the rule's words.
 	us.compose("caucus:us", "note", "missiles", "The United States wants missiles, drones and regional influence on the table.")
 	us.sees(`section[data-room="caucus:us"] .error`, "messages and statements keep to the agreed agenda")
+	us.sees(`section[data-room="caucus:us"] .error-rule[data-refused-by=host]`, "The host refused it")
 	us.screenshot("7-refused-off-agenda")
 	us.usable("the talks on a laptop")
 

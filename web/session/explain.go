@@ -119,10 +119,13 @@ func Explain(err error) *Error {
 	case errors.As(err, &p):
 		out.Problem = p.Name()
 		out.Rule = ruleText(p.Name())
+		if out.Rule != "" {
+			out.RefusedBy = "host"
+		}
 		out.Todo = todo[p.Name()]
 		out.Alarm = p.Name() == api.ProblemRecordConflict.Name
 	case errors.As(err, &r):
-		out.Problem, out.Rule = r.Name, r.Text
+		out.Problem, out.Rule, out.RefusedBy = r.Name, r.Text, "client"
 		out.Todo = todo[r.Name]
 	case errors.Is(err, client.ErrNoServer):
 		out.Problem = "unreachable"

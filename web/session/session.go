@@ -184,6 +184,11 @@ type Error struct {
 	Todo    string `json:"todo,omitempty"`
 	// Rule is the words of the talks' rule that refused the request, if one did.
 	Rule string `json:"rule,omitempty"`
+	// RefusedBy says who applied the rule: "client" when the principal's own client refused
+	// before anything was sent (its verified copy forbids it), "host" when the host refused
+	// what the client sent. A host refusing what the principal's copy allows is the host's
+	// word against it: the page says which it was.
+	RefusedBy string `json:"refused_by,omitempty"`
 	// Alarm is true when the host may be lying: the page shows it loudly.
 	Alarm bool `json:"alarm,omitempty"`
 }

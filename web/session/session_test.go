@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -234,7 +235,7 @@ func TestRound1ThroughThePageSessions(t *testing.T) {
 	us.refused("send", map[string]any{"talks": id, "room": talks.RoomPlenary, "kind": "note", "body": "After the session."}, talks.ErrNotInRoom.Name)
 
 	e = us.refused("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"missiles"}, "body": "Missiles on the table."}, talks.ErrNotOnAgenda.Name)
-	if e.Rule != talks.ErrNotOnAgenda.Text || !strings.Contains(e.Message, "missiles") {
+	if e.Rule != talks.ErrNotOnAgenda.Text || e.RefusedBy != "host" || !strings.Contains(e.Message, "missiles") {
 		t.Errorf("the refusal does not give the rule's words and what broke it: %+v", e)
 	}
 	ir.refused("send", map[string]any{"talks": id, "room": "caucus:us", "kind": "note", "topics": []string{"nuclear-programme"}, "body": "To the US room."}, talks.ErrNotInRoom.Name)
@@ -329,6 +330,29 @@ func TestEveryProblemSaysWhatToDo(t *testing.T) {
 		if e := session.Explain(r); e.Todo == "" {
 			t.Errorf("rule %s: nothing to do", r.Name)
 		}
+	}
+}
+
+// TestARefusalSaysWhoAppliedTheRule: a rule the principal's own client applied before sending is
+// told apart from the same rule cited by the host against what the client sent, which the
+// principal's copy allowed; an API problem that is no talks rule names none.
+func TestARefusalSaysWhoAppliedTheRule(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		err      error
+		rule, by string
+		problem  string
+	}{
+		{"by the client", fmt.Errorf("propose: %w", &talks.Refusal{Rule: talks.ErrNoVenue, Detail: "no venue is agreed"}), talks.ErrNoVenue.Text, "client", "no-venue"},
+		{"by the host", fmt.Errorf("propose: %w", &api.Problem{Type: api.ProblemTypePrefix + talks.ErrNoVenue.Name, Status: 422, Detail: "no venue is agreed"}), talks.ErrNoVenue.Text, "host", "no-venue"},
+		{"no rule", &api.Problem{Type: api.ProblemTypePrefix + api.ProblemUnknownCredential.Name, Status: 422}, "", "", api.ProblemUnknownCredential.Name},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := session.Explain(tc.err)
+			if e.Rule != tc.rule || e.RefusedBy != tc.by || e.Problem != tc.problem {
+				t.Errorf("Explain: rule %q by %q (%s), want %q by %q (%s)", e.Rule, e.RefusedBy, e.Problem, tc.rule, tc.by, tc.problem)
+			}
+		})
 	}
 }
 

@@ -70,7 +70,9 @@
     if (!e || typeof e !== 'object') e = { message: 'Something went wrong: ' + String(err) };
     if (e.alarm) raise(e);
     const box = h('div', { class: e.alarm ? 'error alarm-inline' : 'error', role: 'alert' },
-      e.rule ? h('p', { class: 'error-rule' }, 'Refused by the talks\u2019 rule: ', h('q', {}, e.rule)) : null,
+      e.rule ? h('p', { class: 'error-rule', 'data-refused-by': e.refused_by || '' },
+        e.refused_by === 'host' ? 'The host refused it, by the talks\u2019 rule: ' : 'Refused by the talks\u2019 rule, before anything was sent: ',
+        h('q', {}, e.rule)) : null,
       h('p', { class: 'error-what' }, e.message || 'Something went wrong.'),
       e.todo ? h('p', { class: 'error-todo' }, 'What to do: ', e.todo) : null,
       e.problem ? h('p', { class: 'error-code' }, '(' + e.problem + ')') : null);
