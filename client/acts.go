@@ -146,6 +146,31 @@ func (c *Client) AddMember(ctx context.Context, talksID string, m *seal.Credenti
 	return c.act(ctx, talksID, func(at time.Time) talks.Event { return talks.AddMember{At: at, By: c.Actor(), Member: member} })
 }
 
+// MemberCredential returns the credential to add handle (org:principal) to a delegation with:
+// the newest the directory holds that the organisation's root pinned in the talks issued and
+// that is valid now, so that the member's title and rank are what that root says. The
+// directory's word is checked, not taken: a credential no pinned root issued is never chosen.
+func (c *Client) MemberCredential(ctx context.Context, talksID, handle string) (*seal.Credential, error) {
+	org, name, ok := seal.SplitHandle(handle)
+	if !ok {
+		return nil, errf("%q is not a principal's handle (org:principal)", handle)
+	}
+	b, err := c.ready(ctx, talksID)
+	if err != nil {
+		return nil, err
+	}
+	all, err := c.PrincipalCredentials(ctx, org, name)
+	if err != nil {
+		return nil, err
+	}
+	for _, cr := range slices.Backward(all) {
+		if b.Trust.VerifyCredential(cr, c.now()) == nil {
+			return cr, nil
+		}
+	}
+	return nil, errf("%s has no valid credential issued by the root of %s pinned in talks %s: its organisation issues one and publishes it", handle, org, talksID)
+}
+
 // RemoveMember takes principal (a handle, org/principal) out of the client's delegation: it stops
 // reading every room at once. The head cannot be removed; make another head first.
 func (c *Client) RemoveMember(ctx context.Context, talksID, principal string) (api.Accepted, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,7 +268,7 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	exe := chromium(t)
 	host := webtest.StartHost(t)
 	base := host.URL
-	cast := webtest.NewCast(t, base, webtest.Muscat)
+	cast := webtest.NewCast(t, base, append(slices.Clone(webtest.Muscat), webtest.Member{Org: "us", Principal: "presidential-adviser", Title: "Presidential adviser", Rank: 2}))
 	us := newBrowser(t, exe, base, "us", "America/New_York", "en-US")
 	ir := newBrowser(t, exe, base, "ir", "Asia/Tehran", "fa-IR")
 	om := newBrowser(t, exe, base, "om", "Asia/Muscat", "ar-OM")
@@ -445,6 +446,13 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 	if !strings.Contains(refusal, `"problem":"not-in-room"`) {
 		t.Errorf("Iran writing to the US room: %s, want refused not-in-room", refusal)
 	}
+
+	// The US delegation adds its presidential adviser, by name, from the page.
+	us.fill(`#member-name`, "presidential-adviser")
+	us.click(`#member-add`)
+	us.sees(`#delegation`, "Presidential adviser (us:presidential-adviser), rank 2")
+	us.sees(`#delegation button[data-remove-member="us:presidential-adviser"]`, "Take us:presidential-adviser out")
+	us.wait("the name box emptied once the adviser is added", `document.getElementById('member-name').value === ''`)
 
 	// The record: verified in the browser, and its export downloads.
 	us.sees(`#record-verified`, "Verified by this browser")

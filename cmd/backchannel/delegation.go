@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -128,22 +127,9 @@ func delegationChange(e *env, use, short string, run func(cmd *cobra.Command, s 
 func delegationAddCommand(e *env) *cobra.Command {
 	return delegationChange(e, "add TALKS PRINCIPAL", "Add a principal of your organisation to its delegation",
 		func(cmd *cobra.Command, s *session, b *client.Book, handle string) (api.Accepted, string, error) {
-			org, name, _ := seal.SplitHandle(handle)
-			all, err := s.c.PrincipalCredentials(cmd.Context(), org, name)
+			cr, err := s.c.MemberCredential(cmd.Context(), b.ID, handle)
 			if err != nil {
 				return api.Accepted{}, "", err
-			}
-			// The newest credential that the organisation's root pinned in the talks issued,
-			// and that is valid now: the member's title and rank are what it says.
-			var cr *seal.Credential
-			for _, c := range slices.Backward(all) {
-				if b.Trust.VerifyCredential(c, now()) == nil {
-					cr = c
-					break
-				}
-			}
-			if cr == nil {
-				return api.Accepted{}, "", fmt.Errorf("%s has no valid credential issued by %s's pinned root: issue one with 'backchannel cred issue' and publish it", handle, org)
 			}
 			a, err := s.c.AddMember(cmd.Context(), b.ID, cr)
 			return a, fmt.Sprintf("added %s (%s, rank %d)", handle, cr.Title, cr.Rank), err

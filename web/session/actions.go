@@ -72,6 +72,8 @@ type Args struct {
 	Round int    `json:"round,omitempty"`
 	Text  string `json:"text,omitempty"`
 	Joint bool   `json:"joint,omitempty"`
+	// Member is a principal of the principal's own organisation (its handle, or its name).
+	Member string `json:"member,omitempty"`
 }
 
 // Change is a motion's change as the page's form gives it.
@@ -200,6 +202,30 @@ var methods = map[string]method{
 		}
 		return s.Talks(ctx, a.Talks)
 	}},
+	"add-member": {true, func(s *Session, ctx context.Context, a Args) (any, error) {
+		h, err := s.ownMember(a.Member)
+		if err != nil {
+			return nil, err
+		}
+		cr, err := s.c.MemberCredential(ctx, a.Talks, h)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.c.AddMember(ctx, a.Talks, cr); err != nil {
+			return nil, err
+		}
+		return s.Talks(ctx, a.Talks)
+	}},
+	"remove-member": {true, func(s *Session, ctx context.Context, a Args) (any, error) {
+		h, err := s.ownMember(a.Member)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.c.RemoveMember(ctx, a.Talks, h); err != nil {
+			return nil, err
+		}
+		return s.Talks(ctx, a.Talks)
+	}},
 	"close-session": {true, func(s *Session, ctx context.Context, a Args) (any, error) {
 		if _, err := s.c.CloseSession(ctx, a.Talks); err != nil {
 			return nil, err
@@ -235,6 +261,24 @@ func (s *Session) after(ctx context.Context, talksID string, h seal.Hash) (any, 
 		*Page
 		Sent string `json:"sent"`
 	}{p, h.String()}, nil
+}
+
+// ownMember returns the handle of a principal of the session's own organisation, given as a
+// handle or a name: a delegation changes only its own members.
+func (s *Session) ownMember(m string) (string, error) {
+	org := s.id.Credential().Org
+	m = strings.TrimSpace(m)
+	if !strings.Contains(m, ":") {
+		m = org + ":" + m
+	}
+	o, name, ok := seal.SplitHandle(m)
+	if !ok || name == "" {
+		return "", fmt.Errorf("%q is not a principal of %s: give its name, or org:name", m, org)
+	}
+	if o != org {
+		return "", fmt.Errorf("%s is not of %s: a delegation changes only its own members", m, org)
+	}
+	return m, nil
 }
 
 // message finds a message of talks the principal read, by its hash (hex).

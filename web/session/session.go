@@ -310,6 +310,11 @@ type Page struct {
 	// MustAccept is true while the principal's organisation has not accepted the charter.
 	MustAccept bool       `json:"must_accept"`
 	Rooms      []RoomPage `json:"rooms"`
+	// Delegation is the principal's own organisation's delegation in the talks, head first.
+	Delegation []MemberPage `json:"delegation"`
+	// MayManage is true when the principal may change its delegation: its head, or a member
+	// of at least the head's rank.
+	MayManage bool `json:"may_manage"`
 	// DirectSession is the direct session open now in indirect talks, if one is.
 	DirectSession *DirectSessionPage `json:"direct_session,omitempty"`
 	Motions       []MotionPage       `json:"motions"`
@@ -340,11 +345,23 @@ type DirectSessionPage struct {
 	Until  time.Time `json:"until"`
 }
 
-// MotionPage is a motion with who must still vote and whether the principal's organisation may.
+// MotionPage is a motion with who must still vote and whether the principal may vote for its
+// organisation.
 type MotionPage struct {
 	client.MotionView
 	Waiting []string `json:"waiting"`
 	MayVote bool     `json:"may_vote"`
+	// NoVote says why the principal's organisation is waited for but the principal may not
+	// vote for it (its rank is below its head of delegation's).
+	NoVote string `json:"no_vote,omitempty"`
+}
+
+// MemberPage is a member of a delegation.
+type MemberPage struct {
+	Handle string `json:"handle"`
+	Title  string `json:"title"`
+	Rank   int    `json:"rank"`
+	Head   bool   `json:"head,omitempty"`
 }
 
 // StatementPage is a public statement as the record carries it.
@@ -459,9 +476,33 @@ func (s *Session) page(talksID string) *Page {
 		last := ss[len(ss)-1]
 		p.DirectSession = &DirectSessionPage{Motion: last.Motion, Opened: last.Opened, Until: last.Until}
 	}
+	p.Delegation = []MemberPage{}
+	for _, m := range t.Members(cr.Org) {
+		mp := MemberPage{Handle: m.Principal, Title: m.Title, Rank: int(m.Rank), Head: m.Head}
+		if m.Head {
+			p.Delegation = append([]MemberPage{mp}, p.Delegation...)
+		} else {
+			p.Delegation = append(p.Delegation, mp)
+		}
+		if m.Principal == cr.Handle() {
+			head, ok := t.Head(cr.Org)
+			p.MayManage = m.Head || !ok || int(cr.Rank) >= int(head.Rank)
+		}
+	}
 	for _, m := range t.Motions() {
 		mp := MotionPage{MotionView: client.MotionViewOf(m, at), Waiting: client.Waiting(t, m)}
-		mp.MayVote = slices.Contains(mp.Waiting, cr.Org) && m.OutcomeAt(at) == talks.OutcomePending
+		if slices.Contains(mp.Waiting, cr.Org) && m.OutcomeAt(at) == talks.OutcomePending {
+			// The talks' rule for every act of a delegation: its head votes, or a member of
+			// at least the head's rank. An invitee answering its own invitation has no
+			// delegation yet.
+			mp.MayVote = true
+			if !(m.Change.Invites() && m.Change.Org == cr.Org) {
+				if head, ok := t.Head(cr.Org); ok && head.Principal != cr.Handle() && int(cr.Rank) < int(head.Rank) {
+					mp.MayVote = false
+					mp.NoVote = fmt.Sprintf("%s votes for %s: your rank (%d) is below the head of delegation's, %s (rank %d)", head.Principal, cr.Org, cr.Rank, head.Title, head.Rank)
+				}
+			}
+		}
 		p.Motions = append(p.Motions, mp)
 		p.Timeline = append(p.Timeline, TimelineEntry{At: m.Proposed, What: fmt.Sprintf("%s proposed %s (motion %s)", m.By.Principal, client.DescribeChange(m.Change), m.ID)})
 		if !m.Decided.IsZero() {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,6 +333,57 @@ func TestEveryProblemSaysWhatToDo(t *testing.T) {
 			t.Errorf("rule %s: nothing to do", r.Name)
 		}
 	}
+}
+
+// TestADelegationChangesFromThePage: the head of the US delegation adds its presidential adviser
+// from the page (the credential its pinned root issued, found by name), the adviser reads the
+// US room and is shown why it may not vote for the US (its rank is below the head's), and the
+// head takes it out again. A delegation changes only its own members, and only its head (or a
+// member of the head's rank) changes it.
+func TestADelegationChangesFromThePage(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, append(slices.Clone(webtest.Muscat[:2]), webtest.Member{Org: "us", Principal: "presidential-adviser", Title: "Presidential adviser", Rank: 2}))
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	adviser := open(t, base, cast.People["us:presidential-adviser"], &session.MapStorage{})
+	for _, p := range []*party{us, ir, adviser} {
+		if _, err := p.s.Login(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const id = "us:muscat"
+	us.must("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
+	ir.must("accept", map[string]any{"talks": id, "compared": map[string]string{"us": cast.Safety("us")}})
+
+	pg := us.must("add-member", map[string]any{"talks": id, "member": "presidential-adviser"})
+	if want := []session.MemberPage{{Handle: "us:special-envoy", Title: "Special Envoy", Rank: 3, Head: true}, {Handle: "us:presidential-adviser", Title: "Presidential adviser", Rank: 2}}; !reflect.DeepEqual(pg.Delegation, want) || !pg.MayManage {
+		t.Fatalf("the US delegation after the adviser was added: %+v (may manage %v), want %+v", pg.Delegation, pg.MayManage, want)
+	}
+	pg = ir.must("propose", map[string]any{"talks": id, "motion": "m-nuclear", "change": map[string]any{"kind": "add-topic", "value": "nuclear-programme"}})
+	if m := motion(pg, "m-nuclear"); !slices.Contains(m.Waiting, "us") {
+		t.Fatalf("the motion waits for %v, want the US", m.Waiting)
+	}
+	pg = adviser.must("talks", map[string]any{"talks": id})
+	if room(pg, "caucus:us") == nil || pg.MayManage {
+		t.Fatalf("the adviser's page: rooms %v, may manage %v; want the US room, and no changing the delegation", pg.Rooms, pg.MayManage)
+	}
+	if m := motion(pg, "m-nuclear"); m.MayVote || !strings.Contains(m.NoVote, "us:special-envoy votes for us") {
+		t.Fatalf("the adviser's page offers a vote it may not cast: may vote %v, %q", m.MayVote, m.NoVote)
+	}
+	adviser.refused("vote", map[string]any{"talks": id, "motion": "m-nuclear", "accept": true}, talks.ErrNoAuthority.Name)
+	adviser.refused("remove-member", map[string]any{"talks": id, "member": "us:special-envoy"}, talks.ErrNoAuthority.Name)
+	if m := motion(us.must("talks", map[string]any{"talks": id}), "m-nuclear"); !m.MayVote || m.NoVote != "" {
+		t.Fatalf("the head's page: may vote %v, %q", m.MayVote, m.NoVote)
+	}
+	for _, tc := range []struct{ who, want string }{{"ir:foreign-minister", "a delegation changes only its own members"}, {"ghost", "us:ghost"}, {"us:", "is not a principal"}} {
+		if err := us.call("add-member", map[string]any{"talks": id, "member": tc.who}, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("adding %q: %v, want refused with %q", tc.who, err, tc.want)
+		}
+	}
+	if pg = us.must("remove-member", map[string]any{"talks": id, "member": "presidential-adviser"}); len(pg.Delegation) != 1 {
+		t.Fatalf("the US delegation after the adviser was taken out: %+v", pg.Delegation)
+	}
+	adviser.refused("talks", map[string]any{"talks": id}, talks.ErrNotMember.Name)
 }
 
 // TestARefusalSaysWhoAppliedTheRule: a rule the principal's own client applied before sending is

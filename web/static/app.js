@@ -384,6 +384,7 @@
       h('div', { id: 'live-errors', class: 'errors' }),
       p.must_accept ? acceptSection(p) : null,
       overview(p),
+      delegationSection(p),
       roomsSection(p),
       motionsSection(p),
       roundsSection(p),
@@ -449,6 +450,40 @@
         h('dt', {}, 'Accepted the charter'), h('dd', {}, t.accepted.join(', ') || 'no one yet'),
         h('dt', {}, 'Delegations'), h('dd', {}, h('ul', {}, t.members.map((m) => h('li', {}, m)))),
         h('dt', {}, 'Pinned roots'), h('dd', {}, roots)));
+  }
+
+  // delegationSection is the principal's own delegation: who sits for its organisation, and,
+  // for its head (or a member of the head's rank), adding a principal of the organisation or
+  // taking one out. The engine picks the credential its pinned root issued, never the host's.
+  function delegationSection(p) {
+    if (!p.delegation.length) return null;
+    const err = h('div', { class: 'errors', id: 'delegation-errors' });
+    const items = p.delegation.map((m) => h('li', { 'data-member': m.handle },
+      `${m.title} (${m.handle}), rank ${m.rank}${m.head ? ', head of delegation' : ''} `,
+      p.may_manage && !m.head && m.handle !== p.as ? h('button', { type: 'button', class: 'secondary', 'data-remove-member': m.handle,
+        onclick: (ev) => busy(ev.target, err, async () => {
+          render(await call('remove-member', { talks: p.talks.id, member: m.handle }));
+          say(m.handle + ' no longer sits in your delegation.');
+        }) }, 'Take ' + m.handle + ' out') : null));
+    let form = null;
+    if (p.may_manage) {
+      const who = h('input', { id: 'member-name', autocomplete: 'off', placeholder: p.org + ':presidential-adviser' });
+      const go = h('button', { type: 'submit', id: 'member-add' }, 'Add to the delegation');
+      form = h('form', {}, field('A principal of ' + p.org + ' (its name, or ' + p.org + ':name)', who,
+        'Its credential must be published, issued by your organisation\u2019s root pinned in these talks.'), h('div', { class: 'actions' }, go));
+      form.addEventListener('submit', (ev) => {
+        ev.preventDefault();
+        const sent = { 'member-name': who.value };
+        busy(go, err, async () => {
+          render(await call('add-member', { talks: p.talks.id, member: who.value.trim() }));
+          clearIfUnchanged(sent);
+          say('Added to your delegation.');
+        });
+      });
+    }
+    return h('section', { class: 'card', 'aria-labelledby': 'de-h' },
+      h('h2', { id: 'de-h' }, 'Your delegation'),
+      h('ul', { id: 'delegation' }, items), form, err);
   }
 
   function acceptSection(p) {
@@ -631,6 +666,7 @@
           refusedBy.length ? ['; refused: ', h('span', { class: 'refused' }, refusedBy.join(', '))] : null,
           m.waiting.length ? '; waiting for: ' + m.waiting.join(', ') : null),
         m.reason ? h('p', { class: 'muted' }, m.reason) : null,
+        m.no_vote ? h('p', { class: 'muted no-vote' }, m.no_vote) : null,
         votes.length ? h('div', { class: 'actions' }, votes, err) : null);
     });
     return h('section', { class: 'card', 'aria-labelledby': 'mo-h' },
