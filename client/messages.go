@@ -360,6 +360,10 @@ func (c *Client) followOnce(ctx context.Context, talksID string, next int64, fn 
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		return next, api.ReadProblem(resp.StatusCode, body)
 	}
+	// The stream ends when ctx does, even while it waits for the next event: a browser's fetch
+	// is aborted by the context only until its response begins, so the body is closed here,
+	// which ends the read and the connection.
+	defer context.AfterFunc(ctx, func() { resp.Body.Close() })()
 	// Server-Sent Events: fields "id", "event" and "data" up to a blank line; comments start
 	// with ':'. Our server sends one data line per event.
 	sc := bufio.NewScanner(resp.Body)

@@ -466,6 +466,17 @@ func TestMuscatRound1InThreeBrowsers(t *testing.T) {
 		}
 	}
 
+	// Back at the list of talks, the US page follows them no more: the host holds one stream
+	// fewer.
+	streams := host.Streams()
+	us.click(`#back`)
+	us.sees(`#talks-list`, id)
+	for deadline := time.Now().Add(time.Minute); host.Streams() != streams-1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the host holds %d event streams after the US page left the talks, want %d", host.Streams(), streams-1)
+		}
+	}
+
 	// What a first visit downloaded, compressed, as the browser counted it.
 	size := eval[float64](us, `performance.getEntriesByType('resource').concat(performance.getEntriesByType('navigation')).reduce((n, e) => n + (e.transferSize || 0), 0)`)
 	t.Logf("the US profile's visit transferred %.0f bytes in all", size)

@@ -105,6 +105,10 @@ var methods = map[string]method{
 		s.Follow(a.Talks)
 		return map[string]bool{"following": true}, nil
 	}},
+	"unfollow": {true, func(s *Session, ctx context.Context, a Args) (any, error) {
+		s.Unfollow(a.Talks)
+		return map[string]bool{"following": false}, nil
+	}},
 	"root": {false, func(s *Session, ctx context.Context, a Args) (any, error) {
 		o, err := s.c.Organisation(ctx, a.Room)
 		if err != nil {

@@ -72,7 +72,7 @@ type Session struct {
 	now    func() time.Time
 
 	mu      sync.Mutex
-	follows map[string]context.CancelFunc
+	follows map[string]*following
 	// changed is told when a followed talks has new events (or its stream dropped and where
 	// it resumes), so the page re-reads it.
 	changed func(talksID string, note string)
@@ -98,7 +98,7 @@ func Open(server string, identityFile []byte, passphrase string, store Storage, 
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	s := &Session{server: strings.TrimRight(server, "/"), store: store, id: id, now: o.Clock, follows: map[string]context.CancelFunc{}, changed: o.Changed}
+	s := &Session{server: strings.TrimRight(server, "/"), store: store, id: id, now: o.Clock, follows: map[string]*following{}, changed: o.Changed}
 	opts := []client.Option{client.WithClock(o.Clock), client.WithStateKeeper(stateKeeper{s}), client.WithExpectedRoots(s.known())}
 	if o.HTTP != nil {
 		opts = append(opts, client.WithHTTPClient(o.HTTP))
@@ -258,8 +258,8 @@ func (s *Session) ownRoot(ctx context.Context) (seal.RootKey, error) {
 func (s *Session) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, stop := range s.follows {
-		stop()
+	for id, f := range s.follows {
+		f.stop()
 		delete(s.follows, id)
 	}
 }
@@ -274,12 +274,16 @@ func (s *Session) Follow(talksID string) {
 		return
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s.follows[talksID] = stop
+	f := &following{stop: stop}
+	s.follows[talksID] = f
 	s.mu.Unlock()
 	go func() {
 		defer func() {
+			// Only its own entry: the talks may have been left and followed again meanwhile.
 			s.mu.Lock()
-			delete(s.follows, talksID)
+			if s.follows[talksID] == f {
+				delete(s.follows, talksID)
+			}
 			s.mu.Unlock()
 		}()
 		from := s.c.Book(talksID).Size
@@ -293,6 +297,20 @@ func (s *Session) Follow(talksID string) {
 			s.tell(talksID, "stopped following: "+err.Error())
 		}
 	}()
+}
+
+// following is one talks' stream being followed.
+type following struct{ stop context.CancelFunc }
+
+// Unfollow stops following talks, as the page does when the person leaves them: a stream is
+// held only for the talks on screen.
+func (s *Session) Unfollow(talksID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.follows[talksID]; ok {
+		f.stop()
+		delete(s.follows, talksID)
+	}
 }
 
 func (s *Session) tell(talksID, note string) {

@@ -490,4 +490,37 @@ func TestAFollowedTalksTellsOfEachChange(t *testing.T) {
 		t.Fatalf("told again: %q", c)
 	case <-time.After(200 * time.Millisecond):
 	}
+
+	// Left, the talks hold no stream; followed again, they are told of the next event once.
+	us.do("unfollow")
+	waitFor(t, "the stream closed at the host", func() bool { return host.Streams() == 0 })
+	us.do("follow")
+	waitFor(t, "a stream open again", func() bool { return host.Streams() == 1 })
+	ir.must("propose", map[string]any{"talks": "us:t", "motion": "m-topic", "change": map[string]string{"kind": "add-topic", "value": "nuclear-programme"}})
+	if c := <-changed; c != "us:t " {
+		t.Fatalf("followed again, told %q", c)
+	}
+	us.do("unfollow")
+	us.do("follow")
+	us.do("follow")
+	waitFor(t, "one stream after leaving and following twice", func() bool { return host.Streams() == 1 })
+}
+
+// do makes a request of talks us:t that answers no page.
+func (p *party) do(method string) {
+	p.t.Helper()
+	if err := p.call(method, map[string]any{"talks": "us:t"}, nil); err != nil {
+		p.t.Fatalf("%s: %v", method, err)
+	}
+}
+
+// waitFor waits until cond holds, checking it as often as it takes: it fails only if cond never
+// comes true in a minute.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting for %s: never came", what)
+		}
+	}
 }

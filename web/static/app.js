@@ -241,7 +241,14 @@
 
   // ---- the talks of the principal -----------------------------------------------------------
 
+  // leave stops following the talks on screen: the engine holds a stream only for the talks
+  // shown, not for every talks opened since sign-in.
+  function leave(next) {
+    if (current && current !== next) call('unfollow', { talks: current }).catch(() => {});
+  }
+
   async function showHome() {
+    leave(null);
     current = null; page = null;
     document.title = 'Talks: backchannel';
     const listErr = h('div', { class: 'errors' });
@@ -308,6 +315,7 @@
   // ---- one talks -----------------------------------------------------------------------
 
   async function showTalks(tid) {
+    leave(tid);
     current = tid;
     summing = {};
     main.replaceChildren(h('p', { class: 'loading' }, 'Reading and checking the record of ' + tid + '…'));
