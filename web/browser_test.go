@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/backchannel/backchannel/web/internal/webtest"
+	"github.com/backchannel/backchannel/web/session"
 )
 
 // chromium finds the browser the tests drive: Debian's chromium. Without it the browser tests
@@ -503,4 +504,55 @@ func TestALogKeyChangeIsALoudWarning(t *testing.T) {
 		t.Error("the warning is hidden")
 	}
 	us.screenshot("9-log-key-changed")
+}
+
+// TestAJointStatementIsSignedFromThePage: the US publishes a joint statement on a closed round
+// (through its own engine, as another browser would); Iran's page shows it waiting for Iran,
+// signs the same words in one click, and then shows it signed by every party.
+func TestAJointStatementIsSignedFromThePage(t *testing.T) {
+	exe := chromium(t)
+	host := webtest.StartHost(t)
+	cast := webtest.NewCast(t, host.URL, webtest.Muscat[:2])
+	ctx := context.Background()
+	us, err := session.Open(host.URL, cast.People["us:special-envoy"].File, webtest.Passphrase, &session.MapStorage{}, session.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(us.Close)
+	if _, err := us.Login(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const id = "us:doha"
+	call := func(method string, args map[string]any) {
+		t.Helper()
+		args["talks"] = id
+		b, _ := json.Marshal(args)
+		if _, err := us.Call(ctx, method, b); err != nil {
+			t.Fatalf("the US %s: %v", method, err)
+		}
+	}
+	call("create", map[string]any{"parties": []string{"us", "ir"}, "format": "direct", "visibility": "public", "compared": map[string]string{"ir": cast.Safety("ir")}})
+
+	ir := newBrowser(t, exe, host.URL, "ir", "Asia/Tehran", "fa-IR")
+	ir.signIn(cast.People["ir:foreign-minister"])
+	ir.openTalks(id)
+	ir.fill(`input[data-compare="us"]`, cast.Safety("us"))
+	ir.click(`#accept-go`)
+	ir.sees(`#talks-status`, "active")
+	call("propose", map[string]any{"motion": "m-venue", "change": map[string]any{"kind": "set-venue", "value": "Doha"}})
+	ir.vote("m-venue", true)
+	call("propose", map[string]any{"motion": "m-round", "change": map[string]any{"kind": "schedule-round", "value": time.Now().UTC().Format(time.RFC3339)}})
+	ir.vote("m-round", true)
+	ir.click(`button[data-open-round="1"]`) // a party opens the round, as the rules let it
+	ir.click(`button[data-close-round="1"]`)
+	ir.sees(`li[data-round="1"]`, "closed")
+
+	call("statement", map[string]any{"round": 1, "text": "Both delegations call the talks constructive.", "joint": true})
+	ir.sees(`#statements`, "joint, waiting for every party to sign")
+	ir.click(`button[data-cosign="0"]`)
+	ir.sees(`#statements`, "joint, signed by every party")
+	ir.sees(`#statements`, "signed by us:special-envoy, ir:foreign-minister")
+	if n := eval[int](ir, `document.querySelectorAll('button[data-cosign]').length`); n != 0 {
+		t.Errorf("the page still offers to sign a statement Iran signed")
+	}
 }

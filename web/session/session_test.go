@@ -386,6 +386,49 @@ func TestADelegationChangesFromThePage(t *testing.T) {
 	adviser.refused("talks", map[string]any{"talks": id}, talks.ErrNotMember.Name)
 }
 
+// TestAJointStatementStandsOnceEveryPartySigned: after a closed round, the US publishes a joint
+// statement from its page; Iran's page shows it waiting for Iran, and Iran signs the same words;
+// both pages then show it signed by every party. A unilateral statement stands at once.
+func TestAJointStatementStandsOnceEveryPartySigned(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	for _, p := range []*party{us, ir} {
+		if _, err := p.s.Login(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const id = "us:doha"
+	us.must("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}, "format": "direct", "visibility": "public", "compared": map[string]string{"ir": cast.Safety("ir")}})
+	ir.must("accept", map[string]any{"talks": id, "compared": map[string]string{"us": cast.Safety("us")}})
+	us.must("propose", map[string]any{"talks": id, "motion": "m-venue", "change": map[string]any{"kind": "set-venue", "value": "Doha"}})
+	ir.must("vote", map[string]any{"talks": id, "motion": "m-venue", "accept": true})
+	us.must("propose", map[string]any{"talks": id, "motion": "m-round", "change": map[string]any{"kind": "schedule-round", "value": time.Now().UTC().Format(time.RFC3339)}})
+	ir.must("vote", map[string]any{"talks": id, "motion": "m-round", "accept": true})
+	ir.must("open-round", map[string]any{"talks": id, "round": 1})
+	us.must("close-round", map[string]any{"talks": id, "round": 1})
+
+	const words = "Both delegations call the talks constructive."
+	pg := us.must("statement", map[string]any{"talks": id, "round": 1, "text": words, "joint": true})
+	if st := pg.Statements; len(st) != 1 || !st[0].Joint || st[0].Complete || st[0].Text != words {
+		t.Fatalf("the US page after its joint statement: %+v", st)
+	}
+	if st := ir.must("talks", map[string]any{"talks": id}).Statements; len(st) != 1 || st[0].Complete || st[0].Text != words {
+		t.Fatalf("Iran's page before it signed: %+v", st)
+	}
+	ir.must("statement", map[string]any{"talks": id, "round": 1, "text": words, "joint": true})
+	for _, p := range []*party{us, ir} {
+		st := p.must("talks", map[string]any{"talks": id}).Statements
+		if len(st) != 1 || !st[0].Complete || !reflect.DeepEqual(st[0].Signers, []string{"us:special-envoy", "ir:foreign-minister"}) {
+			t.Errorf("%s: the joint statement once both signed: %+v", p.s.Client().Credential().Handle(), st)
+		}
+	}
+	if st := ir.must("statement", map[string]any{"talks": id, "round": 1, "text": "Iran's own words on round 1.", "joint": false}).Statements; len(st) != 2 || !st[1].Complete || st[1].Joint {
+		t.Errorf("a unilateral statement: %+v", st)
+	}
+}
+
 // TestARefusalSaysWhoAppliedTheRule: a rule the principal's own client applied before sending is
 // told apart from the same rule cited by the host against what the client sent, which the
 // principal's copy allowed; an API problem that is no talks rule names none.

@@ -373,7 +373,8 @@
     follow(current);
     const kept = {};
     main.querySelectorAll('input[id], textarea[id], select[id]').forEach((el) => {
-      if (el.type !== 'file' && el.type !== 'password') kept[el.id] = el.value;
+      if (el.type === 'checkbox') kept[el.id] = el.checked;
+      else if (el.type !== 'file' && el.type !== 'password') kept[el.id] = el.value;
     });
     const active = document.activeElement;
     const focused = active && active.id;
@@ -401,7 +402,8 @@
       timelineSection(p)].filter(Boolean));
     for (const [k, v] of Object.entries(kept)) {
       const el = document.getElementById(k);
-      if (el && el.type !== 'file') el.value = v;
+      if (el && el.type === 'checkbox') el.checked = v === true;
+      else if (el && el.type !== 'file') el.value = v;
     }
     openDetails.forEach((d) => { const el = document.getElementById(d); if (el) el.open = true; });
     errors.forEach((nodes, id) => { const el = document.getElementById(id); if (el) el.replaceChildren(...nodes); });
@@ -741,21 +743,45 @@
   }
 
   function statementsSection(p) {
+    const party = p.role === 'party';
     const err = h('div', { class: 'errors', id: 'statement-errors' });
     const round = h('input', { id: 'statement-round', type: 'number', min: 1, value: p.talks.rounds.length || 1 });
     const text = h('textarea', { id: 'statement-text', rows: 2, dir: 'auto' });
+    const joint = h('input', { id: 'statement-joint', type: 'checkbox' });
     const go = h('button', { id: 'statement-go', type: 'submit' }, 'Publish the statement');
     const form = h('form', {}, h('details', { id: 'statement-details' }, h('summary', {}, 'Publish a statement on a closed round'),
-      field('Round', round), field('Statement', text), h('div', { class: 'actions' }, go), err));
+      field('Round', round), field('Statement', text),
+      h('div', { class: 'field check' }, joint, h('label', { for: joint.id }, 'Joint: it stands once every party has signed the same words')),
+      h('div', { class: 'actions' }, go), err));
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
-      busy(go, err, async () => render(await call('statement', { talks: p.talks.id, round: Number(round.value), text: text.value })));
+      const sent = { 'statement-text': text.value };
+      busy(go, err, async () => {
+        render(await call('statement', { talks: p.talks.id, round: Number(round.value), text: text.value, joint: joint.checked }));
+        clearIfUnchanged(sent);
+        say('Statement published.');
+      });
+    });
+    const items = p.statements.map((st, i) => {
+      const signed = st.signers.some((who) => who.split(':')[0] === p.org);
+      let sign = null;
+      if (party && st.joint && !st.complete && !signed && st.text) {
+        // A party signs the very words the others signed: the engine signs their digest.
+        const serr = h('span', { class: 'errors', id: `cosign-errors-${st.round}-${i}` });
+        const b = h('button', { type: 'button', 'data-cosign': String(i), onclick: () => busy(b, serr, async () => {
+          render(await call('statement', { talks: p.talks.id, round: st.round, text: st.text, joint: true }));
+          say('You signed the joint statement.');
+        }) }, 'Sign this joint statement too');
+        sign = h('div', { class: 'actions' }, b, serr);
+      }
+      return h('li', { 'data-statement': String(i) }, h('p', { dir: 'auto' }, st.text || '(text not on the record)'),
+        h('p', { class: 'muted' }, `round ${st.round}, `, st.joint ? (st.complete ? 'joint, signed by every party' : 'joint, waiting for every party to sign') : 'unilateral',
+          `; signed by ${st.signers.join(', ')}`), sign);
     });
     return h('section', { class: 'card', 'aria-labelledby': 'st-h' },
       h('h2', { id: 'st-h' }, 'Statements'),
-      p.statements.length ? h('ul', {}, p.statements.map((s) => h('li', {}, h('p', { dir: 'auto' }, s.text || '(text not on the record)'),
-        h('p', { class: 'muted' }, `round ${s.round}, ${s.joint ? 'joint' : 'unilateral'}, signed by ${s.signers.join(', ')}`)))) : h('p', {}, 'No statements yet.'),
-      p.role === 'party' ? form : null);
+      items.length ? h('ul', { id: 'statements' }, items) : h('p', {}, 'No statements yet.'),
+      party ? form : null);
   }
 
   function recordSection(p) {
