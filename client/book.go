@@ -485,6 +485,8 @@ func (c *Client) cosignature(b *Book) (*api.Cosign, error) {
 
 // newBook returns the empty book of talks id, expecting the roots the client expects everywhere.
 func (c *Client) newBook(id string) *Book {
+	c.expectMu.Lock()
+	defer c.expectMu.Unlock()
 	return &Book{Book: replay.New(id), Expected: maps.Clone(c.expectAll)}
 }
 

@@ -48,7 +48,9 @@ type Client struct {
 	pending  pendingSubmissions
 	audience string // the host this client logs in to (WithHost)
 	keeper   StateKeeper
-	// expectAll are roots expected in every talks (WithExpectedRoots).
+	// expectAll are roots expected in every talks (WithExpectedRoots, ExpectEverywhere),
+	// guarded by expectMu: a leaf lock, since books are made with and without mu held.
+	expectMu  sync.Mutex
 	expectAll map[string]string
 	loaded    map[string]bool // talks whose saved state the keeper gave
 	tokens    TokenKeeper

@@ -45,6 +45,18 @@ func WithExpectedRoots(roots map[string]string) Option {
 	return func(c *Client) { c.expectAll = maps.Clone(roots) }
 }
 
+// ExpectEverywhere adds the root fingerprint (hex) compared out of band for org to the roots
+// expected in every talks the client reads from now on, as WithExpectedRoots does at the start:
+// a comparison made during a session holds for talks first read later in it.
+func (c *Client) ExpectEverywhere(org, fingerprint string) {
+	c.expectMu.Lock()
+	defer c.expectMu.Unlock()
+	if c.expectAll == nil {
+		c.expectAll = make(map[string]string)
+	}
+	c.expectAll[org] = fingerprint
+}
+
 // ErrSavedState reports a saved VerifiedState that cannot be read back: the place it is kept
 // was altered or damaged. The client refuses to sync that talks rather than start afresh,
 // which would forget what it verified.

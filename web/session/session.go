@@ -133,6 +133,10 @@ func (s *Session) known() map[string]string {
 func (s *Session) remember(org string, fp seal.Fingerprint) error {
 	m := s.known()
 	m[org] = fmt.Sprintf("%x", fp[:])
+	// Expected at once in talks read later in this session, not only after the next sign-in.
+	if s.c != nil {
+		s.c.ExpectEverywhere(org, m[org])
+	}
 	b, _ := json.Marshal(m)
 	return s.store.Set(s.knownKey(), string(b))
 }

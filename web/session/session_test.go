@@ -429,6 +429,31 @@ func TestAJointStatementStandsOnceEveryPartySigned(t *testing.T) {
 	}
 }
 
+// TestARootComparedDuringASessionIsExpectedInLaterTalks: a root compared out of band (Iran's,
+// typed when the US founds talks) and the principal's own are expected at once in talks the
+// session reads for the first time later, not only after the next sign-in.
+func TestARootComparedDuringASessionIsExpectedInLaterTalks(t *testing.T) {
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	for _, p := range []*party{us, ir} {
+		if _, err := p.s.Login(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	us.must("create", map[string]any{"talks": "us:muscat", "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
+	ir.must("create", map[string]any{"talks": "ir:doha", "parties": []string{"ir", "us"}, "compared": map[string]string{"us": cast.Safety("us")}})
+	us.must("talks", map[string]any{"talks": "ir:doha"})
+	got := us.s.Client().Book("ir:doha").Expected
+	for _, org := range []string{"us", "ir"} {
+		fp := cast.Roots[org].Public().Fingerprint()
+		if want := fmt.Sprintf("%x", fp[:]); got[org] != want {
+			t.Errorf("talks first read after %s's root was compared expect %q for it, want %q", org, got[org], want)
+		}
+	}
+}
+
 // TestARefusalSaysWhoAppliedTheRule: a rule the principal's own client applied before sending is
 // told apart from the same rule cited by the host against what the client sent, which the
 // principal's copy allowed; an API problem that is no talks rule names none.
