@@ -94,6 +94,22 @@ func (p *party) refused(method string, args map[string]any, problem string) *ses
 	return e
 }
 
+// signedInPair starts a host with the US and Iran of the Muscat cast, each signed in to its own
+// page session.
+func signedInPair(t *testing.T) (*webtest.Cast, *party, *party) {
+	t.Helper()
+	base := webtest.Host(t)
+	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
+	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
+	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
+	for _, p := range []*party{us, ir} {
+		if _, err := p.s.Login(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return cast, us, ir
+}
+
 func motion(pg *session.Page, id string) session.MotionPage {
 	for _, m := range pg.Motions {
 		if m.ID == id {
@@ -390,15 +406,7 @@ func TestADelegationChangesFromThePage(t *testing.T) {
 // statement from its page; Iran's page shows it waiting for Iran, and Iran signs the same words;
 // both pages then show it signed by every party. A unilateral statement stands at once.
 func TestAJointStatementStandsOnceEveryPartySigned(t *testing.T) {
-	base := webtest.Host(t)
-	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
-	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
-	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
-	for _, p := range []*party{us, ir} {
-		if _, err := p.s.Login(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cast, us, ir := signedInPair(t)
 	const id = "us:doha"
 	us.must("create", map[string]any{"talks": id, "parties": []string{"us", "ir"}, "format": "direct", "visibility": "public", "compared": map[string]string{"ir": cast.Safety("ir")}})
 	ir.must("accept", map[string]any{"talks": id, "compared": map[string]string{"us": cast.Safety("us")}})
@@ -433,15 +441,7 @@ func TestAJointStatementStandsOnceEveryPartySigned(t *testing.T) {
 // typed when the US founds talks) and the principal's own are expected at once in talks the
 // session reads for the first time later, not only after the next sign-in.
 func TestARootComparedDuringASessionIsExpectedInLaterTalks(t *testing.T) {
-	base := webtest.Host(t)
-	cast := webtest.NewCast(t, base, webtest.Muscat[:2])
-	us := open(t, base, cast.People["us:special-envoy"], &session.MapStorage{})
-	ir := open(t, base, cast.People["ir:foreign-minister"], &session.MapStorage{})
-	for _, p := range []*party{us, ir} {
-		if _, err := p.s.Login(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	cast, us, ir := signedInPair(t)
 	us.must("create", map[string]any{"talks": "us:muscat", "parties": []string{"us", "ir"}, "compared": map[string]string{"ir": cast.Safety("ir")}})
 	ir.must("create", map[string]any{"talks": "ir:doha", "parties": []string{"ir", "us"}, "compared": map[string]string{"us": cast.Safety("us")}})
 	us.must("talks", map[string]any{"talks": "ir:doha"})
